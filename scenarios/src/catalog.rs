@@ -1,0 +1,19 @@
+//! Every scenario faultline knows, in one list.
+
+use crate::harness::Scenario;
+
+/// All scenarios, in a fixed order.
+pub fn all() -> Vec<Box<dyn Scenario>> {
+    let mut all = Vec::new();
+    all.extend(crate::exercise::scenarios());
+    all.extend(crate::lsp::scenarios());
+    all.extend(crate::miner::scenarios());
+    all.extend(crate::raft::scenarios());
+    all.extend(crate::kv::scenarios());
+    all
+}
+
+/// The scenario called `name`.
+pub fn find(name: &str) -> Option<Box<dyn Scenario>> {
+    all().into_iter().find(|s| s.name() == name)
+}

@@ -1,0 +1,58 @@
+//! The scenario contract and the report a run produces.
+//!
+//! A [`Scenario`] builds a world, its workload and its checkers from a [`RunSpec`] (seed,
+//! optional explicit fault schedule, optional trace file) and returns a [`Report`]. The
+//! CLI, the sweeps and the tests only ever talk to this trait.
+
+use serde::Serialize;
+use sim::{Schedule, Violation};
+use std::path::PathBuf;
+
+/// How to run one scenario once.
+#[derive(Clone, Debug, Default)]
+pub struct RunSpec {
+    pub seed: u64,
+    /// An explicit schedule; `None` means generate one from the seed (swarm testing).
+    pub schedule: Option<Schedule>,
+    /// Where the schedule came from, for the replay command.
+    pub schedule_path: Option<PathBuf>,
+    /// Write every delivered event as a JSON line here.
+    pub trace: Option<PathBuf>,
+}
+
+/// What a run found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    pub ok: bool,
+    pub events: u64,
+    pub sim_time_ns: u64,
+    /// SHA-256 over every delivered event, hex.
+    pub trace_hash: String,
+    /// The schedule the run used.
+    pub faults: Schedule,
+    pub violation: Option<Violation>,
+    /// Scenario-specific figures (latencies, counts), for reports and tests.
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One entry of the catalog.
+pub trait Scenario: Send + Sync {
+    /// Unique name, used on the command line.
+    fn name(&self) -> &'static str;
+    /// One line on what it runs and checks.
+    fn about(&self) -> &'static str;
+    /// Run it once. Never panics on a bad schedule: a schedule that does not fit the
+    /// scenario is reported as an error.
+    fn run(&self, spec: &RunSpec) -> Result<Report, String>;
+}
+
+/// The command that replays a run.
+pub fn replay_command(scenario: &str, spec: &RunSpec) -> String {
+    let mut cmd = format!("cargo run --release -- run {scenario} --seed {}", spec.seed);
+    if let Some(path) = &spec.schedule_path {
+        cmd.push_str(&format!(" --schedule {}", path.display()));
+    }
+    cmd
+}

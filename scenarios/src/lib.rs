@@ -1,0 +1,10 @@
+//! faultline's scenario catalog: workloads, fault profiles and invariants for each system,
+//! and the harness that runs them in the simulator.
+
+pub mod catalog;
+pub mod exercise;
+pub mod harness;
+pub mod kv;
+pub mod lsp;
+pub mod miner;
+pub mod raft;

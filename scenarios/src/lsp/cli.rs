@@ -1,0 +1,11 @@
+//! `faultline lsp ...`: the real programs (being written).
+
+/// Arguments of `faultline lsp`.
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+/// Run the command; returns the process exit code.
+pub fn main(_args: Args) -> anyhow::Result<i32> {
+    eprintln!("faultline lsp: not implemented yet");
+    Ok(2)
+}

@@ -1,0 +1,79 @@
+//! Generic checker plumbing: invariants checked as history events happen and at the end.
+//!
+//! A system's scenario implements [`Checker`] over its nodes' history events. The world
+//! calls [`Checker::on_event`] for every recorded event, in order, and stops the run at the
+//! first [`Failure`]; the scenario adds its end-of-run checks. A [`Violation`] is a failure
+//! with where and how to replay it.
+
+use crate::node::Addr;
+use crate::time::Time;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An invariant that does not hold: its name and what was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub invariant: String,
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn new(invariant: impl Into<String>, detail: impl Into<String>) -> Failure {
+        Failure { invariant: invariant.into(), detail: detail.into() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invariant `{}` violated: {}", self.invariant, self.detail)
+    }
+}
+
+/// A failure, with the virtual time it was seen at, the seed, and the command that
+/// replays it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub invariant: String,
+    pub detail: String,
+    pub time_ns: u64,
+    pub seed: u64,
+    pub replay: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invariant `{}` violated at {} (seed {}): {}\n  replay: {}",
+            self.invariant,
+            Time(self.time_ns),
+            self.seed,
+            self.detail,
+            self.replay
+        )
+    }
+}
+
+/// Checks a run's history events as they happen.
+pub trait Checker<E> {
+    /// `node` recorded `event` at true time `now`.
+    fn on_event(&mut self, now: Time, node: Addr, event: &E) -> Result<(), Failure>;
+}
+
+/// A checker that accepts everything.
+pub struct NoChecks;
+
+impl<E> Checker<E> for NoChecks {
+    fn on_event(&mut self, _: Time, _: Addr, _: &E) -> Result<(), Failure> {
+        Ok(())
+    }
+}
+
+impl<E, F> Checker<E> for F
+where
+    F: FnMut(Time, Addr, &E) -> Result<(), Failure>,
+{
+    fn on_event(&mut self, now: Time, node: Addr, event: &E) -> Result<(), Failure> {
+        self(now, node, event)
+    }
+}

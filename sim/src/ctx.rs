@@ -1,0 +1,274 @@
+//! The context a node asks for effects, and the per-node I/O state behind it.
+//!
+//! [`NodeIo`] is owned by the runtime (the simulator or the real runtime) and outlives the
+//! handler calls; [`Ctx`] is the node's view of it during one call. Effects are queued and
+//! carried out by the runtime after the handler returns; queries answer at once.
+
+use crate::node::{Addr, StreamId, TimerId};
+use crate::storage::Storage;
+use crate::time::Time;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasherDefault;
+use std::time::Duration;
+
+/// The RNG every node draws from: seeded per node from the run's master seed.
+pub type NodeRng = ChaCha8Rng;
+
+/// Default receive window of a stream, in bytes, per direction.
+pub const DEFAULT_STREAM_WINDOW: usize = 64 * 1024;
+
+/// An effect a node asked for, to be carried out by the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Send { to: Addr, data: Vec<u8> },
+    SetTimer { id: TimerId, after: Duration, tag: u64 },
+    Connect { stream: StreamId, to: Addr },
+    Write { stream: StreamId, data: Vec<u8> },
+    Close { stream: StreamId },
+    PauseReading { stream: StreamId },
+    ResumeReading { stream: StreamId },
+}
+
+/// Why a stream write failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    #[error("stream is closed or unknown")]
+    Closed,
+}
+
+/// The send side of one open stream, as the writing node sees it.
+#[derive(Debug, Clone)]
+struct SendWindow {
+    /// Bytes the peer can still take (its receive window minus what is in flight or unread).
+    credit: usize,
+    /// A write was refused or partial: tell the node when credit comes back.
+    wants_writable: bool,
+}
+
+/// Membership-only set with a fixed hasher: never iterated, so its order cannot leak.
+type IdSet = HashSet<u64, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+
+/// One node's I/O state, kept by the runtime across handler calls.
+pub struct NodeIo<E> {
+    me: Addr,
+    rng: NodeRng,
+    storage: Storage,
+    effects: Vec<Effect>,
+    history: Vec<E>,
+    live_timers: IdSet,
+    next_timer: u64,
+    next_stream: u32,
+    streams: BTreeMap<StreamId, SendWindow>,
+    stream_window: usize,
+}
+
+impl<E> NodeIo<E> {
+    pub fn new(me: Addr, rng: NodeRng, storage: Storage) -> NodeIo<E> {
+        NodeIo {
+            me,
+            rng,
+            storage,
+            effects: Vec::new(),
+            history: Vec::new(),
+            live_timers: IdSet::default(),
+            next_timer: 0,
+            next_stream: 0,
+            streams: BTreeMap::new(),
+            stream_window: DEFAULT_STREAM_WINDOW,
+        }
+    }
+
+    pub fn me(&self) -> Addr {
+        self.me
+    }
+
+    /// The receive window every new stream starts with.
+    pub fn set_stream_window(&mut self, bytes: usize) {
+        self.stream_window = bytes.max(1);
+    }
+
+    pub fn stream_window(&self) -> usize {
+        self.stream_window
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    pub fn storage_mut(&mut self) -> &mut Storage {
+        &mut self.storage
+    }
+
+    /// The effects queued since the last call, in order. Reuse the vector to avoid
+    /// allocating on every event.
+    pub fn drain_effects(&mut self, into: &mut Vec<Effect>) {
+        into.append(&mut self.effects);
+    }
+
+    /// The history events recorded since the last call.
+    pub fn drain_history(&mut self) -> std::vec::Drain<'_, E> {
+        self.history.drain(..)
+    }
+
+    pub fn has_history(&self) -> bool {
+        !self.history.is_empty()
+    }
+
+    /// A timer fired: true if it is still live (not cancelled); it is live no more.
+    pub fn take_timer(&mut self, id: TimerId) -> bool {
+        self.live_timers.remove(&id.0)
+    }
+
+    /// A fresh stream id owned by this node (for streams it opens or, in the real runtime,
+    /// accepts).
+    pub fn alloc_stream_id(&mut self) -> StreamId {
+        let id = StreamId(((self.me.0 as u64) << 32) | self.next_stream as u64);
+        self.next_stream = self.next_stream.wrapping_add(1);
+        id
+    }
+
+    /// A stream is open at this end: the node may write up to `window` bytes before the
+    /// first window update.
+    pub fn open_stream(&mut self, stream: StreamId, window: usize) {
+        self.streams.insert(stream, SendWindow { credit: window, wants_writable: false });
+    }
+
+    /// The stream is gone at this end.
+    pub fn close_stream(&mut self, stream: StreamId) {
+        self.streams.remove(&stream);
+    }
+
+    pub fn stream_is_open(&self, stream: StreamId) -> bool {
+        self.streams.contains_key(&stream)
+    }
+
+    /// The peer consumed `bytes`: give them back as credit. Returns true if the node asked
+    /// to be told when the stream is writable again (it then gets `Writable`).
+    pub fn grant_credit(&mut self, stream: StreamId, bytes: usize) -> bool {
+        match self.streams.get_mut(&stream) {
+            Some(w) => {
+                w.credit += bytes;
+                std::mem::take(&mut w.wants_writable)
+            }
+            None => false,
+        }
+    }
+
+    /// Forget everything but storage, for a crash. The node's next incarnation gets a
+    /// fresh I/O state over the same storage (with unsynced writes dropped).
+    pub fn crash(&mut self) {
+        self.storage.crash();
+        self.effects.clear();
+        self.history.clear();
+        self.live_timers.clear();
+        self.streams.clear();
+    }
+
+    /// The context a handler call sees, at local time `now`.
+    pub fn ctx(&mut self, now: Time) -> Ctx<'_, E> {
+        Ctx { now, io: self }
+    }
+}
+
+/// What a node sees during one handler call: its clock, its RNG, its storage, and the
+/// effects it can ask for.
+pub struct Ctx<'a, E> {
+    now: Time,
+    io: &'a mut NodeIo<E>,
+}
+
+impl<E> Ctx<'_, E> {
+    /// This node's address.
+    pub fn me(&self) -> Addr {
+        self.io.me
+    }
+
+    /// The node's local clock. In the simulator it may be offset or drift from true time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The node's own RNG, seeded from the run's seed.
+    pub fn rng(&mut self) -> &mut NodeRng {
+        &mut self.io.rng
+    }
+
+    /// Send a datagram. It may be lost, duplicated, delayed, reordered or corrupted.
+    pub fn send(&mut self, to: Addr, data: impl Into<Vec<u8>>) {
+        self.io.effects.push(Effect::Send { to, data: data.into() });
+    }
+
+    /// Fire `on_timer(id, tag)` after `after` has passed on this node's clock.
+    pub fn set_timer(&mut self, after: Duration, tag: u64) -> TimerId {
+        let id = TimerId(self.io.next_timer);
+        self.io.next_timer += 1;
+        self.io.live_timers.insert(id.0);
+        self.io.effects.push(Effect::SetTimer { id, after, tag });
+        id
+    }
+
+    /// Cancel a timer. Cancelling one that fired or was cancelled already does nothing.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.io.live_timers.remove(&id.0);
+    }
+
+    /// Open a reliable ordered stream to `to`. The node gets `Connected` or, if the peer
+    /// cannot be reached, `Closed { reason: Refused }`. Writes before `Connected` are queued.
+    pub fn connect(&mut self, to: Addr) -> StreamId {
+        let stream = self.io.alloc_stream_id();
+        let window = self.io.stream_window;
+        self.io.open_stream(stream, window);
+        self.io.effects.push(Effect::Connect { stream, to });
+        stream
+    }
+
+    /// Write as much of `data` as the peer's receive window allows; returns how many bytes
+    /// were taken (possibly 0). If fewer than `data.len()`, the node gets `Writable` once the
+    /// peer has read enough to make room.
+    pub fn write(&mut self, stream: StreamId, data: &[u8]) -> Result<usize, StreamError> {
+        let window = self.io.streams.get_mut(&stream).ok_or(StreamError::Closed)?;
+        let taken = data.len().min(window.credit);
+        window.credit -= taken;
+        if taken < data.len() {
+            window.wants_writable = true;
+        }
+        if taken > 0 {
+            self.io.effects.push(Effect::Write { stream, data: data[..taken].to_vec() });
+        }
+        Ok(taken)
+    }
+
+    /// Bytes the peer can take right now without refusing.
+    pub fn writable_bytes(&self, stream: StreamId) -> usize {
+        self.io.streams.get(&stream).map_or(0, |w| w.credit)
+    }
+
+    /// Close a stream gracefully: the peer gets what was written, then `Closed`.
+    pub fn close(&mut self, stream: StreamId) {
+        if self.io.streams.remove(&stream).is_some() {
+            self.io.effects.push(Effect::Close { stream });
+        }
+    }
+
+    /// Stop reading a stream: incoming data waits in the receive buffer, and once the
+    /// window is full the peer's writes are refused. This is how a slow reader looks.
+    pub fn pause_reading(&mut self, stream: StreamId) {
+        self.io.effects.push(Effect::PauseReading { stream });
+    }
+
+    /// Read a stream again: what waited is delivered.
+    pub fn resume_reading(&mut self, stream: StreamId) {
+        self.io.effects.push(Effect::ResumeReading { stream });
+    }
+
+    /// This node's durable storage.
+    pub fn storage(&mut self) -> &mut Storage {
+        &mut self.io.storage
+    }
+
+    /// Record a history event for the run's checkers.
+    pub fn record(&mut self, event: E) {
+        self.io.history.push(event);
+    }
+}

@@ -1,0 +1,193 @@
+//! The fault model as plain data: what can go wrong, and a schedule of when.
+//!
+//! A [`Schedule`] is a list of [`TimedFault`]s plus the time the heal phase starts and the
+//! time the run ends. It serialises to JSON, so a failing run's schedule can be saved,
+//! edited, shrunk and replayed with `faultline run --schedule FILE`.
+
+use serde::{Deserialize, Serialize};
+
+/// Per directed link network behaviour. Probabilities are in `0.0..=1.0`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkFaults {
+    /// One-way latency is uniform in `latency_min_ns..=latency_max_ns`.
+    pub latency_min_ns: u64,
+    pub latency_max_ns: u64,
+    /// A datagram is dropped.
+    pub loss: f64,
+    /// A datagram is delivered twice (the copy has its own latency).
+    pub duplicate: f64,
+    /// A datagram is held back by an extra delay in `0..=reorder_delay_ns`.
+    pub reorder: f64,
+    pub reorder_delay_ns: u64,
+    /// One to three bits of a datagram are flipped.
+    pub corrupt: f64,
+    /// A datagram is cut short at a random length.
+    pub truncate: f64,
+}
+
+impl Default for LinkFaults {
+    fn default() -> Self {
+        LinkFaults::clean(1_000_000, 2_000_000)
+    }
+}
+
+impl LinkFaults {
+    /// A link with latency in `min_ns..=max_ns` and no faults.
+    pub fn clean(latency_min_ns: u64, latency_max_ns: u64) -> LinkFaults {
+        LinkFaults {
+            latency_min_ns,
+            latency_max_ns: latency_max_ns.max(latency_min_ns),
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_delay_ns: 0,
+            corrupt: 0.0,
+            truncate: 0.0,
+        }
+    }
+
+    /// Whether any datagram fault is on.
+    pub fn is_faulty(&self) -> bool {
+        self.loss > 0.0
+            || self.duplicate > 0.0
+            || self.reorder > 0.0
+            || self.corrupt > 0.0
+            || self.truncate > 0.0
+    }
+
+    /// An error if a probability is outside 0..=1 or latencies are reversed.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+            ("corrupt", self.corrupt),
+            ("truncate", self.truncate),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("link fault `{name}` must be a probability in 0..=1, got {p}"));
+            }
+        }
+        if self.latency_min_ns > self.latency_max_ns {
+            return Err(format!(
+                "latency_min_ns ({}) is above latency_max_ns ({})",
+                self.latency_min_ns, self.latency_max_ns
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One fault. Node numbers are the simulator's node indices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// Set the behaviour of the directed links `from -> to`; a missing end means every node.
+    Link {
+        #[serde(default)]
+        from: Option<u32>,
+        #[serde(default)]
+        to: Option<u32>,
+        faults: LinkFaults,
+    },
+    /// Split the nodes into groups that cannot reach each other (both ways). Nodes in no
+    /// group are cut off from everyone.
+    Partition { groups: Vec<Vec<u32>> },
+    /// Cut one direction only: `from` can no longer reach `to`.
+    CutOneWay { from: u32, to: u32 },
+    /// Cut a node off from everyone, both ways.
+    Isolate { node: u32 },
+    /// Remove every partition and cut.
+    Repair,
+    /// Stop a node: its state machine is dropped, unsynced storage is lost, its streams reset.
+    Crash { node: u32 },
+    /// Start a crashed node again: a new state machine over its synced storage.
+    Restart { node: u32 },
+    /// Freeze a node: events for it wait, and are delivered in order on resume.
+    Pause { node: u32 },
+    Resume { node: u32 },
+    /// Step a node's clock by `offset_ns` (may be negative).
+    ClockOffset { node: u32, offset_ns: i64 },
+    /// Make a node's clock run fast (positive) or slow (negative) by `ppm` parts per million.
+    ClockDrift { node: u32, ppm: i64 },
+    /// Reset every stream of a node: both ends are told, in-flight data is lost.
+    ResetStreams { node: u32 },
+    /// Start of the heal phase: repair partitions, restore every link to the base behaviour,
+    /// resume paused nodes, restart crashed ones, stop clock drift.
+    Heal,
+}
+
+impl Fault {
+    /// The nodes this fault names, to check them against the world's size.
+    pub fn nodes(&self) -> Vec<u32> {
+        match self {
+            Fault::Link { from, to, .. } => from.iter().chain(to.iter()).copied().collect(),
+            Fault::Partition { groups } => groups.iter().flatten().copied().collect(),
+            Fault::CutOneWay { from, to } => vec![*from, *to],
+            Fault::Isolate { node }
+            | Fault::Crash { node }
+            | Fault::Restart { node }
+            | Fault::Pause { node }
+            | Fault::Resume { node }
+            | Fault::ClockOffset { node, .. }
+            | Fault::ClockDrift { node, .. }
+            | Fault::ResetStreams { node } => vec![*node],
+            Fault::Repair | Fault::Heal => vec![],
+        }
+    }
+}
+
+/// A fault at a virtual time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimedFault {
+    pub at_ns: u64,
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+/// A run's faults: the fault phase until `heal_at_ns`, then the heal phase until `end_ns`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// What the seed chose, in words (for generated schedules): which fault kinds are on
+    /// and at what rates. Informational; replay uses `faults`.
+    #[serde(default)]
+    pub swarm: Vec<String>,
+    pub faults: Vec<TimedFault>,
+    pub heal_at_ns: u64,
+    pub end_ns: u64,
+}
+
+impl Schedule {
+    /// A schedule with no faults: heal at `heal_at_ns`, end at `end_ns`.
+    pub fn quiet(heal_at_ns: u64, end_ns: u64) -> Schedule {
+        Schedule { swarm: vec![], faults: vec![], heal_at_ns, end_ns }
+    }
+
+    /// Check the schedule against a world of `node_count` nodes.
+    pub fn validate(&self, node_count: usize) -> Result<(), String> {
+        if self.heal_at_ns > self.end_ns {
+            return Err(format!(
+                "heal_at_ns ({}) is after end_ns ({})",
+                self.heal_at_ns, self.end_ns
+            ));
+        }
+        for (i, tf) in self.faults.iter().enumerate() {
+            if let Some(n) = tf.fault.nodes().into_iter().find(|&n| n as usize >= node_count) {
+                return Err(format!(
+                    "fault #{i} ({:?}) names node {n}, but this scenario has nodes 0..{node_count}",
+                    tf.fault
+                ));
+            }
+            if let Fault::Link { faults, .. } = &tf.fault {
+                faults.validate().map_err(|e| format!("fault #{i}: {e}"))?;
+            }
+            if tf.at_ns > self.end_ns {
+                return Err(format!("fault #{i} is at {} ns, after end_ns", tf.at_ns));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! Durable storage: a small key-value store per node whose writes survive a crash only
+//! once synced.
+//!
+//! Writes land in a pending overlay; [`Storage::sync`] folds them into the durable map. A
+//! crash keeps the durable map and drops the overlay, so a restarted node sees exactly what
+//! was synced. Reads see the node's own pending writes, as a file system's page cache would.
+
+use std::collections::BTreeMap;
+
+/// One node's durable storage. Keys are strings, values are bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    durable: BTreeMap<String, Vec<u8>>,
+    /// Writes since the last sync; `None` is a pending delete.
+    pending: BTreeMap<String, Option<Vec<u8>>>,
+    syncs: u64,
+}
+
+impl Storage {
+    /// The current value of `key`, including unsynced writes.
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        match self.pending.get(key) {
+            Some(pending) => pending.as_deref(),
+            None => self.durable.get(key).map(Vec::as_slice),
+        }
+    }
+
+    /// Write `value` under `key`. It is lost in a crash until [`Storage::sync`].
+    pub fn put(&mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) {
+        self.pending.insert(key.into(), Some(value.into()));
+    }
+
+    /// Delete `key`. The delete is lost in a crash until [`Storage::sync`].
+    pub fn delete(&mut self, key: &str) {
+        self.pending.insert(key.to_string(), None);
+    }
+
+    /// Make every write so far durable.
+    pub fn sync(&mut self) {
+        for (key, value) in std::mem::take(&mut self.pending) {
+            match value {
+                Some(v) => self.durable.insert(key, v),
+                None => self.durable.remove(&key),
+            };
+        }
+        self.syncs += 1;
+    }
+
+    /// Whether there are writes a crash would lose.
+    pub fn has_unsynced(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// How many times [`Storage::sync`] was called (for checkers and tests).
+    pub fn sync_count(&self) -> u64 {
+        self.syncs
+    }
+
+    /// Keys in order, including unsynced writes.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .durable
+            .keys()
+            .filter(|k| !matches!(self.pending.get(*k), Some(None)))
+            .cloned()
+            .collect();
+        for (k, v) in &self.pending {
+            if v.is_some() && !self.durable.contains_key(k) {
+                keys.push(k.clone());
+            }
+        }
+        keys.sort();
+        keys
+    }
+
+    /// What a crash leaves: the synced state only.
+    pub fn crash(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The durable state, for the real runtime to persist.
+    pub fn durable(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.durable
+    }
+
+    /// Storage holding `durable` as already synced (the real runtime loads it from disk).
+    pub fn from_durable(durable: BTreeMap<String, Vec<u8>>) -> Storage {
+        Storage { durable, ..Storage::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_keeps_synced_and_drops_unsynced() {
+        let mut s = Storage::default();
+        s.put("a", b"1".to_vec());
+        s.sync();
+        s.put("a", b"2".to_vec());
+        s.put("b", b"3".to_vec());
+        assert_eq!(s.get("a"), Some(&b"2"[..]));
+        s.crash();
+        assert_eq!(s.get("a"), Some(&b"1"[..]));
+        assert_eq!(s.get("b"), None);
+    }
+
+    #[test]
+    fn delete_is_pending_until_sync() {
+        let mut s = Storage::default();
+        s.put("a", b"1".to_vec());
+        s.sync();
+        s.delete("a");
+        assert_eq!(s.get("a"), None);
+        assert!(s.keys().is_empty());
+        s.crash();
+        assert_eq!(s.get("a"), Some(&b"1"[..]));
+        s.delete("a");
+        s.sync();
+        s.crash();
+        assert_eq!(s.get("a"), None);
+    }
+}
