@@ -43,6 +43,7 @@
 pub mod check;
 pub mod ctx;
 pub mod faults;
+pub mod linearizability;
 pub mod node;
 pub mod rng;
 pub mod storage;

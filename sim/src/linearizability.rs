@@ -1,0 +1,539 @@
+//! A linearizability checker for histories of client operations, generic over a model.
+//!
+//! A history is a list of [`Operation`]s, each with the time it was invoked and, if the
+//! client saw one, the time and value of its return. An operation whose outcome is unknown
+//! (the client crashed, gave up, or the run ended first) has no return: it may have taken
+//! effect at any point after its invocation, or never. The history is linearizable if there
+//! is one total order of (some of) its operations that respects real time (an operation that
+//! returned before another was invoked comes first), contains every operation that returned,
+//! and that the sequential [`Model`] accepts step by step.
+//!
+//! The search is the one Porcupine uses: Wing & Gong's backtracking over the invoke/return
+//! entries in time order, with Lowe's memoisation of every (set of linearized operations,
+//! model state) pair already explored, so each such pair is expanded once. The history is
+//! first split into independent parts by the model's [`Model::partition`] (for a key-value
+//! store, one part per key), which keeps each search small. An unknown outcome is handled
+//! by giving the operation a return at the end of time and letting the model accept any
+//! output for it: it can then be linearized anywhere after its invocation, including after
+//! everything else, which is the same as never having happened.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hash};
+
+/// A sequential specification of an object, as the checker needs it.
+pub trait Model {
+    /// The state of the object. Hashed and compared for the memoisation.
+    type State: Clone + Eq + Hash;
+    /// What an operation asks.
+    type Input: fmt::Debug;
+    /// What an operation returned.
+    type Output: fmt::Debug;
+
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+
+    /// Apply `input` to `state`. `output` is what the client saw, or `None` if the outcome is
+    /// unknown (then any output is acceptable). Returns the next state if the model allows
+    /// this operation to return `output` from `state`, else `None`.
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: Option<&Self::Output>,
+    ) -> Option<Self::State>;
+
+    /// Split a history into parts that can be checked independently (indices into `ops`).
+    /// The default is one part holding everything.
+    fn partition(&self, ops: &[Operation<Self::Input, Self::Output>]) -> Vec<Vec<usize>> {
+        vec![(0..ops.len()).collect()]
+    }
+}
+
+/// One client operation in a history. Times are in any consistent unit (nanoseconds of
+/// true simulated time in faultline).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation<I, O> {
+    /// Which client issued it (for reports only).
+    pub client: u64,
+    pub input: I,
+    pub invoke: u64,
+    /// `Some((time, output))` if it returned; `None` if its outcome is unknown.
+    pub ret: Option<(u64, O)>,
+}
+
+/// The checker's verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A valid linearization exists.
+    Linearizable,
+    /// None exists. `part` holds the operations (indices into the history) of the first part
+    /// that failed.
+    NotLinearizable { part: Vec<usize> },
+    /// The search gave up after its step budget; nothing is known.
+    Unknown,
+}
+
+impl Verdict {
+    pub fn is_linearizable(&self) -> bool {
+        matches!(self, Verdict::Linearizable)
+    }
+}
+
+/// Default budget of search steps per part before the checker answers [`Verdict::Unknown`].
+pub const DEFAULT_STEP_BUDGET: u64 = 50_000_000;
+
+/// Check `ops` against `model` with the default step budget.
+pub fn check<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>]) -> Verdict {
+    check_with_budget(model, ops, DEFAULT_STEP_BUDGET)
+}
+
+/// Check `ops` against `model`, giving up on a part after `budget` search steps.
+pub fn check_with_budget<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    budget: u64,
+) -> Verdict {
+    let mut unknown = false;
+    for part in model.partition(ops) {
+        match check_part(model, ops, &part, budget) {
+            Some(true) => {}
+            Some(false) => return Verdict::NotLinearizable { part },
+            None => unknown = true,
+        }
+    }
+    if unknown {
+        Verdict::Unknown
+    } else {
+        Verdict::Linearizable
+    }
+}
+
+/// One entry of the doubly linked list the search walks: an invocation or a return.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// Index of the operation within the part.
+    op: usize,
+    is_call: bool,
+    /// For a call, the list index of its return entry.
+    partner: usize,
+    prev: usize,
+    next: usize,
+}
+
+/// A fixed-size bitset of linearized operations, hashed as part of the memo key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn clear(&mut self, i: usize) {
+        self.0[i / 64] &= !(1 << (i % 64));
+    }
+}
+
+/// Membership-only memo set; never iterated, so a fixed hasher keeps runs deterministic.
+type Memo<S> = HashSet<(Bits, S), BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+
+/// Wing & Gong search with Lowe's memoisation over one part. `Some(true)`: linearizable;
+/// `Some(false)`: not; `None`: out of budget.
+fn check_part<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    part: &[usize],
+    budget: u64,
+) -> Option<bool> {
+    let n = part.len();
+    if n == 0 {
+        return Some(true);
+    }
+    // Entries sorted by time; a call sorts before a return at the same instant, so two
+    // operations that touch the same instant count as concurrent (the lenient reading).
+    // Unknown outcomes return at u64::MAX, after everything.
+    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
+    for (i, &oi) in part.iter().enumerate() {
+        let op = &ops[oi];
+        events.push((op.invoke, true, i));
+        let ret = op.ret.as_ref().map_or(u64::MAX, |r| r.0.max(op.invoke));
+        events.push((ret, false, i));
+    }
+    events.sort_by_key(|&(t, is_call, i)| (t, !is_call, i));
+    // List index 0 is the head sentinel; entries are 1..=2n.
+    let head = 0usize;
+    let mut list = vec![Entry {
+        op: 0,
+        is_call: false,
+        partner: 0,
+        prev: 0,
+        next: 1,
+    }];
+    let mut ret_pos = vec![0usize; n];
+    for (k, &(_, is_call, i)) in events.iter().enumerate() {
+        let idx = k + 1;
+        if !is_call {
+            ret_pos[i] = idx;
+        }
+        let next = if k + 1 == events.len() {
+            usize::MAX
+        } else {
+            idx + 1
+        };
+        list.push(Entry {
+            op: i,
+            is_call,
+            partner: 0,
+            prev: idx - 1,
+            next,
+        });
+    }
+    for e in list.iter_mut().skip(1) {
+        if e.is_call {
+            e.partner = ret_pos[e.op];
+        }
+    }
+
+    // Lift an operation (its call and return) out of the list, and put it back.
+    fn lift(list: &mut [Entry], call: usize) {
+        let ret = list[call].partner;
+        for idx in [call, ret] {
+            let (p, nx) = (list[idx].prev, list[idx].next);
+            list[p].next = nx;
+            if nx != usize::MAX {
+                list[nx].prev = p;
+            }
+        }
+    }
+    fn unlift(list: &mut [Entry], call: usize) {
+        let ret = list[call].partner;
+        for idx in [ret, call] {
+            let (p, nx) = (list[idx].prev, list[idx].next);
+            list[p].next = idx;
+            if nx != usize::MAX {
+                list[nx].prev = idx;
+            }
+        }
+    }
+
+    let mut memo: Memo<M::State> = Memo::default();
+    let mut state = model.init();
+    let mut linearized = Bits::new(n);
+    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    let mut entry = list[head].next;
+    let mut steps = 0u64;
+    while list[head].next != usize::MAX {
+        steps += 1;
+        if steps > budget {
+            return None;
+        }
+        let e = list[entry];
+        if e.is_call {
+            let op = &ops[part[e.op]];
+            let out = op.ret.as_ref().map(|r| &r.1);
+            if let Some(next_state) = model.step(&state, &op.input, out) {
+                let mut lin = linearized.clone();
+                lin.set(e.op);
+                if memo.insert((lin.clone(), next_state.clone())) {
+                    stack.push((entry, std::mem::replace(&mut state, next_state)));
+                    linearized = lin;
+                    lift(&mut list, entry);
+                    entry = list[head].next;
+                    continue;
+                }
+            }
+            entry = e.next;
+        } else {
+            // A return whose call is not linearized yet: this branch is dead, backtrack.
+            let Some((call, prev_state)) = stack.pop() else {
+                return Some(false);
+            };
+            state = prev_state;
+            linearized.clear(list[call].op);
+            unlift(&mut list, call);
+            entry = list[call].next;
+        }
+    }
+    Some(true)
+}
+
+/// A key-value store with `get`, `put` and `append`; a missing key reads as "".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KvModel;
+
+/// An operation on [`KvModel`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KvInput {
+    Get { key: String },
+    Put { key: String, value: String },
+    Append { key: String, value: String },
+}
+
+impl KvInput {
+    pub fn key(&self) -> &str {
+        match self {
+            KvInput::Get { key } | KvInput::Put { key, .. } | KvInput::Append { key, .. } => key,
+        }
+    }
+}
+
+/// What a [`KvModel`] operation returns: the value for a get, nothing for a write.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KvOutput {
+    Value(String),
+    Done,
+}
+
+impl Model for KvModel {
+    /// The value of the one key of a part (the history is partitioned by key).
+    type State = String;
+    type Input = KvInput;
+    type Output = KvOutput;
+
+    fn init(&self) -> String {
+        String::new()
+    }
+
+    fn step(&self, state: &String, input: &KvInput, output: Option<&KvOutput>) -> Option<String> {
+        match (input, output) {
+            (KvInput::Get { .. }, None) => Some(state.clone()),
+            (KvInput::Get { .. }, Some(KvOutput::Value(v))) => (v == state).then(|| state.clone()),
+            (KvInput::Get { .. }, Some(KvOutput::Done)) => None,
+            (KvInput::Put { value, .. }, None | Some(KvOutput::Done)) => Some(value.clone()),
+            (KvInput::Append { value, .. }, None | Some(KvOutput::Done)) => {
+                Some(format!("{state}{value}"))
+            }
+            (KvInput::Put { .. } | KvInput::Append { .. }, Some(KvOutput::Value(_))) => None,
+        }
+    }
+
+    fn partition(&self, ops: &[Operation<KvInput, KvOutput>]) -> Vec<Vec<usize>> {
+        let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            // A get with an unknown outcome constrains nothing: leave it out.
+            if matches!(op.input, KvInput::Get { .. }) && op.ret.is_none() {
+                continue;
+            }
+            by_key.entry(op.input.key()).or_default().push(i);
+        }
+        by_key.into_values().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(client: u64, key: &str, value: &str, invoke: u64, ret: Option<u64>) -> Op {
+        let input = KvInput::Put {
+            key: key.into(),
+            value: value.into(),
+        };
+        Operation {
+            client,
+            input,
+            invoke,
+            ret: ret.map(|t| (t, KvOutput::Done)),
+        }
+    }
+    fn append(client: u64, key: &str, value: &str, invoke: u64, ret: Option<u64>) -> Op {
+        let input = KvInput::Append {
+            key: key.into(),
+            value: value.into(),
+        };
+        Operation {
+            client,
+            input,
+            invoke,
+            ret: ret.map(|t| (t, KvOutput::Done)),
+        }
+    }
+    fn get(client: u64, key: &str, seen: &str, invoke: u64, ret: u64) -> Op {
+        let input = KvInput::Get { key: key.into() };
+        Operation {
+            client,
+            input,
+            invoke,
+            ret: Some((ret, KvOutput::Value(seen.into()))),
+        }
+    }
+    type Op = Operation<KvInput, KvOutput>;
+
+    fn ok(ops: &[Op]) -> bool {
+        check(&KvModel, ops).is_linearizable()
+    }
+
+    #[test]
+    fn empty_and_sequential_histories() {
+        assert!(ok(&[]));
+        assert!(ok(&[
+            put(0, "x", "1", 0, Some(10)),
+            get(1, "x", "1", 20, 30)
+        ]));
+        assert!(ok(&[get(0, "x", "", 0, 1)]));
+        assert!(!ok(&[get(0, "x", "1", 0, 1)]));
+    }
+
+    #[test]
+    fn concurrent_overlap_may_go_either_way() {
+        // The get overlaps the put, so it may see the old or the new value.
+        let base = put(0, "x", "a", 0, Some(10));
+        assert!(ok(&[
+            base.clone(),
+            put(0, "x", "b", 20, Some(40)),
+            get(1, "x", "a", 25, 35)
+        ]));
+        assert!(ok(&[
+            base.clone(),
+            put(0, "x", "b", 20, Some(40)),
+            get(1, "x", "b", 25, 35)
+        ]));
+        // But two overlapping reads cannot see new then old if the first returned before
+        // the second began.
+        assert!(!ok(&[
+            base,
+            put(0, "x", "b", 20, Some(100)),
+            get(1, "x", "b", 25, 30),
+            get(2, "x", "a", 40, 50),
+        ]));
+    }
+
+    #[test]
+    fn stale_read_after_completed_write_is_caught() {
+        assert!(!ok(&[
+            put(0, "x", "1", 0, Some(10)),
+            put(0, "x", "2", 20, Some(30)),
+            get(1, "x", "1", 40, 50),
+        ]));
+    }
+
+    #[test]
+    fn unknown_write_observed_later_is_fine() {
+        assert!(ok(&[
+            put(0, "x", "1", 0, Some(10)),
+            put(0, "x", "2", 20, None),
+            get(1, "x", "2", 100, 110),
+            get(1, "x", "2", 120, 130),
+        ]));
+    }
+
+    #[test]
+    fn unknown_write_never_observed_is_fine() {
+        assert!(ok(&[
+            put(0, "x", "1", 0, Some(10)),
+            put(0, "x", "2", 20, None),
+            get(1, "x", "1", 100, 110),
+        ]));
+    }
+
+    #[test]
+    fn unknown_write_cannot_take_effect_before_its_invocation() {
+        assert!(!ok(&[get(1, "x", "2", 0, 10), put(0, "x", "2", 20, None)]));
+    }
+
+    #[test]
+    fn unknown_write_cannot_flicker() {
+        // Once observed, an unknown write stays applied: seeing it and then not is wrong.
+        assert!(!ok(&[
+            put(0, "x", "1", 0, Some(10)),
+            put(0, "x", "2", 20, None),
+            get(1, "x", "2", 100, 110),
+            get(1, "x", "1", 120, 130),
+        ]));
+    }
+
+    #[test]
+    fn appends_must_be_seen_in_one_order() {
+        let a = append(0, "k", "a", 0, Some(50));
+        let b = append(1, "k", "b", 0, Some(50));
+        assert!(ok(&[a.clone(), b.clone(), get(2, "k", "ab", 60, 70)]));
+        assert!(ok(&[a.clone(), b.clone(), get(2, "k", "ba", 60, 70)]));
+        assert!(!ok(&[a.clone(), b.clone(), get(2, "k", "a", 60, 70)]));
+        assert!(!ok(&[
+            a,
+            b,
+            get(2, "k", "ab", 60, 70),
+            get(3, "k", "ba", 80, 90)
+        ]));
+    }
+
+    #[test]
+    fn keys_are_independent() {
+        let ops = [
+            put(0, "x", "1", 0, Some(10)),
+            put(1, "y", "2", 0, Some(10)),
+            get(2, "x", "1", 20, 30),
+            get(2, "y", "2", 40, 50),
+        ];
+        assert!(ok(&ops));
+        let bad = [put(0, "x", "1", 0, Some(10)), get(2, "y", "1", 20, 30)];
+        match check(&KvModel, &bad) {
+            Verdict::NotLinearizable { part } => assert_eq!(part, vec![1]),
+            v => panic!("expected a failure on key y, got {v:?}"),
+        }
+    }
+
+    #[test]
+    fn budget_exhaustion_reports_unknown() {
+        // Many concurrent appends and a read no order can explain: the search must explore
+        // before it can conclude, and a tiny budget stops it first.
+        let mut ops: Vec<Op> = (0..8).map(|c| append(c, "k", "v", 0, Some(100))).collect();
+        ops.push(get(9, "k", "x", 200, 300));
+        assert_eq!(check_with_budget(&KvModel, &ops, 5), Verdict::Unknown);
+        assert!(matches!(
+            check(&KvModel, &ops),
+            Verdict::NotLinearizable { .. }
+        ));
+    }
+
+    #[test]
+    fn many_concurrent_ops_are_fast_with_memoisation() {
+        // 12 concurrent appends of one value: without memoisation 12! orders; with it the
+        // states collapse.
+        let mut ops: Vec<Op> = (0..12).map(|c| append(c, "k", "v", 0, Some(100))).collect();
+        ops.push(get(20, "k", &"v".repeat(12), 200, 300));
+        assert_eq!(
+            check_with_budget(&KvModel, &ops, 1_000_000),
+            Verdict::Linearizable
+        );
+    }
+
+    #[test]
+    fn histories_built_from_a_real_order_are_linearizable() {
+        use rand::{Rng, SeedableRng};
+        // Run ops sequentially at distinct points, then widen each into a random interval
+        // around its point (some become unknown): a valid order always exists.
+        for seed in 0..200u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut value = String::new();
+            let mut ops = Vec::new();
+            for i in 0..14u64 {
+                let point = 100 * (i + 1);
+                let invoke = point - rng.gen_range(0..250).min(point);
+                let ret = point + rng.gen_range(0..250);
+                let op = match rng.gen_range(0..3) {
+                    0 => get(i, "k", &value.clone(), invoke, ret),
+                    1 => {
+                        value = format!("p{i}");
+                        put(
+                            i,
+                            "k",
+                            &value,
+                            invoke,
+                            (rng.gen_range(0..5) > 0).then_some(ret),
+                        )
+                    }
+                    _ => {
+                        value.push_str(&format!("a{i}"));
+                        append(i, "k", &format!("a{i}"), invoke, Some(ret))
+                    }
+                };
+                ops.push(op);
+            }
+            assert!(ok(&ops), "seed {seed}: {ops:?}");
+        }
+    }
+}
