@@ -1,0 +1,298 @@
+//! A client of the replicated key-value service, with an optional random workload.
+//!
+//! The client has one operation outstanding at a time, numbered by a sequence number that
+//! with its id makes retries idempotent (see [`crate::kv`]). It sends to the server it
+//! believes leads; a `NotLeader` answer redirects it (to the hinted leader, or the next
+//! server after a short pause), and silence for `retry_after` moves it to the next server.
+//! It records the invoke and return of each operation in the history for the
+//! linearizability checker; an operation still outstanding when the run ends has an
+//! unknown outcome.
+
+use crate::msg::{ClientResult, Msg};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sim::linearizability::{KvInput, KvOutput};
+use sim::{Addr, Ctx, TimerId};
+use std::time::Duration;
+
+pub const TAG_RETRY: u64 = 10;
+pub const TAG_NEXT_OP: u64 = 11;
+
+/// What a client records for the checkers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientEvent {
+    Invoke {
+        client: u64,
+        seq: u64,
+        op: KvInput,
+    },
+    Return {
+        client: u64,
+        seq: u64,
+        output: KvOutput,
+    },
+}
+
+/// A random workload: `ops` operations over `keys` keys, with a pause in
+/// `think_min..=think_max` before each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    pub ops: u64,
+    pub keys: u32,
+    pub think_min: Duration,
+    pub think_max: Duration,
+    /// Share of gets and of puts; the rest are appends.
+    pub get_share: f64,
+    pub put_share: f64,
+}
+
+impl Default for Workload {
+    fn default() -> Workload {
+        Workload {
+            ops: 100,
+            keys: 5,
+            think_min: Duration::from_millis(0),
+            think_max: Duration::from_millis(50),
+            get_share: 0.4,
+            put_share: 0.2,
+        }
+    }
+}
+
+/// Client timing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Resend to the next server after this long without an answer.
+    pub retry_after: Duration,
+    /// Pause before resending after a `NotLeader` without a hint.
+    pub redirect_pause: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            retry_after: Duration::from_millis(300),
+            redirect_pause: Duration::from_millis(50),
+        }
+    }
+}
+
+/// One key-value client.
+pub struct KvClient {
+    id: u64,
+    cfg: ClientConfig,
+    servers: Vec<Addr>,
+    target: usize,
+    seq: u64,
+    current: Option<KvInput>,
+    retry_timer: Option<TimerId>,
+    workload: Option<Workload>,
+    completed: u64,
+    last_output: Option<(u64, KvOutput)>,
+    resends: u64,
+    malformed: u64,
+}
+
+impl KvClient {
+    /// Client `id` (unique in the cluster's life) of the servers at `servers`.
+    pub fn new(
+        id: u64,
+        cfg: ClientConfig,
+        servers: Vec<Addr>,
+        workload: Option<Workload>,
+    ) -> KvClient {
+        assert!(!servers.is_empty(), "a client needs at least one server");
+        KvClient {
+            id,
+            cfg,
+            servers,
+            target: 0,
+            seq: 0,
+            current: None,
+            retry_timer: None,
+            workload,
+            completed: 0,
+            last_output: None,
+            resends: 0,
+            malformed: 0,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// Whether no operation is outstanding.
+    pub fn is_idle(&self) -> bool {
+        self.current.is_none()
+    }
+    /// Operations that returned.
+    pub fn completed(&self) -> u64 {
+        self.completed
+    }
+    /// The latest operation's (seq, output), once it returned.
+    pub fn last_output(&self) -> Option<&(u64, KvOutput)> {
+        self.last_output.as_ref()
+    }
+    /// Requests sent again (timeouts and redirects).
+    pub fn resends(&self) -> u64 {
+        self.resends
+    }
+    pub fn malformed(&self) -> u64 {
+        self.malformed
+    }
+    /// Whether the workload (if any) has issued and finished all its operations.
+    pub fn workload_done(&self) -> bool {
+        self.is_idle()
+            && self
+                .workload
+                .as_ref()
+                .is_none_or(|w| self.completed >= w.ops)
+    }
+
+    pub fn on_start<E: From<ClientEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        self.target = self.id as usize % self.servers.len();
+        if self.workload.is_some() {
+            self.schedule_next(ctx);
+        }
+    }
+
+    /// Start `op`; false (and nothing happens) if one is outstanding.
+    pub fn submit<E: From<ClientEvent>>(&mut self, ctx: &mut Ctx<'_, E>, op: KvInput) -> bool {
+        if self.current.is_some() {
+            return false;
+        }
+        self.seq += 1;
+        ctx.record(E::from(ClientEvent::Invoke {
+            client: self.id,
+            seq: self.seq,
+            op: op.clone(),
+        }));
+        self.current = Some(op);
+        self.send_current(ctx, self.cfg.retry_after);
+        true
+    }
+
+    pub fn on_timer<E: From<ClientEvent>>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+        timer: TimerId,
+        tag: u64,
+    ) {
+        match tag {
+            TAG_RETRY if Some(timer) == self.retry_timer && self.current.is_some() => {
+                self.resends += 1;
+                self.target = (self.target + 1) % self.servers.len();
+                self.send_current(ctx, self.cfg.retry_after);
+            }
+            TAG_NEXT_OP if self.current.is_none() => {
+                let op = self.random_op(ctx);
+                self.submit(ctx, op);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_datagram<E: From<ClientEvent>>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+        from: Addr,
+        data: &[u8],
+    ) {
+        let Some(Msg::ClientReply {
+            client,
+            seq,
+            result,
+        }) = Msg::decode(data)
+        else {
+            self.malformed += 1;
+            return;
+        };
+        if client != self.id || seq != self.seq || self.current.is_none() {
+            return; // a late or duplicated answer to an earlier operation
+        }
+        match result {
+            ClientResult::Ok(output) => {
+                if let Some(i) = self.servers.iter().position(|&a| a == from) {
+                    self.target = i;
+                }
+                if let Some(t) = self.retry_timer.take() {
+                    ctx.cancel_timer(t);
+                }
+                self.current = None;
+                self.completed += 1;
+                ctx.record(E::from(ClientEvent::Return {
+                    client,
+                    seq,
+                    output: output.clone(),
+                }));
+                self.last_output = Some((seq, output));
+                if self
+                    .workload
+                    .as_ref()
+                    .is_some_and(|w| self.completed < w.ops)
+                {
+                    self.schedule_next(ctx);
+                }
+            }
+            ClientResult::NotLeader { hint } => {
+                let hinted = hint.map(|h| h as usize).filter(|&h| h < self.servers.len());
+                match hinted {
+                    Some(h) if self.servers[h] != from => {
+                        self.target = h;
+                        self.resends += 1;
+                        self.send_current(ctx, self.cfg.retry_after);
+                    }
+                    _ => {
+                        // No leader known: wait a little, then try the next server.
+                        self.target = (self.target + 1) % self.servers.len();
+                        self.arm_retry(ctx, self.cfg.redirect_pause);
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_current<E>(&mut self, ctx: &mut Ctx<'_, E>, retry_after: Duration) {
+        if let Some(op) = &self.current {
+            let msg = Msg::ClientRequest {
+                client: self.id,
+                seq: self.seq,
+                op: op.clone(),
+            };
+            ctx.send(self.servers[self.target], msg.encode());
+            self.arm_retry(ctx, retry_after);
+        }
+    }
+
+    fn arm_retry<E>(&mut self, ctx: &mut Ctx<'_, E>, after: Duration) {
+        if let Some(t) = self.retry_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        self.retry_timer = Some(ctx.set_timer(after, TAG_RETRY));
+    }
+
+    fn schedule_next<E>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let Some(w) = &self.workload else { return };
+        let (lo, hi) = (w.think_min, w.think_max.max(w.think_min));
+        let wait = Duration::from_nanos(
+            ctx.rng()
+                .gen_range(lo.as_nanos() as u64..=hi.as_nanos() as u64),
+        );
+        ctx.set_timer(wait, TAG_NEXT_OP);
+    }
+
+    /// A random operation; written values are unique, so the checker can tell them apart.
+    fn random_op<E>(&mut self, ctx: &mut Ctx<'_, E>) -> KvInput {
+        let w = self.workload.clone().unwrap_or_default();
+        let key = format!("k{}", ctx.rng().gen_range(0..w.keys.max(1)));
+        let tag = format!("{}.{};", self.id, self.seq + 1);
+        let draw: f64 = ctx.rng().gen();
+        if draw < w.get_share {
+            KvInput::Get { key }
+        } else if draw < w.get_share + w.put_share {
+            KvInput::Put { key, value: tag }
+        } else {
+            KvInput::Append { key, value: tag }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Timing and batching knobs of a Raft node.
+//!
+//! The defaults meet the course's limits (spec "P2 — Raft", "Timing requirements"): at most
+//! 10 heartbeats per second from a leader, an election timeout several times the heartbeat
+//! and randomised per peer (the F24 solution's 400–800 ms, not the paper's 150–300 ms), so a
+//! new leader appears well within 5 s of the old one failing.
+
+use std::time::Duration;
+
+/// Configuration of one Raft node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// How often a leader sends AppendEntries to each follower when idle.
+    pub heartbeat: Duration,
+    /// A follower that hears no leader for a time drawn uniformly from
+    /// `election_min..=election_max` starts an election.
+    pub election_min: Duration,
+    pub election_max: Duration,
+    /// Most log entries carried by one AppendEntries (keeps a datagram small).
+    pub max_batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            heartbeat: Duration::from_millis(100),
+            election_min: Duration::from_millis(400),
+            election_max: Duration::from_millis(800),
+            max_batch: 64,
+        }
+    }
+}
+
+impl Config {
+    /// An error if the timing cannot work: the heartbeat must be at most 10 per second
+    /// (spec) and elections must wait for several heartbeats.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.heartbeat < Duration::from_millis(100) {
+            return Err(format!(
+                "heartbeat {:?} is more than 10 per second",
+                self.heartbeat
+            ));
+        }
+        if self.election_min < 2 * self.heartbeat || self.election_max < self.election_min {
+            return Err(format!(
+                "election timeout {:?}..={:?} must be at least twice the heartbeat {:?}",
+                self.election_min, self.election_max, self.heartbeat
+            ));
+        }
+        if self.max_batch == 0 {
+            return Err("max_batch must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! A Raft server that runs the replicated key-value store: Raft core + [`KvState`] + the
+//! client requests it is waiting to answer.
+//!
+//! A client request reaching a follower is answered `NotLeader` with the leader it knows
+//! (redirect). The leader appends it to the log and answers when the entry applies. A
+//! request already applied (a retry) is answered from the duplicate table without a new
+//! entry. Datagrams that do not decode, or Raft RPCs from a sender that is not a server of
+//! the cluster, are dropped and counted.
+
+use crate::config::Config;
+use crate::kv::{Command, KvState};
+use crate::msg::{ClientResult, Msg};
+use crate::raft::{Raft, RaftEvent, TAG_ELECTION, TAG_HEARTBEAT};
+use sim::linearizability::KvInput;
+use sim::{Addr, Ctx, TimerId};
+use std::collections::BTreeMap;
+
+/// A client request the leader proposed and will answer when it applies.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    seq: u64,
+    reply_to: Addr,
+    index: u64,
+    term: u64,
+}
+
+/// One server of the replicated key-value service.
+pub struct KvServer {
+    raft: Raft,
+    kv: KvState,
+    /// At most one per client (a client has one operation outstanding).
+    pending: BTreeMap<u64, Pending>,
+    malformed: u64,
+}
+
+impl KvServer {
+    /// Server `me` of the cluster whose servers are at `peers` (by index).
+    pub fn new(cfg: Config, me: u32, peers: Vec<Addr>) -> KvServer {
+        KvServer {
+            raft: Raft::new(cfg, me, peers),
+            kv: KvState::default(),
+            pending: BTreeMap::new(),
+            malformed: 0,
+        }
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+    pub fn kv(&self) -> &KvState {
+        &self.kv
+    }
+    /// Datagrams dropped because they did not decode or came from a stranger.
+    pub fn malformed(&self) -> u64 {
+        self.malformed
+    }
+
+    pub fn on_start<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        self.raft.on_start(ctx);
+    }
+
+    pub fn on_timer<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>, timer: TimerId, tag: u64) {
+        if tag == TAG_ELECTION || tag == TAG_HEARTBEAT {
+            self.raft.on_timer(ctx, timer, tag);
+            self.apply_committed(ctx);
+        }
+    }
+
+    pub fn on_datagram<E: From<RaftEvent>>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+        from: Addr,
+        data: &[u8],
+    ) {
+        let Some(msg) = Msg::decode(data) else {
+            self.malformed += 1;
+            return;
+        };
+        match msg {
+            Msg::ClientRequest { client, seq, op } => self.on_client(ctx, from, client, seq, op),
+            Msg::ClientReply { .. } => self.malformed += 1,
+            rpc => match self.raft.peer_index(from) {
+                Some(peer) if peer != self.raft.me() => self.raft.on_message(ctx, peer, rpc),
+                _ => self.malformed += 1,
+            },
+        }
+        self.apply_committed(ctx);
+    }
+
+    /// Propose an opaque number, as the course's tests do with `PutCommand`; returns its
+    /// (index, term) if this server leads.
+    pub fn propose_raw<E: From<RaftEvent>>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+        n: u64,
+    ) -> Option<(u64, u64)> {
+        let r = self.raft.propose(ctx, Command::Raw(n).encode());
+        self.apply_committed(ctx);
+        r
+    }
+
+    fn on_client<E: From<RaftEvent>>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+        from: Addr,
+        client: u64,
+        seq: u64,
+        op: KvInput,
+    ) {
+        if self.kv.seen(client, seq) {
+            if let Some(result) = self.kv.cached(client, seq) {
+                let result = ClientResult::Ok(result.clone());
+                ctx.send(
+                    from,
+                    Msg::ClientReply {
+                        client,
+                        seq,
+                        result,
+                    }
+                    .encode(),
+                );
+            }
+            return;
+        }
+        if !self.raft.is_leader() {
+            let result = ClientResult::NotLeader {
+                hint: self.raft.leader(),
+            };
+            ctx.send(
+                from,
+                Msg::ClientReply {
+                    client,
+                    seq,
+                    result,
+                }
+                .encode(),
+            );
+            return;
+        }
+        if let Some(p) = self.pending.get_mut(&client) {
+            let still_in_log = self
+                .raft
+                .log()
+                .get(p.index as usize - 1)
+                .is_some_and(|e| e.term == p.term);
+            if p.seq == seq && p.term == self.raft.term() && still_in_log {
+                p.reply_to = from; // a retry of what is already replicating: just wait
+                return;
+            }
+        }
+        let command = Command::Client { client, seq, op }.encode();
+        if let Some((index, term)) = self.raft.propose(ctx, command) {
+            self.pending.insert(
+                client,
+                Pending {
+                    seq,
+                    reply_to: from,
+                    index,
+                    term,
+                },
+            );
+        }
+    }
+
+    /// Apply what Raft committed, in order, and answer the clients waiting for it.
+    fn apply_committed<E>(&mut self, ctx: &mut Ctx<'_, E>) {
+        for (_, entry) in self.raft.take_committed() {
+            let Some(command) = Command::decode(&entry.command) else {
+                continue;
+            };
+            let Some((client, seq, output)) = self.kv.apply(&command) else {
+                continue;
+            };
+            if let Some(p) = self.pending.get(&client) {
+                if p.seq == seq {
+                    let result = ClientResult::Ok(output);
+                    ctx.send(
+                        p.reply_to,
+                        Msg::ClientReply {
+                            client,
+                            seq,
+                            result,
+                        }
+                        .encode(),
+                    );
+                    self.pending.remove(&client);
+                }
+            }
+        }
+    }
+}
