@@ -248,11 +248,9 @@ impl Raft {
                 let wait = self.election_deadline.since(now);
                 self.election_timer = Some(ctx.set_timer(wait, TAG_ELECTION));
             }
-            TAG_HEARTBEAT if Some(timer) == self.heartbeat_timer => {
-                if self.role == Role::Leader {
-                    self.broadcast_append(ctx);
-                    self.heartbeat_timer = Some(ctx.set_timer(self.cfg.heartbeat, TAG_HEARTBEAT));
-                }
+            TAG_HEARTBEAT if Some(timer) == self.heartbeat_timer && self.role == Role::Leader => {
+                self.broadcast_append(ctx);
+                self.heartbeat_timer = Some(ctx.set_timer(self.cfg.heartbeat, TAG_HEARTBEAT));
             }
             _ => {}
         }
