@@ -36,6 +36,8 @@ pub enum RaftEvent {
     Started { term: u64, log_len: u64 },
     /// The node became leader of `term`, holding a log whose entry terms are `log_terms`.
     BecameLeader { term: u64, log_terms: Vec<u64> },
+    /// The leader of `term` learned that its log is committed up to `upto`.
+    Committed { term: u64, upto: u64 },
     /// The node applied the committed entry at `index`.
     Applied {
         index: u64,
@@ -621,6 +623,7 @@ impl Raft {
                 .count();
             if holders >= self.majority() {
                 self.commit = n;
+                ctx.record(E::from(RaftEvent::Committed { term: self.term, upto: n }));
                 break;
             }
             n -= 1;
