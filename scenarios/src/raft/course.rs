@@ -7,7 +7,7 @@ use super::cluster::{Cluster, Step, ELECTION_TIMEOUT};
 use crate::harness::{Report, RunSpec, Scenario};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use sim::NodeRng as ChaCha8Rng;
 use raft::Config;
 use sim::{LinkFaults, Schedule};
 use std::time::Duration;
@@ -32,7 +32,7 @@ impl Scenario for Scripted {
     }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let mut cluster = Cluster::new(spec.seed, self.servers, Config::default());
-        let faults = spec.schedule.clone().unwrap_or(Schedule { faults: Vec::new(), heal_at_ns: 0, end_ns: 0 });
+        let faults = spec.schedule.clone().unwrap_or(Schedule::quiet(0, 0));
         cluster.world.load_schedule(&faults).map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
         let mut rng = sim::derive_rng(spec.seed, "scenario/script");
         let mut metrics = Metrics::new();
@@ -372,7 +372,7 @@ fn figure8(c: &mut Cluster, rng: &mut ChaCha8Rng, m: &mut Metrics) -> Step<()> {
     c.one(rng.gen_range(0..10_000), 1, true)?;
     let mut up = n;
     let mut crashes = 0u64;
-    for _ in 0..200 {
+    for _ in 0..1000 {
         let mut leader = None;
         for i in 0..n {
             if c.propose(i, rng.gen_range(0..10_000)).is_some() {

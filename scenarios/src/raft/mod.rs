@@ -1,10 +1,19 @@
-//! Scenarios and the real-program commands for `raft` (being written).
+//! Raft scenarios: the course's tests as scripts ([`course`]), and the replicated key-value
+//! store under swarm and scripted faults with a linearizability check ([`kv`]); plus the
+//! real-program commands ([`cli`]).
 
 use crate::harness::Scenario;
 
+pub mod checks;
 pub mod cli;
+pub mod cluster;
+pub mod course;
 
 /// This system's scenarios for the catalog.
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
-    vec![]
+    let mut all: Vec<Box<dyn Scenario>> = Vec::new();
+    for s in course::scenarios() {
+        all.push(Box::new(s));
+    }
+    all
 }
