@@ -27,9 +27,12 @@ impl Clock {
     }
 
     /// The true duration after which a local duration `d` has passed on this clock.
+    /// Rounded up: rounding down would let a timer fire before its local duration has
+    /// passed, and a node that re-arms for the remainder would spin at one instant.
     pub fn to_true(&self, d: Duration) -> u64 {
         let ns = d.as_nanos().min(u64::MAX as u128) as i128;
-        let t = ns * MILLION / (MILLION + self.ppm as i128);
+        let rate = MILLION + self.ppm as i128;
+        let t = (ns * MILLION + rate - 1) / rate;
         t.clamp(0, u64::MAX as i128) as u64
     }
 
@@ -64,5 +67,20 @@ mod tests {
         c.set_drift(Time::from_secs(2), 100_000); // 10% fast
         assert_eq!(c.local(Time::from_secs(12)), Time::from_millis(13500));
         assert_eq!(c.to_true(Duration::from_millis(110)), 100_000_000);
+    }
+
+    #[test]
+    fn a_timer_never_fires_before_its_local_duration() {
+        for ppm in [-300_000, -7, 0, 3, 123_457, 500_000] {
+            let mut c = Clock::default();
+            c.set_drift(Time(12_345), ppm);
+            for start in [12_345u64, 99_991, 1_000_003] {
+                for d in [1u64, 2, 3, 999, 1_000_001] {
+                    let fire = start + c.to_true(Duration::from_nanos(d));
+                    let waited = c.local(Time(fire)).0 - c.local(Time(start)).0;
+                    assert!(waited >= d, "ppm {ppm}: {d} ns timer fired after {waited} local ns");
+                }
+            }
+        }
     }
 }
