@@ -296,6 +296,16 @@ impl Cluster {
         checks::check_linearizable(&self.observed.borrow()).map_err(|failure| Halt { at: self.world.now(), failure })
     }
 
+    /// Write the trace to the file the spec names, if any.
+    pub fn trace_to(&mut self, spec: &RunSpec) -> Result<(), String> {
+        if let Some(path) = &spec.trace {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
+            self.world.set_trace_log(Box::new(std::io::BufWriter::new(file)));
+        }
+        Ok(())
+    }
+
     /// The report of a finished run.
     pub fn report(
         &mut self,
@@ -304,7 +314,8 @@ impl Cluster {
         faults: Schedule,
         outcome: Step<()>,
         mut metrics: serde_json::Map<String, serde_json::Value>,
-    ) -> Report {
+    ) -> Result<Report, String> {
+        self.world.finish_trace_log()?;
         let violation = outcome.err().map(|halt| sim::Violation {
             invariant: halt.failure.invariant,
             detail: halt.failure.detail,
@@ -318,7 +329,7 @@ impl Cluster {
         metrics.insert("client_ops".into(), obs.ops.len().into());
         metrics.insert("client_ops_returned".into(), obs.ops.values().filter(|o| o.ret.is_some()).count().into());
         metrics.insert("rpc_requests".into(), self.rpcs.requests().into());
-        Report {
+        Ok(Report {
             scenario: scenario.to_string(),
             seed: spec.seed,
             ok: violation.is_none(),
@@ -328,6 +339,6 @@ impl Cluster {
             faults,
             violation,
             metrics,
-        }
+        })
     }
 }

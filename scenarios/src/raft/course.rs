@@ -34,10 +34,11 @@ impl Scenario for Scripted {
         let mut cluster = Cluster::new(spec.seed, self.servers, Config::default());
         let faults = spec.schedule.clone().unwrap_or(Schedule::quiet(0, 0));
         cluster.world.load_schedule(&faults).map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
+        cluster.trace_to(spec)?;
         let mut rng = sim::derive_rng(spec.seed, "scenario/script");
         let mut metrics = Metrics::new();
         let outcome = (self.script)(&mut cluster, &mut rng, &mut metrics).and_then(|_| cluster.check_logs());
-        Ok(cluster.report(self.name, spec, faults, outcome, metrics))
+        cluster.report(self.name, spec, faults, outcome, metrics)
     }
 }
 

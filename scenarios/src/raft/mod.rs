@@ -8,11 +8,15 @@ pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod course;
+pub mod kv;
 
 /// This system's scenarios for the catalog.
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
     let mut all: Vec<Box<dyn Scenario>> = Vec::new();
     for s in course::scenarios() {
+        all.push(Box::new(s));
+    }
+    for s in kv::scenarios() {
         all.push(Box::new(s));
     }
     all

@@ -29,6 +29,9 @@ use std::collections::BTreeSet;
 pub const TAG_ELECTION: u64 = 1;
 pub const TAG_HEARTBEAT: u64 = 2;
 
+/// Shortest wait when the election timer re-arms itself.
+const MIN_REARM: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// History events the core records, for the safety checkers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RaftEvent {
@@ -238,7 +241,9 @@ impl Raft {
             TAG_ELECTION if Some(timer) == self.election_timer => {
                 let now = ctx.now();
                 if now < self.election_deadline {
-                    let wait = self.election_deadline.since(now);
+                    // Not yet (the deadline moved, or the clock fired early): wait for the
+                    // rest, at least a millisecond so an early-firing clock cannot spin us.
+                    let wait = self.election_deadline.since(now).max(MIN_REARM);
                     self.election_timer = Some(ctx.set_timer(wait, TAG_ELECTION));
                     return;
                 }

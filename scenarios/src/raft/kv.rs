@@ -1,0 +1,232 @@
+//! The replicated key-value store under faults: 5 Raft servers, 10 clients running random
+//! Get / Put / Append workloads, a fault phase and a heal phase.
+//!
+//! Checked: the continuous safety invariants of [`super::checks`] and log matching every
+//! 250 ms; in the heal phase, a leader within 5 s and every operation invoked by then
+//! completes before the end; at the end, the client history is linearizable.
+//!
+//! The fault schedules are data (so `--schedule` replays and edits them): swarm-generated
+//! from the seed, or drawn from the seed by a scripted pattern (crash-restart of random
+//! servers including all at once, partition churn, an unreliable network).
+
+use super::cluster::{Cluster, Step};
+use crate::harness::{Report, RunSpec, Scenario};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use raft::{Config, Role, Workload};
+use sim::swarm::{FaultKinds, FaultProfile};
+use sim::{Fault, LinkFaults, Schedule, Time, TimedFault};
+use std::time::Duration;
+
+/// Liveness bound of the heal phase (spec "P2": a new leader within 5 s).
+const LEADER_WITHIN: Duration = Duration::from_secs(5);
+
+/// Which faults a key-value scenario runs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Faults {
+    /// No faults (the benchmark's workload).
+    Calm,
+    /// Swarm: the seed picks datagram faults, partitions, pauses, clock faults and server
+    /// crashes.
+    Swarm,
+    /// The course's unreliable network plus duplication, corruption and truncation.
+    Unreliable,
+    /// Random servers crash and restart; twice, all of them at once.
+    CrashRestart,
+    /// Random partitions of servers and clients, isolated servers, one-way cuts.
+    Partitions,
+}
+
+/// A key-value scenario.
+pub struct KvScenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub servers: u32,
+    pub clients: u32,
+    pub ops_per_client: u64,
+    pub fault_phase: Duration,
+    pub heal_phase: Duration,
+    pub faults: Faults,
+}
+
+/// Every key-value scenario.
+pub fn scenarios() -> Vec<KvScenario> {
+    let base = |name, about, faults| KvScenario {
+        name,
+        about,
+        servers: 5,
+        clients: 10,
+        ops_per_client: 100,
+        fault_phase: Duration::from_secs(10),
+        heal_phase: Duration::from_secs(10),
+        faults,
+    };
+    vec![
+        base("raft-kv-calm", "5 servers, 10 clients, 1000 ops, no faults; linearizable", Faults::Calm),
+        base("raft-kv-swarm", "KV store under swarm faults incl. server crashes; safety, liveness after heal, linearizable", Faults::Swarm),
+        base("raft-kv-unreliable", "KV store on a lossy, duplicating, reordering, corrupting network; linearizable", Faults::Unreliable),
+        base("raft-kv-crash-restart", "random servers crash and restart (twice all at once) under load; persistence keeps it linearizable", Faults::CrashRestart),
+        base("raft-kv-partitions", "partition churn among servers and clients under load; linearizable, leader within 5 s of heal", Faults::Partitions),
+    ]
+}
+
+impl KvScenario {
+    fn node_count(&self) -> u32 {
+        self.servers + self.clients
+    }
+
+    /// The fault profile for swarm schedules.
+    pub fn profile(&self) -> FaultProfile {
+        let mut p = FaultProfile::new((0..self.node_count()).collect(), self.fault_phase, self.heal_phase);
+        p.kinds = FaultKinds { crash: true, clock: true, ..FaultKinds::datagram() };
+        p.crashable = (0..self.servers).collect();
+        p.base_link = LinkFaults::clean(1_000_000, 2_000_000);
+        p
+    }
+
+    /// The schedule the seed gives this scenario.
+    pub fn schedule(&self, seed: u64) -> Schedule {
+        let heal = sim::time::duration_nanos(self.fault_phase);
+        let end = heal + sim::time::duration_nanos(self.heal_phase);
+        let mut rng = sim::derive_rng(seed, "scenario/raft-kv/faults");
+        let mut faults = Vec::new();
+        let mut at = |at_ns: u64, fault: Fault| faults.push(TimedFault { at_ns, fault });
+        let ms = |x: u64| x * 1_000_000;
+        match self.faults {
+            Faults::Calm => {}
+            Faults::Swarm => return sim::swarm::generate(seed, &self.profile()),
+            Faults::Unreliable => {
+                let link = LinkFaults {
+                    loss: 0.1,
+                    duplicate: 0.05,
+                    reorder: 0.2,
+                    reorder_delay_ns: ms(200),
+                    corrupt: 0.02,
+                    truncate: 0.02,
+                    ..LinkFaults::clean(0, ms(26))
+                };
+                at(0, Fault::Link { from: None, to: None, faults: link });
+            }
+            Faults::CrashRestart => {
+                let all_at_once = [heal / 3, 2 * heal / 3];
+                let mut t = ms(rng.gen_range(200..1000));
+                while t < heal {
+                    if all_at_once.iter().any(|&a| t <= a && a < t + ms(1500)) {
+                        let a = *all_at_once.iter().find(|&&a| t <= a && a < t + ms(1500)).expect("found");
+                        for node in 0..self.servers {
+                            at(a, Fault::Crash { node });
+                            at(a + ms(rng.gen_range(50..1000)), Fault::Restart { node });
+                        }
+                        t = a + ms(1200);
+                        continue;
+                    }
+                    let node = rng.gen_range(0..self.servers);
+                    at(t, Fault::Crash { node });
+                    at((t + ms(rng.gen_range(100..2000))).min(heal), Fault::Restart { node });
+                    t += ms(rng.gen_range(300..1500));
+                }
+            }
+            Faults::Partitions => {
+                let mut t = ms(rng.gen_range(200..800));
+                let nodes: Vec<u32> = (0..self.node_count()).collect();
+                while t < heal {
+                    at(t, Fault::Repair);
+                    match rng.gen_range(0..3) {
+                        0 => at(t, Fault::Isolate { node: rng.gen_range(0..self.servers) }),
+                        1 => {
+                            let from = rng.gen_range(0..self.servers);
+                            let to = (from + rng.gen_range(1..self.servers)) % self.servers;
+                            at(t, Fault::CutOneWay { from, to });
+                        }
+                        _ => {
+                            let mut shuffled = nodes.clone();
+                            shuffled.shuffle(&mut rng);
+                            let cut = rng.gen_range(1..shuffled.len());
+                            let groups = vec![shuffled[..cut].to_vec(), shuffled[cut..].to_vec()];
+                            at(t, Fault::Partition { groups });
+                        }
+                    }
+                    t += ms(rng.gen_range(300..2000));
+                }
+            }
+        }
+        if self.faults != Faults::Calm {
+            at(heal, Fault::Heal);
+        }
+        Schedule { swarm: vec![format!("{:?}", self.faults)], faults, heal_at_ns: heal, end_ns: end }
+    }
+
+    /// The workload each client runs.
+    pub fn workload(&self) -> Workload {
+        Workload {
+            ops: self.ops_per_client,
+            keys: 5,
+            think_min: Duration::ZERO,
+            think_max: Duration::from_millis(200),
+            ..Workload::default()
+        }
+    }
+
+    /// Build the cluster with its clients and schedule loaded.
+    pub fn build(&self, seed: u64, schedule: &Schedule) -> Result<Cluster, String> {
+        let mut c = Cluster::new(seed, self.servers, Config::default());
+        c.add_clients(self.clients, Some(self.workload()));
+        c.world.load_schedule(schedule).map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
+        Ok(c)
+    }
+}
+
+/// Run `c` through `schedule` with the heal-phase liveness checks and the end checks.
+pub fn drive(c: &mut Cluster, schedule: &Schedule) -> Step<()> {
+    let heal = Time(schedule.heal_at_ns);
+    let end = Time(schedule.end_ns.max(schedule.heal_at_ns));
+    c.run_for(heal.since(c.now()))?;
+    // A leader within 5 s of the heal: one that leads the highest term of any server up.
+    let deadline = heal + LEADER_WITHIN;
+    loop {
+        if stable_leader(c).is_some() {
+            break;
+        }
+        if c.now() >= deadline {
+            return Err(c.fail("leader-after-heal", format!("no leader {LEADER_WITHIN:?} after the heal")));
+        }
+        c.run_for(Duration::from_millis(50))?;
+    }
+    c.run_for(end.since(c.now()))?;
+    let by = deadline.max(heal + Duration::from_secs(5));
+    let pending = c.observed.borrow().pending_before(by);
+    if !pending.is_empty() && end > by {
+        return Err(c.fail(
+            "ops-complete-after-heal",
+            format!("{} operations invoked before {by} still pending at the end: {:?}", pending.len(), &pending[..pending.len().min(5)]),
+        ));
+    }
+    c.end_checks()
+}
+
+/// The server that leads the highest term among the servers up, if one does.
+pub fn stable_leader(c: &Cluster) -> Option<u32> {
+    let up: Vec<(u32, &raft::Raft)> = (0..c.n()).filter_map(|i| c.raft(i).map(|r| (i, r))).collect();
+    let top = up.iter().map(|(_, r)| r.term()).max()?;
+    up.iter().find(|(_, r)| r.term() == top && r.role() == Role::Leader).map(|(i, _)| *i)
+}
+
+impl Scenario for KvScenario {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn about(&self) -> &'static str {
+        self.about
+    }
+    fn run(&self, spec: &RunSpec) -> Result<Report, String> {
+        let schedule = spec.schedule.clone().unwrap_or_else(|| self.schedule(spec.seed));
+        let mut c = self.build(spec.seed, &schedule)?;
+        c.trace_to(spec)?;
+        let outcome = drive(&mut c, &schedule);
+        let mut metrics = serde_json::Map::new();
+        let resends: u64 =
+            c.clients.iter().filter_map(|&a| c.world.node(a).and_then(|n| n.client()).map(|k| k.resends())).sum();
+        metrics.insert("client_resends".into(), resends.into());
+        c.report(self.name, spec, schedule, outcome, metrics)
+    }
+}
