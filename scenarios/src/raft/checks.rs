@@ -42,7 +42,10 @@ pub struct Observed {
 impl Observed {
     /// The latest election, if any: (term, leader, when).
     pub fn last_election(&self) -> Option<(u64, Addr, Time)> {
-        self.leaders.iter().next_back().map(|(t, (a, at))| (*t, *a, *at))
+        self.leaders
+            .iter()
+            .next_back()
+            .map(|(t, (a, at))| (*t, *a, *at))
     }
 
     /// Operations invoked before `t` that have not returned.
@@ -58,18 +61,36 @@ impl Observed {
         match event {
             Event::Raft(e) => self.on_raft(now, node, e),
             Event::Client(ClientEvent::Invoke { client, seq, op }) => {
-                let op = Operation { client: *client, input: op.clone(), invoke: now.as_nanos(), ret: None };
+                let op = Operation {
+                    client: *client,
+                    input: op.clone(),
+                    invoke: now.as_nanos(),
+                    ret: None,
+                };
                 if self.ops.insert((*client, *seq), op).is_some() {
-                    return Err(Failure::new("client-seq-unique", format!("client {client} reused seq {seq}")));
+                    return Err(Failure::new(
+                        "client-seq-unique",
+                        format!("client {client} reused seq {seq}"),
+                    ));
                 }
                 Ok(())
             }
-            Event::Client(ClientEvent::Return { client, seq, output }) => {
+            Event::Client(ClientEvent::Return {
+                client,
+                seq,
+                output,
+            }) => {
                 let Some(op) = self.ops.get_mut(&(*client, *seq)) else {
-                    return Err(Failure::new("return-after-invoke", format!("client {client} seq {seq}")));
+                    return Err(Failure::new(
+                        "return-after-invoke",
+                        format!("client {client} seq {seq}"),
+                    ));
                 };
                 if op.ret.is_some() {
-                    return Err(Failure::new("return-once", format!("client {client} seq {seq} returned twice")));
+                    return Err(Failure::new(
+                        "return-once",
+                        format!("client {client} seq {seq} returned twice"),
+                    ));
                 }
                 op.ret = Some((now.as_nanos(), output.clone()));
                 Ok(())
@@ -114,7 +135,11 @@ impl Observed {
                     self.committed_in.insert(index, *term);
                 }
             }
-            RaftEvent::Applied { index, term, command } => {
+            RaftEvent::Applied {
+                index,
+                term,
+                command,
+            } => {
                 let pos = self.apply_pos.entry(node).or_insert(0);
                 if *index != *pos + 1 {
                     return Err(Failure::new(
@@ -142,14 +167,27 @@ impl Observed {
 }
 
 /// A checker for the world that records into `observed`.
-pub fn checker(observed: Rc<RefCell<Observed>>) -> impl FnMut(Time, Addr, &Event) -> Result<(), Failure> {
+pub fn checker(
+    observed: Rc<RefCell<Observed>>,
+) -> impl FnMut(Time, Addr, &Event) -> Result<(), Failure> {
     move |now, node, event| observed.borrow_mut().on_event(now, node, event)
 }
 
 /// Log matching and committed-prefix agreement over the servers that are up.
-pub fn check_logs(world: &World<RaftKvNode>, servers: &[Addr], observed: &Observed) -> Result<(), Failure> {
-    let logs: Vec<(Addr, &raft::Raft)> =
-        servers.iter().filter_map(|&a| world.node(a).and_then(|n| n.server()).map(|s| (a, s.raft()))).collect();
+pub fn check_logs(
+    world: &World<RaftKvNode>,
+    servers: &[Addr],
+    observed: &Observed,
+) -> Result<(), Failure> {
+    let logs: Vec<(Addr, &raft::Raft)> = servers
+        .iter()
+        .filter_map(|&a| {
+            world
+                .node(a)
+                .and_then(|n| n.server())
+                .map(|s| (a, s.raft()))
+        })
+        .collect();
     for (a, ra) in &logs {
         let log = ra.log();
         for index in 1..=ra.commit_index() {
@@ -158,7 +196,10 @@ pub fn check_logs(world: &World<RaftKvNode>, servers: &[Addr], observed: &Observ
                 if (entry.term, &entry.command) != (*t, c) {
                     return Err(Failure::new(
                         "committed-prefix",
-                        format!("{a} holds term {} at committed index {index}, applied was term {t}", entry.term),
+                        format!(
+                            "{a} holds term {} at committed index {index}, applied was term {t}",
+                            entry.term
+                        ),
                     ));
                 }
             }
@@ -198,12 +239,164 @@ pub fn check_linearizable(observed: &Observed) -> Result<(), Failure> {
     match linearizability::check(&KvModel, &ops) {
         Verdict::Linearizable => Ok(()),
         Verdict::NotLinearizable { part } => {
-            let shown: Vec<String> = part.iter().take(40).map(|&i| format!("{:?}", ops[i])).collect();
+            let shown: Vec<String> = part
+                .iter()
+                .take(40)
+                .map(|&i| format!("{:?}", ops[i]))
+                .collect();
             Err(Failure::new(
                 "linearizable",
-                format!("no linearization of {} operations on one key: {}", part.len(), shown.join("; ")),
+                format!(
+                    "no linearization of {} operations on one key: {}",
+                    part.len(),
+                    shown.join("; ")
+                ),
             ))
         }
-        Verdict::Unknown => Err(Failure::new("linearizable", "the checker ran out of its step budget")),
+        Verdict::Unknown => Err(Failure::new(
+            "linearizable",
+            "the checker ran out of its step budget",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(events: &[(u32, RaftEvent)]) -> Result<(), Failure> {
+        let mut obs = Observed::default();
+        for (i, (node, e)) in events.iter().enumerate() {
+            obs.on_event(Time(i as u64), Addr(*node), &Event::Raft(e.clone()))?;
+        }
+        Ok(())
+    }
+    fn leader(term: u64, log_terms: Vec<u64>) -> RaftEvent {
+        RaftEvent::BecameLeader { term, log_terms }
+    }
+    fn applied(index: u64, term: u64, c: u8) -> RaftEvent {
+        RaftEvent::Applied {
+            index,
+            term,
+            command: vec![c],
+        }
+    }
+    fn invariant(r: Result<(), Failure>) -> String {
+        r.expect_err("should fail").invariant
+    }
+
+    #[test]
+    fn a_correct_run_passes() {
+        feed(&[
+            (0, leader(1, vec![])),
+            (0, RaftEvent::Committed { term: 1, upto: 1 }),
+            (0, applied(1, 1, 7)),
+            (1, applied(1, 1, 7)),
+            (
+                1,
+                RaftEvent::Started {
+                    term: 1,
+                    log_len: 1,
+                },
+            ),
+            (1, applied(1, 1, 7)),
+            (1, leader(2, vec![1])),
+        ])
+        .expect("valid");
+    }
+
+    #[test]
+    fn each_safety_violation_is_caught() {
+        assert_eq!(
+            invariant(feed(&[(0, leader(1, vec![])), (1, leader(1, vec![]))])),
+            "one-leader-per-term"
+        );
+        assert_eq!(
+            invariant(feed(&[(0, applied(2, 1, 7))])),
+            "contiguous-apply"
+        );
+        assert_eq!(
+            invariant(feed(&[(0, applied(1, 1, 7)), (0, applied(1, 1, 7))])),
+            "contiguous-apply"
+        );
+        assert_eq!(
+            invariant(feed(&[(0, applied(1, 1, 7)), (1, applied(1, 1, 8))])),
+            "same-command-per-index"
+        );
+        assert_eq!(
+            invariant(feed(&[
+                (0, leader(1, vec![])),
+                (0, RaftEvent::Committed { term: 1, upto: 1 }),
+                (0, applied(1, 1, 7)),
+                (2, leader(2, vec![])),
+            ])),
+            "leader-completeness"
+        );
+        // An entry committed in a later term than the new leader's is not its concern.
+        feed(&[
+            (0, leader(3, vec![])),
+            (0, RaftEvent::Committed { term: 3, upto: 1 }),
+            (0, applied(1, 3, 7)),
+            (2, leader(2, vec![])),
+        ])
+        .expect("a late leader of an older term need not hold newer commits");
+    }
+
+    #[test]
+    fn client_history_is_checked() {
+        let mut obs = Observed::default();
+        let put = KvInput::Put {
+            key: "k".into(),
+            value: "1".into(),
+        };
+        let get = KvInput::Get { key: "k".into() };
+        let ev = |e| Event::Client(e);
+        obs.on_event(
+            Time(0),
+            Addr(5),
+            &ev(ClientEvent::Invoke {
+                client: 5,
+                seq: 1,
+                op: put,
+            }),
+        )
+        .unwrap();
+        obs.on_event(
+            Time(5),
+            Addr(5),
+            &ev(ClientEvent::Return {
+                client: 5,
+                seq: 1,
+                output: KvOutput::Done,
+            }),
+        )
+        .unwrap();
+        obs.on_event(
+            Time(9),
+            Addr(6),
+            &ev(ClientEvent::Invoke {
+                client: 6,
+                seq: 1,
+                op: get,
+            }),
+        )
+        .unwrap();
+        let stale = ClientEvent::Return {
+            client: 6,
+            seq: 1,
+            output: KvOutput::Value(String::new()),
+        };
+        obs.on_event(Time(12), Addr(6), &ev(stale.clone())).unwrap();
+        assert_eq!(obs.pending_before(Time(100)), vec![]);
+        assert_eq!(
+            check_linearizable(&obs).unwrap_err().invariant,
+            "linearizable"
+        );
+        assert_eq!(
+            obs.on_event(Time(13), Addr(6), &ev(stale))
+                .unwrap_err()
+                .invariant,
+            "return-once"
+        );
     }
 }

@@ -56,7 +56,9 @@ impl Cluster {
         let servers: Vec<Addr> = (0..n).map(Addr).collect();
         for i in 0..n {
             let (cfg, peers) = (cfg.clone(), servers.clone());
-            let addr = world.add_node(move |_| RaftKvNode::Server(KvServer::new(cfg.clone(), i, peers.clone())));
+            let addr = world.add_node(move |_| {
+                RaftKvNode::Server(KvServer::new(cfg.clone(), i, peers.clone()))
+            });
             assert_eq!(addr, Addr(i), "servers are the first nodes");
         }
         let observed = Rc::new(RefCell::new(Observed::default()));
@@ -66,11 +68,15 @@ impl Cluster {
         world.set_middlebox(move |_, _, to, data| {
             if to.0 < n {
                 match Msg::decode(data) {
-                    Some(Msg::RequestVote { .. }) => counts.vote_requests.set(counts.vote_requests.get() + 1),
-                    Some(Msg::AppendEntries { .. }) => counts.appends.set(counts.appends.get() + 1),
-                    Some(Msg::AppendReply { success: false, conflict: Some(_), .. }) => {
-                        counts.mismatches.set(counts.mismatches.get() + 1)
+                    Some(Msg::RequestVote { .. }) => {
+                        counts.vote_requests.set(counts.vote_requests.get() + 1)
                     }
+                    Some(Msg::AppendEntries { .. }) => counts.appends.set(counts.appends.get() + 1),
+                    Some(Msg::AppendReply {
+                        success: false,
+                        conflict: Some(_),
+                        ..
+                    }) => counts.mismatches.set(counts.mismatches.get() + 1),
                     _ => {}
                 }
             }
@@ -91,9 +97,14 @@ impl Cluster {
     pub fn add_clients(&mut self, m: u32, workload: Option<Workload>) {
         for _ in 0..m {
             let (servers, w) = (self.servers.clone(), workload.clone());
-            let addr = self
-                .world
-                .add_node(move |a| RaftKvNode::Client(KvClient::new(a.0 as u64, ClientConfig::default(), servers.clone(), w.clone())));
+            let addr = self.world.add_node(move |a| {
+                RaftKvNode::Client(KvClient::new(
+                    a.0 as u64,
+                    ClientConfig::default(),
+                    servers.clone(),
+                    w.clone(),
+                ))
+            });
             self.clients.push(addr);
         }
     }
@@ -108,14 +119,20 @@ impl Cluster {
 
     /// A failure of the script at the current time.
     pub fn fail(&self, invariant: &str, detail: impl Into<String>) -> Halt {
-        Halt { at: self.world.now(), failure: Failure::new(invariant, detail) }
+        Halt {
+            at: self.world.now(),
+            failure: Failure::new(invariant, detail),
+        }
     }
 
     /// Advance virtual time by `d`, checking the logs along the way.
     pub fn run_for(&mut self, d: Duration) -> Step<()> {
         let until = self.world.now() + d;
         while self.world.now() < until {
-            let step = until.min(self.next_log_check.max(self.world.now() + Duration::from_millis(1)));
+            let step = until.min(
+                self.next_log_check
+                    .max(self.world.now() + Duration::from_millis(1)),
+            );
             self.world.run_until(step)?;
             if self.world.now() >= self.next_log_check {
                 self.check_logs()?;
@@ -127,8 +144,12 @@ impl Cluster {
 
     /// Log matching and committed-prefix checks now.
     pub fn check_logs(&self) -> Step<()> {
-        checks::check_logs(&self.world, &self.servers, &self.observed.borrow())
-            .map_err(|failure| Halt { at: self.world.now(), failure })
+        checks::check_logs(&self.world, &self.servers, &self.observed.borrow()).map_err(|failure| {
+            Halt {
+                at: self.world.now(),
+                failure,
+            }
+        })
     }
 
     /// Cut server `i` off from everyone (the course's `disconnect`).
@@ -150,14 +171,21 @@ impl Cluster {
     fn apply_connectivity(&mut self) {
         self.world.apply(Fault::Repair);
         if !self.disconnected.is_empty() {
-            let group: Vec<u32> = (0..self.world.node_count() as u32).filter(|i| !self.disconnected.contains(i)).collect();
-            self.world.apply(Fault::Partition { groups: vec![group] });
+            let group: Vec<u32> = (0..self.world.node_count() as u32)
+                .filter(|i| !self.disconnected.contains(i))
+                .collect();
+            self.world.apply(Fault::Partition {
+                groups: vec![group],
+            });
         }
     }
 
     /// The Raft state of server `i`, if it is up.
     pub fn raft(&self, i: u32) -> Option<&raft::Raft> {
-        self.world.node(Addr(i)).and_then(|n| n.server()).map(|s| s.raft())
+        self.world
+            .node(Addr(i))
+            .and_then(|n| n.server())
+            .map(|s| s.raft())
     }
 
     /// Connected, running servers that believe they lead, by term.
@@ -180,36 +208,54 @@ impl Cluster {
             self.run_for(Duration::from_millis(500))?;
             let leaders = self.leaders();
             if let Some((term, ls)) = leaders.iter().find(|(_, ls)| ls.len() > 1) {
-                return Err(self.fail("one-leader-per-term", format!("term {term} has leaders {ls:?}")));
+                return Err(self.fail(
+                    "one-leader-per-term",
+                    format!("term {term} has leaders {ls:?}"),
+                ));
             }
             if let Some((_, ls)) = leaders.iter().next_back() {
                 return Ok(ls[0]);
             }
         }
-        Err(self.fail("leader-elected", "no leader among the connected servers after 5 s"))
+        Err(self.fail(
+            "leader-elected",
+            "no leader among the connected servers after 5 s",
+        ))
     }
 
     /// The course's `checkNoLeader`: no connected server thinks it leads.
     pub fn check_no_leader(&self) -> Step<()> {
         match self.leaders().into_iter().next_back() {
             None => Ok(()),
-            Some((term, ls)) => Err(self.fail("no-leader", format!("{ls:?} lead term {term} without a majority"))),
+            Some((term, ls)) => Err(self.fail(
+                "no-leader",
+                format!("{ls:?} lead term {term} without a majority"),
+            )),
         }
     }
 
     /// The course's `checkTerms`: every connected server agrees on the term.
     pub fn check_terms(&self) -> Step<u64> {
-        let terms: BTreeSet<u64> =
-            (0..self.n()).filter(|&i| self.is_connected(i)).filter_map(|i| self.raft(i).map(|r| r.term())).collect();
+        let terms: BTreeSet<u64> = (0..self.n())
+            .filter(|&i| self.is_connected(i))
+            .filter_map(|i| self.raft(i).map(|r| r.term()))
+            .collect();
         match terms.len() {
             1 => Ok(*terms.iter().next().expect("one term")),
-            _ => Err(self.fail("terms-agree", format!("connected servers disagree on the term: {terms:?}"))),
+            _ => Err(self.fail(
+                "terms-agree",
+                format!("connected servers disagree on the term: {terms:?}"),
+            )),
         }
     }
 
     /// Propose raw command `cmd` at server `i` (the course's `PutCommand`).
     pub fn propose(&mut self, i: u32, cmd: u64) -> Option<(u64, u64)> {
-        self.world.with_node(Addr(i), |node, ctx| node.server_mut().and_then(|s| s.propose_raw(ctx, cmd))).flatten()
+        self.world
+            .with_node(Addr(i), |node, ctx| {
+                node.server_mut().and_then(|s| s.propose_raw(ctx, cmd))
+            })
+            .flatten()
     }
 
     /// How many servers have committed `index`, and the raw command there. Servers that
@@ -225,7 +271,10 @@ impl Cluster {
             let here = r.log()[index as usize - 1].command.clone();
             if let Some(c) = &cmd {
                 if *c != here {
-                    return Err(self.fail("same-command-per-index", format!("servers committed different commands at {index}")));
+                    return Err(self.fail(
+                        "same-command-per-index",
+                        format!("servers committed different commands at {index}"),
+                    ));
                 }
             }
             cmd = Some(here);
@@ -266,13 +315,19 @@ impl Cluster {
                     self.run_for(Duration::from_millis(20))?;
                 }
                 if !retry {
-                    return Err(self.fail("agreement", format!("cmd {cmd} at index {index} did not reach {expected} servers")));
+                    return Err(self.fail(
+                        "agreement",
+                        format!("cmd {cmd} at index {index} did not reach {expected} servers"),
+                    ));
                 }
             } else {
                 self.run_for(Duration::from_millis(50))?;
             }
         }
-        Err(self.fail("agreement", format!("cmd {cmd} reached no agreement in 10 s")))
+        Err(self.fail(
+            "agreement",
+            format!("cmd {cmd} reached no agreement in 10 s"),
+        ))
     }
 
     /// Crash server `i` (it loses what it did not sync).
@@ -287,13 +342,21 @@ impl Cluster {
 
     /// Whether every client finished its workload.
     pub fn clients_done(&self) -> bool {
-        self.clients.iter().all(|&c| self.world.node(c).and_then(|n| n.client()).is_some_and(|c| c.workload_done()))
+        self.clients.iter().all(|&c| {
+            self.world
+                .node(c)
+                .and_then(|n| n.client())
+                .is_some_and(|c| c.workload_done())
+        })
     }
 
     /// End checks of every key-value run: the logs, then linearizability.
     pub fn end_checks(&self) -> Step<()> {
         self.check_logs()?;
-        checks::check_linearizable(&self.observed.borrow()).map_err(|failure| Halt { at: self.world.now(), failure })
+        checks::check_linearizable(&self.observed.borrow()).map_err(|failure| Halt {
+            at: self.world.now(),
+            failure,
+        })
     }
 
     /// Write the trace to the file the spec names, if any.
@@ -301,7 +364,8 @@ impl Cluster {
         if let Some(path) = &spec.trace {
             let file = std::fs::File::create(path)
                 .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
-            self.world.set_trace_log(Box::new(std::io::BufWriter::new(file)));
+            self.world
+                .set_trace_log(Box::new(std::io::BufWriter::new(file)));
         }
         Ok(())
     }
@@ -327,7 +391,10 @@ impl Cluster {
         metrics.insert("terms".into(), obs.leaders.len().into());
         metrics.insert("committed".into(), obs.applied.len().into());
         metrics.insert("client_ops".into(), obs.ops.len().into());
-        metrics.insert("client_ops_returned".into(), obs.ops.values().filter(|o| o.ret.is_some()).count().into());
+        metrics.insert(
+            "client_ops_returned".into(),
+            obs.ops.values().filter(|o| o.ret.is_some()).count().into(),
+        );
         metrics.insert("rpc_requests".into(), self.rpcs.requests().into());
         Ok(Report {
             scenario: scenario.to_string(),

@@ -5,10 +5,10 @@
 
 use super::cluster::{Cluster, Step, ELECTION_TIMEOUT};
 use crate::harness::{Report, RunSpec, Scenario};
+use raft::Config;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use sim::NodeRng as ChaCha8Rng;
-use raft::Config;
 use sim::{LinkFaults, Schedule};
 use std::time::Duration;
 
@@ -33,11 +33,15 @@ impl Scenario for Scripted {
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let mut cluster = Cluster::new(spec.seed, self.servers, Config::default());
         let faults = spec.schedule.clone().unwrap_or(Schedule::quiet(0, 0));
-        cluster.world.load_schedule(&faults).map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
+        cluster
+            .world
+            .load_schedule(&faults)
+            .map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
         cluster.trace_to(spec)?;
         let mut rng = sim::derive_rng(spec.seed, "scenario/script");
         let mut metrics = Metrics::new();
-        let outcome = (self.script)(&mut cluster, &mut rng, &mut metrics).and_then(|_| cluster.check_logs());
+        let outcome =
+            (self.script)(&mut cluster, &mut rng, &mut metrics).and_then(|_| cluster.check_logs());
         cluster.report(self.name, spec, faults, outcome, metrics)
     }
 }
@@ -71,7 +75,10 @@ fn initial_election(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Ste
     c.run_for(2 * ELECTION_TIMEOUT)?;
     let term2 = c.check_terms()?;
     if term1 != term2 {
-        return Err(c.fail("term-stable", format!("term moved from {term1} to {term2} with no failures")));
+        return Err(c.fail(
+            "term-stable",
+            format!("term moved from {term1} to {term2} with no failures"),
+        ));
     }
     c.check_one_leader()?;
     Ok(())
@@ -86,7 +93,10 @@ fn re_election(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Step<()>
     c.connect(leader1);
     let leader3 = c.check_one_leader()?;
     if leader3 != leader2 {
-        return Err(c.fail("leader-stays", format!("old leader {leader1} rejoined and {leader2} lost to {leader3}")));
+        return Err(c.fail(
+            "leader-stays",
+            format!("old leader {leader1} rejoined and {leader2} lost to {leader3}"),
+        ));
     }
     // No quorum, no leader.
     let cut: Vec<u32> = (0..n / 2 + 1).map(|k| (leader2 + k) % n).collect();
@@ -110,7 +120,10 @@ fn basic_agree(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Step<()>
     for index in 1..=3u64 {
         let (nd, _) = c.n_committed(index)?;
         if nd > 0 {
-            return Err(c.fail("no-early-commit", format!("{nd} servers committed index {index} before it was proposed")));
+            return Err(c.fail(
+                "no-early-commit",
+                format!("{nd} servers committed index {index} before it was proposed"),
+            ));
         }
         let got = c.one(index * 100, c.n() as usize, false)?;
         if got != index {
@@ -145,7 +158,10 @@ fn fail_no_agree(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Step<(
         c.disconnect((leader + k) % n);
     }
     let Some((index, _)) = c.propose(leader, 20) else {
-        return Err(c.fail("leader-accepts", format!("leader {leader} refused a command")));
+        return Err(c.fail(
+            "leader-accepts",
+            format!("leader {leader} refused a command"),
+        ));
     };
     if index != 2 {
         return Err(c.fail("index", format!("expected index 2, got {index}")));
@@ -153,14 +169,20 @@ fn fail_no_agree(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Step<(
     c.run_for(2 * ELECTION_TIMEOUT)?;
     let (nd, _) = c.n_committed(index)?;
     if nd > 0 {
-        return Err(c.fail("no-agree-without-majority", format!("{nd} servers committed without a majority")));
+        return Err(c.fail(
+            "no-agree-without-majority",
+            format!("{nd} servers committed without a majority"),
+        ));
     }
     for k in 1..=3 {
         c.connect((leader + k) % n);
     }
     let leader2 = c.check_one_leader()?;
     let Some((index2, _)) = c.propose(leader2, 30) else {
-        return Err(c.fail("leader-accepts", format!("leader {leader2} refused a command")));
+        return Err(c.fail(
+            "leader-accepts",
+            format!("leader {leader2} refused a command"),
+        ));
     };
     if !(2..=3).contains(&index2) {
         return Err(c.fail("index", format!("unexpected index {index2}")));
@@ -175,7 +197,9 @@ fn concurrent_puts(c: &mut Cluster, _: &mut ChaCha8Rng, m: &mut Metrics) -> Step
             c.run_for(Duration::from_secs(3))?;
         }
         let leader = c.check_one_leader()?;
-        let Some((_, term)) = c.propose(leader, 1) else { continue };
+        let Some((_, term)) = c.propose(leader, 1) else {
+            continue;
+        };
         let mut indices = Vec::new();
         for k in 0..5u64 {
             if let Some((ix, t)) = c.propose(leader, 100 + k) {
@@ -204,7 +228,10 @@ fn concurrent_puts(c: &mut Cluster, _: &mut ChaCha8Rng, m: &mut Metrics) -> Step
             return Ok(());
         }
     }
-    Err(c.fail("concurrent-agreement", "5 concurrent commands did not all commit in 5 attempts"))
+    Err(c.fail(
+        "concurrent-agreement",
+        "5 concurrent commands did not all commit in 5 attempts",
+    ))
 }
 
 fn rejoin(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Step<()> {
@@ -249,7 +276,10 @@ fn backup(c: &mut Cluster, rng: &mut ChaCha8Rng, m: &mut Metrics) -> Step<()> {
     }
     // Their leader and one follower diverge again with 50 uncommitted.
     let leader2 = c.check_one_leader()?;
-    let other = (2..=4).map(|k| (leader1 + k) % n).find(|&i| i != leader2).expect("a third server");
+    let other = (2..=4)
+        .map(|k| (leader1 + k) % n)
+        .find(|&i| i != leader2)
+        .expect("a third server");
     c.disconnect(other);
     for _ in 0..50 {
         c.propose(leader2, cmd());
@@ -275,7 +305,10 @@ fn backup(c: &mut Cluster, rng: &mut ChaCha8Rng, m: &mut Metrics) -> Step<()> {
     let refusals = c.rpcs.mismatches.get() - before;
     m.insert("backup_refusals".into(), refusals.into());
     if refusals > 4 * n as u64 {
-        return Err(c.fail("fast-backup", format!("{refusals} refused AppendEntries to catch up {n} servers")));
+        return Err(c.fail(
+            "fast-backup",
+            format!("{refusals} refused AppendEntries to catch up {n} servers"),
+        ));
     }
     Ok(())
 }
@@ -285,13 +318,22 @@ fn count(c: &mut Cluster, _: &mut ChaCha8Rng, m: &mut Metrics) -> Step<()> {
     let elect = c.rpcs.requests();
     m.insert("rpcs_to_elect".into(), elect.into());
     if elect > 30 {
-        return Err(c.fail("rpc-count-election", format!("{elect} RPCs to elect a leader (limit 30)")));
+        return Err(c.fail(
+            "rpc-count-election",
+            format!("{elect} RPCs to elect a leader (limit 30)"),
+        ));
     }
     let mut ten = None;
     for _attempt in 0..5 {
-        let leader = if _attempt == 0 { leader } else { c.check_one_leader()? };
+        let leader = if _attempt == 0 {
+            leader
+        } else {
+            c.check_one_leader()?
+        };
         let total1 = c.rpcs.requests();
-        let Some((start, term)) = c.propose(leader, 1) else { continue };
+        let Some((start, term)) = c.propose(leader, 1) else {
+            continue;
+        };
         let mut ok = true;
         let mut cmds = Vec::new();
         for k in 1..=10u64 {
@@ -327,14 +369,20 @@ fn count(c: &mut Cluster, _: &mut ChaCha8Rng, m: &mut Metrics) -> Step<()> {
     };
     m.insert("rpcs_for_10_commits".into(), ten.into());
     if ten > (10 + 1 + 3) * 3 {
-        return Err(c.fail("rpc-count-agreement", format!("{ten} RPCs for 11 commands (limit 42)")));
+        return Err(c.fail(
+            "rpc-count-agreement",
+            format!("{ten} RPCs for 11 commands (limit 42)"),
+        ));
     }
     let before = c.rpcs.requests();
     c.run_for(Duration::from_secs(1))?;
     let idle = c.rpcs.requests() - before;
     m.insert("rpcs_idle_second".into(), idle.into());
     if idle > 3 * 20 {
-        return Err(c.fail("rpc-count-idle", format!("{idle} RPCs in 1 s of idleness (limit 60)")));
+        return Err(c.fail(
+            "rpc-count-idle",
+            format!("{idle} RPCs in 1 s of idleness (limit 60)"),
+        ));
     }
     Ok(())
 }
@@ -351,7 +399,11 @@ fn unreliable() -> LinkFaults {
 }
 
 fn set_link(c: &mut Cluster, link: LinkFaults) {
-    c.world.apply(sim::Fault::Link { from: None, to: None, faults: link });
+    c.world.apply(sim::Fault::Link {
+        from: None,
+        to: None,
+        faults: link,
+    });
 }
 
 fn unreliable_agree(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Step<()> {
@@ -439,7 +491,10 @@ fn restart_all(c: &mut Cluster, rng: &mut ChaCha8Rng, m: &mut Metrics) -> Step<(
     for (ix, cmd) in committed {
         let (nd, got) = c.n_committed(ix)?;
         if nd < n as usize || got != Some(cmd) {
-            return Err(c.fail("durable-commit", format!("index {ix} lost {cmd} across restarts ({nd} servers, {got:?})")));
+            return Err(c.fail(
+                "durable-commit",
+                format!("index {ix} lost {cmd} across restarts ({nd} servers, {got:?})"),
+            ));
         }
     }
     m.insert("starts".into(), c.observed.borrow().starts.into());

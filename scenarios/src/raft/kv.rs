@@ -11,9 +11,9 @@
 
 use super::cluster::{Cluster, Step};
 use crate::harness::{Report, RunSpec, Scenario};
+use raft::{Config, Role, Workload};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use raft::{Config, Role, Workload};
 use sim::swarm::{FaultKinds, FaultProfile};
 use sim::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use std::time::Duration;
@@ -77,8 +77,16 @@ impl KvScenario {
 
     /// The fault profile for swarm schedules.
     pub fn profile(&self) -> FaultProfile {
-        let mut p = FaultProfile::new((0..self.node_count()).collect(), self.fault_phase, self.heal_phase);
-        p.kinds = FaultKinds { crash: true, clock: true, ..FaultKinds::datagram() };
+        let mut p = FaultProfile::new(
+            (0..self.node_count()).collect(),
+            self.fault_phase,
+            self.heal_phase,
+        );
+        p.kinds = FaultKinds {
+            crash: true,
+            clock: true,
+            ..FaultKinds::datagram()
+        };
         p.crashable = (0..self.servers).collect();
         p.base_link = LinkFaults::clean(1_000_000, 2_000_000);
         p
@@ -105,14 +113,24 @@ impl KvScenario {
                     truncate: 0.02,
                     ..LinkFaults::clean(0, ms(26))
                 };
-                at(0, Fault::Link { from: None, to: None, faults: link });
+                at(
+                    0,
+                    Fault::Link {
+                        from: None,
+                        to: None,
+                        faults: link,
+                    },
+                );
             }
             Faults::CrashRestart => {
                 let all_at_once = [heal / 3, 2 * heal / 3];
                 let mut t = ms(rng.gen_range(200..1000));
                 while t < heal {
                     if all_at_once.iter().any(|&a| t <= a && a < t + ms(1500)) {
-                        let a = *all_at_once.iter().find(|&&a| t <= a && a < t + ms(1500)).expect("found");
+                        let a = *all_at_once
+                            .iter()
+                            .find(|&&a| t <= a && a < t + ms(1500))
+                            .expect("found");
                         for node in 0..self.servers {
                             at(a, Fault::Crash { node });
                             at(a + ms(rng.gen_range(50..1000)), Fault::Restart { node });
@@ -122,7 +140,10 @@ impl KvScenario {
                     }
                     let node = rng.gen_range(0..self.servers);
                     at(t, Fault::Crash { node });
-                    at((t + ms(rng.gen_range(100..2000))).min(heal), Fault::Restart { node });
+                    at(
+                        (t + ms(rng.gen_range(100..2000))).min(heal),
+                        Fault::Restart { node },
+                    );
                     t += ms(rng.gen_range(300..1500));
                 }
             }
@@ -132,7 +153,12 @@ impl KvScenario {
                 while t < heal {
                     at(t, Fault::Repair);
                     match rng.gen_range(0..3) {
-                        0 => at(t, Fault::Isolate { node: rng.gen_range(0..self.servers) }),
+                        0 => at(
+                            t,
+                            Fault::Isolate {
+                                node: rng.gen_range(0..self.servers),
+                            },
+                        ),
                         1 => {
                             let from = rng.gen_range(0..self.servers);
                             let to = (from + rng.gen_range(1..self.servers)) % self.servers;
@@ -153,7 +179,12 @@ impl KvScenario {
         if self.faults != Faults::Calm {
             at(heal, Fault::Heal);
         }
-        Schedule { swarm: vec![format!("{:?}", self.faults)], faults, heal_at_ns: heal, end_ns: end }
+        Schedule {
+            swarm: vec![format!("{:?}", self.faults)],
+            faults,
+            heal_at_ns: heal,
+            end_ns: end,
+        }
     }
 
     /// The workload each client runs.
@@ -171,7 +202,9 @@ impl KvScenario {
     pub fn build(&self, seed: u64, schedule: &Schedule) -> Result<Cluster, String> {
         let mut c = Cluster::new(seed, self.servers, Config::default());
         c.add_clients(self.clients, Some(self.workload()));
-        c.world.load_schedule(schedule).map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
+        c.world
+            .load_schedule(schedule)
+            .map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
         Ok(c)
     }
 }
@@ -188,7 +221,10 @@ pub fn drive(c: &mut Cluster, schedule: &Schedule) -> Step<()> {
             break;
         }
         if c.now() >= deadline {
-            return Err(c.fail("leader-after-heal", format!("no leader {LEADER_WITHIN:?} after the heal")));
+            return Err(c.fail(
+                "leader-after-heal",
+                format!("no leader {LEADER_WITHIN:?} after the heal"),
+            ));
         }
         c.run_for(Duration::from_millis(50))?;
     }
@@ -198,7 +234,11 @@ pub fn drive(c: &mut Cluster, schedule: &Schedule) -> Step<()> {
     if !pending.is_empty() && end > by {
         return Err(c.fail(
             "ops-complete-after-heal",
-            format!("{} operations invoked before {by} still pending at the end: {:?}", pending.len(), &pending[..pending.len().min(5)]),
+            format!(
+                "{} operations invoked before {by} still pending at the end: {:?}",
+                pending.len(),
+                &pending[..pending.len().min(5)]
+            ),
         ));
     }
     c.end_checks()
@@ -206,9 +246,13 @@ pub fn drive(c: &mut Cluster, schedule: &Schedule) -> Step<()> {
 
 /// The server that leads the highest term among the servers up, if one does.
 pub fn stable_leader(c: &Cluster) -> Option<u32> {
-    let up: Vec<(u32, &raft::Raft)> = (0..c.n()).filter_map(|i| c.raft(i).map(|r| (i, r))).collect();
+    let up: Vec<(u32, &raft::Raft)> = (0..c.n())
+        .filter_map(|i| c.raft(i).map(|r| (i, r)))
+        .collect();
     let top = up.iter().map(|(_, r)| r.term()).max()?;
-    up.iter().find(|(_, r)| r.term() == top && r.role() == Role::Leader).map(|(i, _)| *i)
+    up.iter()
+        .find(|(_, r)| r.term() == top && r.role() == Role::Leader)
+        .map(|(i, _)| *i)
 }
 
 impl Scenario for KvScenario {
@@ -219,13 +263,24 @@ impl Scenario for KvScenario {
         self.about
     }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let schedule = spec.schedule.clone().unwrap_or_else(|| self.schedule(spec.seed));
+        let schedule = spec
+            .schedule
+            .clone()
+            .unwrap_or_else(|| self.schedule(spec.seed));
         let mut c = self.build(spec.seed, &schedule)?;
         c.trace_to(spec)?;
         let outcome = drive(&mut c, &schedule);
         let mut metrics = serde_json::Map::new();
-        let resends: u64 =
-            c.clients.iter().filter_map(|&a| c.world.node(a).and_then(|n| n.client()).map(|k| k.resends())).sum();
+        let resends: u64 = c
+            .clients
+            .iter()
+            .filter_map(|&a| {
+                c.world
+                    .node(a)
+                    .and_then(|n| n.client())
+                    .map(|k| k.resends())
+            })
+            .sum();
         metrics.insert("client_resends".into(), resends.into());
         c.report(self.name, spec, schedule, outcome, metrics)
     }

@@ -628,7 +628,10 @@ impl Raft {
                 .count();
             if holders >= self.majority() {
                 self.commit = n;
-                ctx.record(E::from(RaftEvent::Committed { term: self.term, upto: n }));
+                ctx.record(E::from(RaftEvent::Committed {
+                    term: self.term,
+                    upto: n,
+                }));
                 break;
             }
             n -= 1;
