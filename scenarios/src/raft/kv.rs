@@ -44,6 +44,8 @@ pub struct KvScenario {
     pub servers: u32,
     pub clients: u32,
     pub ops_per_client: u64,
+    /// Keys the workload spreads over (fewer keys: more contention per key).
+    pub keys: u32,
     pub fault_phase: Duration,
     pub heal_phase: Duration,
     pub faults: Faults,
@@ -57,6 +59,7 @@ pub fn scenarios() -> Vec<KvScenario> {
         servers: 5,
         clients: 10,
         ops_per_client: 100,
+        keys: 5,
         fault_phase: Duration::from_secs(10),
         heal_phase: Duration::from_secs(10),
         faults,
@@ -67,6 +70,10 @@ pub fn scenarios() -> Vec<KvScenario> {
         base("raft-kv-unreliable", "KV store on a lossy, duplicating, reordering, corrupting network; linearizable", Faults::Unreliable),
         base("raft-kv-crash-restart", "random servers crash and restart (twice all at once) under load; persistence keeps it linearizable", Faults::CrashRestart),
         base("raft-kv-partitions", "partition churn among servers and clients under load; linearizable, leader within 5 s of heal", Faults::Partitions),
+        KvScenario {
+            keys: 1,
+            ..base("raft-kv-one-key", "10 clients contend on one key under swarm faults; the hardest linearizability check", Faults::Swarm)
+        },
     ]
 }
 
@@ -191,7 +198,7 @@ impl KvScenario {
     pub fn workload(&self) -> Workload {
         Workload {
             ops: self.ops_per_client,
-            keys: 5,
+            keys: self.keys,
             think_min: Duration::ZERO,
             think_max: Duration::from_millis(200),
             ..Workload::default()

@@ -1,0 +1,114 @@
+//! `faultline raft bench`: how fast the linearizability checker and the simulator are on
+//! the 5-server, 10-client Raft key-value scenario.
+//!
+//! - checker: the 1,000-operation history of a real run (10 clients), checked from scratch,
+//!   on 5 keys and on one key (all 1,000 operations in one search);
+//! - simulator: seeds per second of a whole scenario (build, run 20 s, check), and events
+//!   per second and simulated seconds per wall second for an idle cluster and under load.
+
+use super::cluster::Cluster;
+use super::kv::{self, KvScenario};
+use crate::harness::{RunSpec, Scenario};
+use raft::Workload;
+use sim::linearizability::{self, KvModel};
+use sim::Time;
+use std::time::{Duration, Instant};
+
+/// What one benchmark measured.
+#[derive(Debug, serde::Serialize)]
+pub struct RaftBench {
+    pub checker: Vec<CheckerFigures>,
+    pub seeds_per_second: f64,
+    pub seeds: u64,
+    pub idle: SimFigures,
+    pub load: SimFigures,
+}
+
+/// The checker on one history.
+#[derive(Debug, serde::Serialize)]
+pub struct CheckerFigures {
+    pub scenario: String,
+    pub ops: usize,
+    pub clients: usize,
+    pub keys: usize,
+    pub linearizable: bool,
+    /// Best of 5 runs.
+    pub check_seconds: f64,
+}
+
+/// The simulator on one run.
+#[derive(Debug, serde::Serialize)]
+pub struct SimFigures {
+    pub sim_seconds: f64,
+    pub wall_seconds: f64,
+    pub events: u64,
+    pub events_per_second: f64,
+    pub sim_seconds_per_wall_second: f64,
+    pub client_ops: usize,
+}
+
+fn scenario(name: &str) -> KvScenario {
+    kv::scenarios().into_iter().find(|s| s.name == name).expect("a raft kv scenario")
+}
+
+/// Run a scenario once and time the linearizability check of its history.
+pub fn checker(name: &str, seed: u64) -> CheckerFigures {
+    let s = scenario(name);
+    let schedule = s.schedule(seed);
+    let mut c = s.build(seed, &schedule).expect("builds");
+    kv::drive(&mut c, &schedule).expect("the run passes its checks");
+    let ops = super::checks::history(&c.observed.borrow());
+    let mut best = f64::MAX;
+    let mut verdict = false;
+    for _ in 0..5 {
+        let start = Instant::now();
+        verdict = linearizability::check(&KvModel, &ops).is_linearizable();
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    let clients = ops.iter().map(|o| o.client).collect::<std::collections::BTreeSet<_>>().len();
+    let keys = ops.iter().map(|o| o.input.key().to_string()).collect::<std::collections::BTreeSet<_>>().len();
+    CheckerFigures { scenario: name.into(), ops: ops.len(), clients, keys, linearizable: verdict, check_seconds: best }
+}
+
+/// A 5-server cluster, with `clients` clients that never run out of work, for `secs`.
+pub fn sim_run(clients: u32, secs: u64, seed: u64) -> SimFigures {
+    let mut c = Cluster::new(seed, 5, raft::Config::default());
+    if clients > 0 {
+        let w = Workload { ops: u64::MAX, keys: 5, think_max: Duration::from_millis(20), ..Workload::default() };
+        c.add_clients(clients, Some(w));
+    }
+    let start = Instant::now();
+    c.world.run_until(Time::from_secs(secs)).expect("no violation");
+    let wall = start.elapsed().as_secs_f64();
+    let events = c.world.events();
+    SimFigures {
+        sim_seconds: secs as f64,
+        wall_seconds: wall,
+        events,
+        events_per_second: events as f64 / wall,
+        sim_seconds_per_wall_second: secs as f64 / wall,
+        client_ops: c.observed.borrow().ops.len(),
+    }
+}
+
+/// Seeds per second of the whole `raft-kv-swarm` scenario.
+pub fn seeds_per_second(seeds: u64) -> f64 {
+    let s = scenario("raft-kv-swarm");
+    let start = Instant::now();
+    for seed in 0..seeds {
+        let r = s.run(&RunSpec { seed, ..RunSpec::default() }).expect("runs");
+        assert!(r.ok, "seed {seed} failed: {:?}", r.violation);
+    }
+    seeds as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Everything.
+pub fn run(seeds: u64) -> RaftBench {
+    RaftBench {
+        checker: vec![checker("raft-kv-swarm", 1), checker("raft-kv-crash-restart", 1), checker("raft-kv-one-key", 1)],
+        seeds_per_second: seeds_per_second(seeds),
+        seeds,
+        idle: sim_run(0, 600, 1),
+        load: sim_run(10, 60, 1),
+    }
+}
