@@ -44,6 +44,7 @@ pub mod check;
 pub mod ctx;
 pub mod faults;
 pub mod node;
+pub mod real;
 pub mod rng;
 pub mod storage;
 pub mod time;
