@@ -22,7 +22,10 @@ pub struct External<N: Node> {
 
 impl<N: Node> Clone for External<N> {
     fn clone(&self) -> Self {
-        External { calls: self.calls.clone(), waker: self.waker.clone() }
+        External {
+            calls: self.calls.clone(),
+            waker: self.waker.clone(),
+        }
     }
 }
 

@@ -96,12 +96,12 @@
 //! ```
 
 pub mod external;
-pub mod persist;
 mod peers;
+pub mod persist;
+mod runtime;
 pub mod tcp;
 pub mod timers;
 pub mod udp;
-mod runtime;
 
 pub use external::{External, ExternalCall};
 pub use runtime::{RealStats, Runtime};
@@ -131,7 +131,13 @@ pub struct RealConfig {
 
 impl Default for RealConfig {
     fn default() -> Self {
-        RealConfig { udp_bind: None, tcp_listen: None, storage_dir: None, seed: 0, stream_window: DEFAULT_STREAM_WINDOW }
+        RealConfig {
+            udp_bind: None,
+            tcp_listen: None,
+            storage_dir: None,
+            seed: 0,
+            stream_window: DEFAULT_STREAM_WINDOW,
+        }
     }
 }
 
@@ -139,6 +145,10 @@ impl RealConfig {
     /// UDP and TCP both on 127.0.0.1 with OS-chosen ports.
     pub fn loopback() -> RealConfig {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        RealConfig { udp_bind: Some(any), tcp_listen: Some(any), ..RealConfig::default() }
+        RealConfig {
+            udp_bind: Some(any),
+            tcp_listen: Some(any),
+            ..RealConfig::default()
+        }
     }
 }

@@ -21,7 +21,11 @@ pub(crate) struct Peers {
 
 impl Peers {
     pub(crate) fn new(own: Option<SocketAddr>) -> Peers {
-        let mut peers = Peers { by_socket: BTreeMap::new(), by_addr: BTreeMap::new(), next: ME.0 + 1 };
+        let mut peers = Peers {
+            by_socket: BTreeMap::new(),
+            by_addr: BTreeMap::new(),
+            next: ME.0 + 1,
+        };
         if let Some(own) = own {
             peers.by_socket.insert(own, ME);
             peers.by_addr.insert(ME, own);

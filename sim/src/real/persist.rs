@@ -32,7 +32,11 @@ impl StorageFile {
     /// The storage file in `dir` (created if missing) and what it holds now.
     pub(crate) fn open(dir: &Path) -> io::Result<(StorageFile, BTreeMap<String, Vec<u8>>)> {
         fs::create_dir_all(dir)?;
-        let file = StorageFile { dir: dir.to_path_buf(), path: dir.join("storage.json"), tmp: dir.join("storage.json.tmp") };
+        let file = StorageFile {
+            dir: dir.to_path_buf(),
+            path: dir.join("storage.json"),
+            tmp: dir.join("storage.json.tmp"),
+        };
         let durable = match fs::read(&file.path) {
             Ok(bytes) => decode(&bytes)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
@@ -45,7 +49,10 @@ impl StorageFile {
     pub(crate) fn save(&self, durable: &BTreeMap<String, Vec<u8>>) -> io::Result<()> {
         let on_disk = OnDisk {
             format: FORMAT.to_string(),
-            entries: durable.iter().map(|(k, v)| (k.clone(), hex::encode(v))).collect(),
+            entries: durable
+                .iter()
+                .map(|(k, v)| (k.clone(), hex::encode(v)))
+                .collect(),
         };
         let bytes = serde_json::to_vec(&on_disk).map_err(io::Error::other)?;
         let mut tmp = File::create(&self.tmp)?;
@@ -63,7 +70,8 @@ impl StorageFile {
 }
 
 fn decode(bytes: &[u8]) -> io::Result<BTreeMap<String, Vec<u8>>> {
-    let bad = |why: String| io::Error::new(io::ErrorKind::InvalidData, format!("storage file: {why}"));
+    let bad =
+        |why: String| io::Error::new(io::ErrorKind::InvalidData, format!("storage file: {why}"));
     let on_disk: OnDisk = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
     if on_disk.format != FORMAT {
         return Err(bad(format!("unknown format {:?}", on_disk.format)));
@@ -71,7 +79,11 @@ fn decode(bytes: &[u8]) -> io::Result<BTreeMap<String, Vec<u8>>> {
     on_disk
         .entries
         .into_iter()
-        .map(|(k, v)| hex::decode(&v).map(|v| (k, v)).map_err(|e| bad(e.to_string())))
+        .map(|(k, v)| {
+            hex::decode(&v)
+                .map(|v| (k, v))
+                .map_err(|e| bad(e.to_string()))
+        })
         .collect()
 }
 
@@ -92,7 +104,10 @@ mod tests {
         let (_, loaded) = StorageFile::open(&dir).unwrap();
         assert_eq!(loaded, map);
         fs::write(dir.join("storage.json"), b"{not json").unwrap();
-        assert_eq!(StorageFile::open(&dir).err().map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+        assert_eq!(
+            StorageFile::open(&dir).err().map(|e| e.kind()),
+            Some(io::ErrorKind::InvalidData)
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -25,6 +25,9 @@ const LISTENER: Token = Token(1);
 const WAKER: Token = Token(2);
 const FIRST_STREAM_TOKEN: usize = 3;
 
+/// A callback given every recorded history event.
+type HistorySink<E> = Box<dyn FnMut(&E)>;
+
 /// What a runtime has done so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RealStats {
@@ -63,7 +66,7 @@ pub struct Runtime<N: Node> {
     /// `Storage::sync_count` when the storage was last written to disk.
     persisted_syncs: u64,
     persist_error: Option<io::Error>,
-    history: Vec<Box<dyn FnMut(&N::Event)>>,
+    history: Vec<HistorySink<N::Event>>,
     effects: Vec<Effect>,
     stats: RealStats,
 }
@@ -73,7 +76,10 @@ impl<N: Node> Runtime<N> {
     pub fn new(config: RealConfig) -> io::Result<Self> {
         let poll = Poll::new()?;
         let registry = poll.registry();
-        let udp = config.udp_bind.map(|addr| UdpPort::bind(addr, registry, UDP)).transpose()?;
+        let udp = config
+            .udp_bind
+            .map(|addr| UdpPort::bind(addr, registry, UDP))
+            .transpose()?;
         let listener = match config.tcp_listen {
             Some(addr) => {
                 let mut listener = TcpListener::bind(addr)?;
@@ -91,8 +97,15 @@ impl<N: Node> Runtime<N> {
             }
             None => (None, Default::default()),
         };
-        let own = udp.as_ref().and_then(UdpPort::local_addr).or_else(|| streams.local_addr());
-        let mut io = NodeIo::new(ME, derive_rng(config.seed, "real/node"), Storage::from_durable(durable));
+        let own = udp
+            .as_ref()
+            .and_then(UdpPort::local_addr)
+            .or_else(|| streams.local_addr());
+        let mut io = NodeIo::new(
+            ME,
+            derive_rng(config.seed, "real/node"),
+            Storage::from_durable(durable),
+        );
         io.set_stream_window(config.stream_window);
         let persisted_syncs = io.storage().sync_count();
         let (calls_tx, calls_rx) = mpsc::channel();
@@ -175,7 +188,10 @@ impl<N: Node> Runtime<N> {
 
     /// A handle other threads use to call into the node.
     pub fn external(&self) -> External<N> {
-        External { calls: self.calls_tx.clone(), waker: self.waker.clone() }
+        External {
+            calls: self.calls_tx.clone(),
+            waker: self.waker.clone(),
+        }
     }
 
     /// Panics if [`Runtime::start`] was not called.
@@ -191,7 +207,11 @@ impl<N: Node> Runtime<N> {
     /// Run the event loop until `done(node)` holds (checked first and after every event):
     /// `Ok(true)`; or until `timeout` has passed: `Ok(false)`. Errors are those of polling
     /// the OS and of writing the storage file.
-    pub fn run_until(&mut self, mut done: impl FnMut(&mut N) -> bool, timeout: Option<Duration>) -> io::Result<bool> {
+    pub fn run_until(
+        &mut self,
+        mut done: impl FnMut(&mut N) -> bool,
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
         let deadline = timeout.map(|t| Instant::now() + t);
         if done(self.node_mut()) {
             return Ok(true);
@@ -219,7 +239,11 @@ impl<N: Node> Runtime<N> {
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(false);
             }
-            let wait = if delivered { Some(Duration::ZERO) } else { self.idle_wait(now, deadline) };
+            let wait = if delivered {
+                Some(Duration::ZERO)
+            } else {
+                self.idle_wait(now, deadline)
+            };
             self.poll_os(wait)?;
         }
     }
@@ -257,7 +281,9 @@ impl<N: Node> Runtime<N> {
                 }
                 LISTENER => self.streams.set_listener_ready(),
                 WAKER => {}
-                token => self.streams.on_ready(registry, &mut self.io, token, readable),
+                token => self
+                    .streams
+                    .on_ready(registry, &mut self.io, token, readable),
             }
         }
         Ok(())
@@ -285,7 +311,9 @@ impl<N: Node> Runtime<N> {
     }
 
     fn receive_datagram(&mut self) -> bool {
-        let Some((from, data)) = self.udp.as_mut().and_then(UdpPort::recv) else { return false };
+        let Some((from, data)) = self.udp.as_mut().and_then(UdpPort::recv) else {
+            return false;
+        };
         self.stats.datagrams_received += 1;
         let from = self.peers.peer(from);
         self.deliver(|node, ctx| node.on_datagram(ctx, from, &data));
@@ -294,7 +322,12 @@ impl<N: Node> Runtime<N> {
 
     fn stream_event(&mut self) -> bool {
         let registry = self.poll.registry();
-        let Some(event) = self.streams.next_event(registry, &mut self.io, &mut self.peers) else { return false };
+        let Some(event) = self
+            .streams
+            .next_event(registry, &mut self.io, &mut self.peers)
+        else {
+            return false;
+        };
         self.deliver(|node, ctx| node.on_stream(ctx, event));
         true
     }
@@ -355,7 +388,9 @@ impl<N: Node> Runtime<N> {
                     let to = self.peers.resolve(to);
                     self.streams.connect(registry, &mut self.io, stream, to);
                 }
-                Effect::Write { stream, data } => self.streams.write(registry, &mut self.io, stream, &data),
+                Effect::Write { stream, data } => {
+                    self.streams.write(registry, &mut self.io, stream, &data)
+                }
                 Effect::Close { stream } => self.streams.close(registry, &mut self.io, stream),
                 Effect::PauseReading { stream } => self.streams.set_paused(stream, true),
                 Effect::ResumeReading { stream } => self.streams.set_paused(stream, false),

@@ -107,14 +107,29 @@ impl Streams {
         self.conns.len()
     }
 
-    fn add(&mut self, registry: &Registry, stream: StreamId, mut socket: TcpStream, connecting: bool) -> io::Result<()> {
+    fn add(
+        &mut self,
+        registry: &Registry,
+        stream: StreamId,
+        mut socket: TcpStream,
+        connecting: bool,
+    ) -> io::Result<()> {
         let token = Token(self.next_token);
         registry.register(&mut socket, token, Interest::READABLE | Interest::WRITABLE)?;
         self.next_token += 1;
         // Small request/response messages should not wait for Nagle's algorithm; failing to
         // set it costs latency only.
         let _ = socket.set_nodelay(true);
-        let conn = Conn { socket, token, connecting, readable: !connecting, paused: false, closing: false, shut: false, out: VecDeque::new() };
+        let conn = Conn {
+            socket,
+            token,
+            connecting,
+            readable: !connecting,
+            paused: false,
+            closing: false,
+            shut: false,
+            out: VecDeque::new(),
+        };
         self.tokens.insert(token, stream);
         self.conns.insert(stream, conn);
         Ok(())
@@ -129,7 +144,13 @@ impl Streams {
     }
 
     /// The stream failed or ended: tell the node (unless it closed the stream itself).
-    fn end<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>, stream: StreamId, reason: CloseReason) -> Option<StreamEvent> {
+    fn end<E>(
+        &mut self,
+        registry: &Registry,
+        io: &mut NodeIo<E>,
+        stream: StreamId,
+        reason: CloseReason,
+    ) -> Option<StreamEvent> {
         let told = self.conns.get(&stream).is_none_or(|c| !c.closing);
         self.remove(registry, stream);
         match reason {
@@ -145,7 +166,13 @@ impl Streams {
     }
 
     /// Carry out the node's `connect`: `to` is the peer's socket address, if known.
-    pub(crate) fn connect<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>, stream: StreamId, to: Option<SocketAddr>) {
+    pub(crate) fn connect<E>(
+        &mut self,
+        registry: &Registry,
+        io: &mut NodeIo<E>,
+        stream: StreamId,
+        to: Option<SocketAddr>,
+    ) {
         self.stats.connects += 1;
         let opened = match to.map(TcpStream::connect) {
             Some(Ok(socket)) => self.add(registry, stream, socket, true).is_ok(),
@@ -154,13 +181,22 @@ impl Streams {
         if !opened {
             self.stats.refused += 1;
             io.close_stream(stream);
-            self.events.push_back(StreamEvent::Closed { stream, reason: CloseReason::Refused });
+            self.events.push_back(StreamEvent::Closed {
+                stream,
+                reason: CloseReason::Refused,
+            });
         }
     }
 
     /// Carry out the node's `write`: the bytes fit in the buffer, since the node's credit
     /// never exceeds the room left in it.
-    pub(crate) fn write<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>, stream: StreamId, data: &[u8]) {
+    pub(crate) fn write<E>(
+        &mut self,
+        registry: &Registry,
+        io: &mut NodeIo<E>,
+        stream: StreamId,
+        data: &[u8],
+    ) {
         if let Some(conn) = self.conns.get_mut(&stream) {
             conn.out.extend(data);
             self.flush(registry, io, stream);
@@ -184,9 +220,19 @@ impl Streams {
     }
 
     /// mio reported readiness for `token`: finish connecting, flush, drain as needed.
-    pub(crate) fn on_ready<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>, token: Token, readable: bool) {
-        let Some(&stream) = self.tokens.get(&token) else { return };
-        let Some(conn) = self.conns.get_mut(&stream) else { return };
+    pub(crate) fn on_ready<E>(
+        &mut self,
+        registry: &Registry,
+        io: &mut NodeIo<E>,
+        token: Token,
+        readable: bool,
+    ) {
+        let Some(&stream) = self.tokens.get(&token) else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(&stream) else {
+            return;
+        };
         conn.readable |= readable;
         if conn.connecting && !self.finish_connect(registry, io, stream) {
             return;
@@ -196,12 +242,21 @@ impl Streams {
     }
 
     /// Check an outbound connection after an event; true once it is established.
-    fn finish_connect<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>, stream: StreamId) -> bool {
-        let Some(conn) = self.conns.get_mut(&stream) else { return false };
+    fn finish_connect<E>(
+        &mut self,
+        registry: &Registry,
+        io: &mut NodeIo<E>,
+        stream: StreamId,
+    ) -> bool {
+        let Some(conn) = self.conns.get_mut(&stream) else {
+            return false;
+        };
         // Following mio's guidance: a pending error means the connect failed; otherwise a
         // known peer address means it succeeded, and `NotConnected` means not yet.
         let failed = !matches!(conn.socket.take_error(), Ok(None));
-        let state = if failed { Err(()) } else {
+        let state = if failed {
+            Err(())
+        } else {
             match conn.socket.peer_addr() {
                 Ok(_) => Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
@@ -230,7 +285,9 @@ impl Streams {
     /// Write as much of the stream's buffer as the socket takes; grant the flushed bytes
     /// back as credit.
     fn flush<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>, stream: StreamId) {
-        let Some(conn) = self.conns.get_mut(&stream) else { return };
+        let Some(conn) = self.conns.get_mut(&stream) else {
+            return;
+        };
         if conn.connecting {
             return;
         }
@@ -271,7 +328,9 @@ impl Streams {
     /// A stream the node closed: read and drop what arrives; forget the socket once the
     /// peer has closed (or failed) and our side is shut.
     fn drain_closing(&mut self, registry: &Registry, stream: StreamId) {
-        let Some(conn) = self.conns.get_mut(&stream) else { return };
+        let Some(conn) = self.conns.get_mut(&stream) else {
+            return;
+        };
         if !conn.closing || conn.connecting {
             return;
         }
@@ -290,7 +349,12 @@ impl Streams {
     }
 
     /// The next stream event for the node, if one is ready.
-    pub(crate) fn next_event<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>, peers: &mut Peers) -> Option<StreamEvent> {
+    pub(crate) fn next_event<E>(
+        &mut self,
+        registry: &Registry,
+        io: &mut NodeIo<E>,
+        peers: &mut Peers,
+    ) -> Option<StreamEvent> {
         if let Some(ev) = self.events.pop_front() {
             return Some(ev);
         }
@@ -301,7 +365,12 @@ impl Streams {
     }
 
     /// Accept one waiting connection, if any.
-    fn accept<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>, peers: &mut Peers) -> Option<StreamEvent> {
+    fn accept<E>(
+        &mut self,
+        registry: &Registry,
+        io: &mut NodeIo<E>,
+        peers: &mut Peers,
+    ) -> Option<StreamEvent> {
         // Errors such as a connection aborted before we took it are skipped; a bound keeps
         // a persistent one (out of file descriptors) from spinning the loop.
         for _ in 0..16 {
@@ -317,7 +386,10 @@ impl Streams {
                     }
                     io.open_stream(stream, io.stream_window());
                     self.stats.accepted += 1;
-                    return Some(StreamEvent::Accepted { stream, from: peers.peer(from) });
+                    return Some(StreamEvent::Accepted {
+                        stream,
+                        from: peers.peer(from),
+                    });
                 }
                 Err(e) if is_would_block(&e) => self.listener_ready = false,
                 Err(_) => {}
@@ -334,9 +406,18 @@ impl Streams {
             Some(cursor) => {
                 let after = self.conns.range(cursor..).skip(1);
                 let before = self.conns.range(..=cursor);
-                after.chain(before).filter(|(_, c)| ready(c)).map(|(s, _)| *s).collect()
+                after
+                    .chain(before)
+                    .filter(|(_, c)| ready(c))
+                    .map(|(s, _)| *s)
+                    .collect()
             }
-            None => self.conns.iter().filter(|(_, c)| ready(c)).map(|(s, _)| *s).collect(),
+            None => self
+                .conns
+                .iter()
+                .filter(|(_, c)| ready(c))
+                .map(|(s, _)| *s)
+                .collect(),
         };
         for stream in order.drain(..) {
             let conn = self.conns.get_mut(&stream)?;
@@ -346,7 +427,10 @@ impl Streams {
                     Ok(n) => {
                         self.cursor = Some(stream);
                         self.stats.bytes_read += n as u64;
-                        return Some(StreamEvent::Data { stream, data: self.buf[..n].to_vec() });
+                        return Some(StreamEvent::Data {
+                            stream,
+                            data: self.buf[..n].to_vec(),
+                        });
                     }
                     Err(e) if is_would_block(&e) => {
                         conn.readable = false;

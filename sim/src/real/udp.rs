@@ -30,7 +30,11 @@ impl UdpPort {
     pub(crate) fn bind(addr: SocketAddr, registry: &Registry, token: Token) -> io::Result<Self> {
         let mut socket = UdpSocket::bind(addr)?;
         registry.register(&mut socket, token, Interest::READABLE)?;
-        Ok(UdpPort { socket, readable: true, buf: vec![0; RECV_BUFFER_BYTES] })
+        Ok(UdpPort {
+            socket,
+            readable: true,
+            buf: vec![0; RECV_BUFFER_BYTES],
+        })
     }
 
     pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
