@@ -38,7 +38,8 @@
 //! socket address: `ctx.connect(to)` opens a TCP connection to `to`'s socket address, so
 //! `to` must be the peer's TCP *listen* address. A node's UDP and TCP ports may differ, and
 //! then they are two different `Addr`s: register both with `peer()` if a node uses both.
-//! An accepted stream's `from` is the connecting socket's (ephemeral) address.
+//! An accepted stream's `from` is the connecting socket's (ephemeral) address, so each
+//! accepted connection adds one entry to the address book.
 //!
 //! # What matches the simulator, and how
 //!

@@ -140,7 +140,9 @@ impl<N: Node> Runtime<N> {
         self.streams.local_addr()
     }
 
-    /// The stable `Addr` of a socket address (allocated on first use).
+    /// The stable `Addr` of a socket address (allocated on first use). Datagrams go to it
+    /// over UDP and `ctx.connect` opens TCP to it, so for streams name the peer's TCP listen
+    /// address; if a peer's UDP and TCP ports differ, they are two `Addr`s.
     pub fn peer(&mut self, addr: SocketAddr) -> Addr {
         self.peers.peer(addr)
     }
@@ -176,7 +178,8 @@ impl<N: Node> Runtime<N> {
     }
 
     /// Call into the node now, as the simulator's `World::with_node` does; its effects are
-    /// carried out when `f` returns. Panics if [`Runtime::start`] was not called.
+    /// carried out when `f` returns. Panics if [`Runtime::start`] was not called. A failure
+    /// to write the storage file is returned by the next [`Runtime::run_until`].
     pub fn with_node<R>(&mut self, f: impl FnOnce(&mut N, &mut Ctx<'_, N::Event>) -> R) -> R {
         self.deliver(f)
     }

@@ -18,7 +18,9 @@
 //! the peer closes too; dropping it earlier could make the kernel reset the connection and
 //! lose the tail of what we wrote. When the peer closes (end of stream), the node gets
 //! `Closed { PeerClosed }` and the socket is dropped at once. Every socket error is a
-//! `Closed { Reset }` (or `Refused` while connecting), never a panic.
+//! `Closed { Reset }` (or `Refused` while connecting), never a panic. Errors surface when
+//! the socket is next read or written, as in any TCP program: a reset on a paused stream
+//! with nothing to write is seen once reading resumes (the simulator reports it at once).
 
 use super::peers::Peers;
 use crate::ctx::NodeIo;
@@ -420,7 +422,9 @@ impl Streams {
                 .collect(),
         };
         for stream in order.drain(..) {
-            let conn = self.conns.get_mut(&stream)?;
+            let Some(conn) = self.conns.get_mut(&stream) else {
+                continue;
+            };
             loop {
                 match conn.socket.read(&mut self.buf) {
                     Ok(0) => return self.end(registry, io, stream, CloseReason::PeerClosed),
