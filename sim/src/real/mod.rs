@@ -96,6 +96,7 @@
 //! assert_eq!(client.join().unwrap(), b"hello");
 //! ```
 
+mod conn;
 pub mod external;
 mod peers;
 pub mod persist;

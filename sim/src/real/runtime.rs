@@ -239,15 +239,17 @@ impl<N: Node> Runtime<N> {
                 }
             }
             let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                return Ok(false);
-            }
             let wait = if delivered {
                 Some(Duration::ZERO)
             } else {
                 self.idle_wait(now, deadline)
             };
+            // Poll before checking the deadline, so that even a zero timeout takes in what
+            // the OS has ready (it is remembered for the next call if not delivered now).
             self.poll_os(wait)?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
         }
     }
 

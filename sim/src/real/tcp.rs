@@ -22,14 +22,16 @@
 //! the socket is next read or written, as in any TCP program: a reset on a paused stream
 //! with nothing to write is seen once reading resumes (the simulator reports it at once).
 
+use super::conn::{Conn, ReadOutcome};
 use super::peers::Peers;
 use crate::ctx::NodeIo;
 use crate::node::{CloseReason, StreamEvent, StreamId};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Bound;
 
 /// Largest chunk read from a socket for one `Data` event.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -45,22 +47,6 @@ pub struct StreamStats {
     pub bytes_read: u64,
 }
 
-/// One TCP connection.
-struct Conn {
-    socket: TcpStream,
-    token: Token,
-    /// An outbound connection not yet established: writes wait in `out`.
-    connecting: bool,
-    /// Readiness seen and not yet used up (mio is edge-triggered).
-    readable: bool,
-    paused: bool,
-    /// The node closed the stream: flush, shut down our side, drain until the peer closes.
-    closing: bool,
-    shut: bool,
-    /// The user-space send buffer; never longer than the stream window.
-    out: VecDeque<u8>,
-}
-
 /// All streams of one runtime, and its listening socket.
 pub(crate) struct Streams {
     listener: Option<TcpListener>,
@@ -74,10 +60,6 @@ pub(crate) struct Streams {
     cursor: Option<StreamId>,
     buf: Vec<u8>,
     pub(crate) stats: StreamStats,
-}
-
-fn is_would_block(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
 }
 
 impl Streams {
@@ -122,18 +104,9 @@ impl Streams {
         // Small request/response messages should not wait for Nagle's algorithm; failing to
         // set it costs latency only.
         let _ = socket.set_nodelay(true);
-        let conn = Conn {
-            socket,
-            token,
-            connecting,
-            readable: !connecting,
-            paused: false,
-            closing: false,
-            shut: false,
-            out: VecDeque::new(),
-        };
         self.tokens.insert(token, stream);
-        self.conns.insert(stream, conn);
+        self.conns
+            .insert(stream, Conn::new(socket, token, connecting));
         Ok(())
     }
 
@@ -253,22 +226,8 @@ impl Streams {
         let Some(conn) = self.conns.get_mut(&stream) else {
             return false;
         };
-        // Following mio's guidance: a pending error means the connect failed; otherwise a
-        // known peer address means it succeeded, and `NotConnected` means not yet.
-        let failed = !matches!(conn.socket.take_error(), Ok(None));
-        let state = if failed {
-            Err(())
-        } else {
-            match conn.socket.peer_addr() {
-                Ok(_) => Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-                Err(_) => Err(()),
-            }
-        };
-        match state {
+        match conn.check_connected() {
             Ok(true) => {
-                conn.connecting = false;
-                conn.readable = true;
                 if !conn.closing {
                     self.events.push_back(StreamEvent::Connected { stream });
                 }
@@ -290,60 +249,23 @@ impl Streams {
         let Some(conn) = self.conns.get_mut(&stream) else {
             return;
         };
-        if conn.connecting {
-            return;
-        }
-        let mut flushed = 0;
-        let mut failed = false;
-        while !conn.out.is_empty() {
-            let (front, _) = conn.out.as_slices();
-            match conn.socket.write(front) {
-                Ok(0) => break,
-                Ok(n) => {
-                    conn.out.drain(..n);
-                    flushed += n;
-                }
-                Err(e) if is_would_block(&e) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
-            }
-        }
-        if conn.closing && conn.out.is_empty() && !conn.shut && !failed {
-            conn.shut = true;
-            let _ = conn.socket.shutdown(Shutdown::Write);
-        }
+        let result = conn.flush();
+        let (Ok(flushed) | Err(flushed)) = result;
         self.stats.bytes_written += flushed as u64;
-        if failed {
+        if result.is_err() {
             if let Some(ev) = self.end(registry, io, stream, CloseReason::Reset) {
                 self.events.push_back(ev);
             }
-            return;
-        }
-        if flushed > 0 && io.grant_credit(stream, flushed) {
+        } else if flushed > 0 && io.grant_credit(stream, flushed) {
             self.events.push_back(StreamEvent::Writable { stream });
         }
     }
 
-    /// A stream the node closed: read and drop what arrives; forget the socket once the
-    /// peer has closed (or failed) and our side is shut.
+    /// A stream the node closed: forget the socket once the peer has closed too.
     fn drain_closing(&mut self, registry: &Registry, stream: StreamId) {
-        let Some(conn) = self.conns.get_mut(&stream) else {
-            return;
-        };
-        if !conn.closing || conn.connecting {
-            return;
-        }
-        let gone = loop {
-            match conn.socket.read(&mut self.buf) {
-                Ok(0) => break true,
-                Ok(_) => {}
-                Err(e) if is_would_block(&e) => break false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break true,
-            }
+        let gone = match self.conns.get_mut(&stream) {
+            Some(conn) => conn.drain_closing(&mut self.buf),
+            None => false,
         };
         if gone {
             self.remove(registry, stream);
@@ -393,7 +315,7 @@ impl Streams {
                         from: peers.peer(from),
                     });
                 }
-                Err(e) if is_would_block(&e) => self.listener_ready = false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.listener_ready = false,
                 Err(_) => {}
             }
         }
@@ -403,47 +325,32 @@ impl Streams {
 
     /// Read one chunk from the next readable, unpaused stream after the last one read.
     fn read_one<E>(&mut self, registry: &Registry, io: &mut NodeIo<E>) -> Option<StreamEvent> {
-        let ready = |c: &Conn| c.readable && !c.paused && !c.connecting && !c.closing;
-        let mut order: Vec<StreamId> = match self.cursor {
-            Some(cursor) => {
-                let after = self.conns.range(cursor..).skip(1);
-                let before = self.conns.range(..=cursor);
-                after
-                    .chain(before)
-                    .filter(|(_, c)| ready(c))
-                    .map(|(s, _)| *s)
-                    .collect()
-            }
-            None => self
-                .conns
-                .iter()
-                .filter(|(_, c)| ready(c))
-                .map(|(s, _)| *s)
-                .collect(),
+        // Streams after the cursor first, then from the start up to and including it.
+        let (after, upto) = match self.cursor {
+            Some(c) => (Bound::Excluded(c), Bound::Included(c)),
+            None => (Bound::Unbounded, Bound::Excluded(StreamId(0))),
         };
-        for stream in order.drain(..) {
+        let order: Vec<StreamId> = (self.conns.range((after, Bound::Unbounded)))
+            .chain(self.conns.range((Bound::Unbounded, upto)))
+            .filter(|(_, c)| c.wants_read())
+            .map(|(s, _)| *s)
+            .collect();
+        for stream in order {
             let Some(conn) = self.conns.get_mut(&stream) else {
                 continue;
             };
-            loop {
-                match conn.socket.read(&mut self.buf) {
-                    Ok(0) => return self.end(registry, io, stream, CloseReason::PeerClosed),
-                    Ok(n) => {
-                        self.cursor = Some(stream);
-                        self.stats.bytes_read += n as u64;
-                        return Some(StreamEvent::Data {
-                            stream,
-                            data: self.buf[..n].to_vec(),
-                        });
-                    }
-                    Err(e) if is_would_block(&e) => {
-                        conn.readable = false;
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => return self.end(registry, io, stream, CloseReason::Reset),
+            let reason = match conn.read(&mut self.buf) {
+                ReadOutcome::Bytes(n) => {
+                    self.cursor = Some(stream);
+                    self.stats.bytes_read += n as u64;
+                    let data = self.buf[..n].to_vec();
+                    return Some(StreamEvent::Data { stream, data });
                 }
-            }
+                ReadOutcome::Blocked => continue,
+                ReadOutcome::Eof => CloseReason::PeerClosed,
+                ReadOutcome::Failed => CloseReason::Reset,
+            };
+            return self.end(registry, io, stream, reason);
         }
         None
     }
