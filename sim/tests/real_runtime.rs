@@ -202,6 +202,24 @@ impl Node for Inbox {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, ()>) {}
 }
 
+/// A node that is itself not `Send` (it holds an `Rc`): its handle still is.
+struct Local {
+    _shared: Rc<()>,
+}
+
+impl Node for Local {
+    type Event = Rc<()>;
+    fn on_start(&mut self, _ctx: &mut Ctx<'_, Rc<()>>) {}
+}
+
+fn send_and_clone<T: Send + Clone>() {}
+
+#[test]
+fn external_handles_are_send_and_clone_even_for_local_nodes() {
+    send_and_clone::<sim::real::External<Local>>();
+    send_and_clone::<sim::real::External<Inbox>>();
+}
+
 #[test]
 fn external_calls_from_another_thread_wake_an_idle_loop() {
     let mut rt = Runtime::<Inbox>::new(RealConfig::default()).unwrap();

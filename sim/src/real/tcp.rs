@@ -9,7 +9,7 @@
 //! writer's credit runs out: the same back-pressure the simulator models. `pause_reading`
 //! simply stops reading the socket.
 //!
-//! Events for the node come out one at a time from [`Streams::next_event`]: first those
+//! Events for the node come out one at a time (`Streams::next_event`): first those
 //! queued by I/O (`Accepted`, `Connected`, `Writable`, `Closed`), then one read from a
 //! readable stream, round-robin so that one busy stream cannot starve the others.
 //!

@@ -2,7 +2,8 @@
 //!
 //! One non-blocking socket per runtime. Reads go through a 64 KiB buffer, which holds the
 //! largest UDP payload (65,507 bytes), so a datagram is never cut short by us (LSP alone
-//! needs 2,000 bytes). The kernel's own socket buffer is the OS default. Sends that fail
+//! needs 2,000 bytes). The kernel's own socket buffer is the OS default (208 KiB on Linux,
+//! `net.core.rmem_default`), so a burst of many datagrams fits too. Sends that fail
 //! (no route, buffer full, unknown peer) are counted and dropped: a datagram may be lost
 //! anyway, and the node's protocol already copes with loss.
 
