@@ -316,3 +316,30 @@ fn storage_survives_a_restart_synced_kept_unsynced_lost() {
     assert_eq!(rt.node().seen, expected);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_failed_storage_write_holds_back_the_effects_and_stops_the_loop() {
+    let dir = std::env::temp_dir().join(format!("faultline-real-badstore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = RealConfig {
+        storage_dir: Some(dir.clone()),
+        ..udp_only()
+    };
+    let mut rt = Runtime::<Keeper>::new(config).unwrap();
+    rt.start(Keeper::default());
+    let peer = rt.peer(rt.local_udp_addr().unwrap());
+    // A directory where the temporary file must go: the write fails.
+    std::fs::create_dir_all(dir.join("storage.json.tmp")).unwrap();
+    rt.with_node(|_, ctx| {
+        ctx.storage().put("vote", b"n1".to_vec());
+        ctx.storage().sync();
+        ctx.send(peer, b"I voted".to_vec());
+    });
+    assert_eq!(
+        rt.stats().datagrams_sent,
+        0,
+        "a reply that depends on the sync went out"
+    );
+    assert!(rt.run_until(|_| false, LIMIT).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -178,8 +178,9 @@ impl<N: Node> Runtime<N> {
     }
 
     /// Call into the node now, as the simulator's `World::with_node` does; its effects are
-    /// carried out when `f` returns. Panics if [`Runtime::start`] was not called. A failure
-    /// to write the storage file is returned by the next [`Runtime::run_until`].
+    /// carried out when `f` returns. Panics if [`Runtime::start`] was not called. If the
+    /// node synced and the storage file could not be written, its effects are dropped and
+    /// the next [`Runtime::run_until`] returns the error.
     pub fn with_node<R>(&mut self, f: impl FnOnce(&mut N, &mut Ctx<'_, N::Event>) -> R) -> R {
         self.deliver(f)
     }
@@ -216,6 +217,9 @@ impl<N: Node> Runtime<N> {
         timeout: Option<Duration>,
     ) -> io::Result<bool> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        if let Some(e) = self.persist_error.take() {
+            return Err(e);
+        }
         if done(self.node_mut()) {
             return Ok(true);
         }
@@ -343,8 +347,15 @@ impl<N: Node> Runtime<N> {
         let node = self.node.as_mut().expect("Runtime::start was not called");
         let result = f(node, &mut self.io.ctx(now));
         self.stats.events += 1;
-        self.persist();
-        self.carry_out(now);
+        if self.persist() {
+            self.carry_out(now);
+        } else {
+            // The node believes it synced, but the disk refused: nothing that may depend
+            // on that state leaves. `run_until` reports the error.
+            self.effects.clear();
+            self.io.drain_effects(&mut self.effects);
+            self.effects.clear();
+        }
         if self.io.has_history() {
             for event in self.io.drain_history() {
                 for callback in &mut self.history {
@@ -355,17 +366,25 @@ impl<N: Node> Runtime<N> {
         result
     }
 
-    /// Write the durable storage if the node synced since it was last written.
-    fn persist(&mut self) {
+    /// Write the durable storage if the node synced since it was last written; false if
+    /// that failed (the error waits in `persist_error`).
+    fn persist(&mut self) -> bool {
         let syncs = self.io.storage().sync_count();
         if syncs == self.persisted_syncs {
-            return;
+            return true;
         }
         self.persisted_syncs = syncs;
-        if let Some(file) = &self.storage_file {
-            match file.save(self.io.storage().durable()) {
-                Ok(()) => self.stats.storage_writes += 1,
-                Err(e) => self.persist_error = Some(e),
+        let Some(file) = &self.storage_file else {
+            return true;
+        };
+        match file.save(self.io.storage().durable()) {
+            Ok(()) => {
+                self.stats.storage_writes += 1;
+                true
+            }
+            Err(e) => {
+                self.persist_error = Some(e);
+                false
             }
         }
     }
