@@ -22,7 +22,11 @@ impl Clock {
     /// The local reading at true time `now`, never below zero.
     pub fn local(&self, now: Time) -> Time {
         let elapsed = (now.0 - self.base_true.min(now.0)) as i128;
-        let local = self.base_local + elapsed * (MILLION + self.ppm as i128) / MILLION;
+        let local = if self.ppm == 0 {
+            self.base_local + elapsed
+        } else {
+            self.base_local + elapsed * (MILLION + self.ppm as i128) / MILLION
+        };
         Time(local.clamp(0, u64::MAX as i128) as u64)
     }
 
@@ -30,6 +34,9 @@ impl Clock {
     /// Rounded up: rounding down would let a timer fire before its local duration has
     /// passed, and a node that re-arms for the remainder would spin at one instant.
     pub fn to_true(&self, d: Duration) -> u64 {
+        if self.ppm == 0 {
+            return crate::time::duration_nanos(d);
+        }
         let ns = d.as_nanos().min(u64::MAX as u128) as i128;
         let rate = MILLION + self.ppm as i128;
         let t = (ns * MILLION + rate - 1) / rate;

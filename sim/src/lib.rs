@@ -47,6 +47,8 @@ pub mod faults;
 pub mod linearizability;
 pub mod network;
 pub mod node;
+pub mod queue;
+pub mod real;
 pub mod rng;
 pub mod storage;
 pub mod swarm;
