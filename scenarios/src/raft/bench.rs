@@ -81,13 +81,14 @@ pub fn sim_run(clients: u32, secs: u64, seed: u64) -> SimFigures {
     c.world.run_until(Time::from_secs(secs)).expect("no violation");
     let wall = start.elapsed().as_secs_f64();
     let events = c.world.events();
+    let client_ops = c.observed.borrow().ops.len();
     SimFigures {
         sim_seconds: secs as f64,
         wall_seconds: wall,
         events,
         events_per_second: events as f64 / wall,
         sim_seconds_per_wall_second: secs as f64 / wall,
-        client_ops: c.observed.borrow().ops.len(),
+        client_ops,
     }
 }
 

@@ -1,11 +1,188 @@
-//! `faultline raft ...`: the real programs (being written).
+//! `faultline raft ...`: the Raft key-value store as real programs over UDP, and its
+//! benchmark.
+//!
+//! - `faultline raft node --id I --cluster A0,A1,A2 [--storage DIR]`: server I of the
+//!   cluster, bound to the I-th address. With a storage directory its term, vote and log
+//!   survive a restart of the process.
+//! - `faultline raft kv --cluster A0,A1,A2 put|append KEY VALUE` / `get KEY`: one client
+//!   operation; a get prints the value on stdout. Exit 0 on an answer, 1 on a timeout.
+//! - `faultline raft bench`: checker and simulator figures (see [`super::bench`]).
+
+use anyhow::{bail, Context};
+use raft::node::Event;
+use raft::{ClientConfig, Config, KvClient, KvServer, RaftEvent, RaftKvNode};
+use sim::linearizability::{KvInput, KvOutput};
+use sim::real::{RealConfig, Runtime};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `faultline raft`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Run one Raft + key-value server on real UDP until killed.
+    Node {
+        /// This server's index in --cluster (0-based).
+        #[arg(long)]
+        id: u32,
+        /// Every server's UDP address, in the same order on every server and client.
+        #[arg(long, value_delimiter = ',', required = true)]
+        cluster: Vec<SocketAddr>,
+        /// Keep term, vote and log here, so a restarted server recovers them.
+        #[arg(long)]
+        storage: Option<PathBuf>,
+        /// Leader heartbeat interval (at most 10 per second).
+        #[arg(long, default_value_t = 100)]
+        heartbeat_ms: u64,
+        /// Election timeout range.
+        #[arg(long, default_value_t = 400)]
+        election_min_ms: u64,
+        #[arg(long, default_value_t = 800)]
+        election_max_ms: u64,
+        /// Seed of the node's RNG (election timeouts); default: from the clock.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Run one client operation against a cluster.
+    Kv {
+        /// Every server's UDP address.
+        #[arg(long, value_delimiter = ',', required = true)]
+        cluster: Vec<SocketAddr>,
+        /// Give up after this long.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        #[command(subcommand)]
+        op: KvOp,
+    },
+    /// Benchmark the linearizability checker and the simulator on Raft + key-value.
+    Bench {
+        /// Seeds of raft-kv-swarm to time for seeds per second.
+        #[arg(long, default_value_t = 50)]
+        seeds: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+enum KvOp {
+    /// Print the value of KEY ("" if unset).
+    Get { key: String },
+    /// Set KEY to VALUE.
+    Put { key: String, value: String },
+    /// Append VALUE to KEY's value.
+    Append { key: String, value: String },
+}
 
 /// Run the command; returns the process exit code.
-pub fn main(_args: Args) -> anyhow::Result<i32> {
-    eprintln!("faultline raft: not implemented yet");
-    Ok(2)
+pub fn main(args: Args) -> anyhow::Result<i32> {
+    match args.command {
+        Command::Node { id, cluster, storage, heartbeat_ms, election_min_ms, election_max_ms, seed } => {
+            let cfg = Config {
+                heartbeat: Duration::from_millis(heartbeat_ms),
+                election_min: Duration::from_millis(election_min_ms),
+                election_max: Duration::from_millis(election_max_ms),
+                ..Config::default()
+            };
+            cfg.validate().map_err(anyhow::Error::msg)?;
+            node(id, &cluster, storage, cfg, seed)
+        }
+        Command::Kv { cluster, timeout_ms, op } => kv(&cluster, op, Duration::from_millis(timeout_ms)),
+        Command::Bench { seeds, json } => bench(seeds, json),
+    }
+}
+
+fn clock_seed() -> u64 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (t.as_nanos() as u64) ^ ((std::process::id() as u64) << 40)
+}
+
+fn node(id: u32, cluster: &[SocketAddr], storage: Option<PathBuf>, cfg: Config, seed: Option<u64>) -> anyhow::Result<i32> {
+    let Some(&bind) = cluster.get(id as usize) else {
+        bail!("--id {id} is not an index of --cluster ({} servers)", cluster.len());
+    };
+    let config = RealConfig {
+        udp_bind: Some(bind),
+        storage_dir: storage,
+        seed: seed.unwrap_or_else(clock_seed),
+        ..RealConfig::default()
+    };
+    let mut rt: Runtime<RaftKvNode> = Runtime::new(config).with_context(|| format!("cannot bind {bind}"))?;
+    let peers: Vec<sim::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
+    rt.on_history(move |e: &Event| match e {
+        Event::Raft(RaftEvent::Started { term, log_len }) => {
+            eprintln!("raft node {id}: started at term {term} with {log_len} log entries")
+        }
+        Event::Raft(RaftEvent::BecameLeader { term, .. }) => eprintln!("raft node {id}: leader of term {term}"),
+        _ => {}
+    });
+    rt.start(RaftKvNode::Server(KvServer::new(cfg, id, peers)));
+    eprintln!("raft node {id}: serving on udp {bind}");
+    rt.run_until(|_| false, None)?;
+    Ok(0)
+}
+
+fn kv(cluster: &[SocketAddr], op: KvOp, timeout: Duration) -> anyhow::Result<i32> {
+    let config = RealConfig { udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))), ..RealConfig::default() };
+    let mut rt: Runtime<RaftKvNode> = Runtime::new(config)?;
+    let servers: Vec<sim::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
+    // A fresh id per process: sequence numbers restart at 1, so an id must never be reused.
+    let id = clock_seed() >> 1;
+    rt.start(RaftKvNode::Client(KvClient::new(id, ClientConfig::default(), servers, None)));
+    let input = match op.clone() {
+        KvOp::Get { key } => KvInput::Get { key },
+        KvOp::Put { key, value } => KvInput::Put { key, value },
+        KvOp::Append { key, value } => KvInput::Append { key, value },
+    };
+    rt.with_node(|n, ctx| n.client_mut().map(|c| c.submit(ctx, input)));
+    let done = rt.run_until(|n| n.client().is_some_and(|c| c.is_idle()), Some(timeout))?;
+    if !done {
+        eprintln!("faultline raft kv: no answer within {timeout:?}");
+        return Ok(1);
+    }
+    let answer = rt.node().client().and_then(|c| c.last_output().cloned()).map(|(_, o)| o);
+    let from = rt.node().client().and_then(|c| c.answered_by()).and_then(|a| rt.resolve(a));
+    if let Some(from) = from {
+        eprintln!("answered by {from}");
+    }
+    match answer {
+        Some(KvOutput::Value(v)) => println!("{v}"),
+        Some(KvOutput::Done) => println!("ok"),
+        None => bail!("the client finished without an answer"),
+    }
+    Ok(0)
+}
+
+fn bench(seeds: u64, json: bool) -> anyhow::Result<i32> {
+    let b = super::bench::run(seeds);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&b)?);
+        return Ok(0);
+    }
+    for c in &b.checker {
+        println!(
+            "checker  {:<24} {} ops, {} clients, {} keys: {} in {:.3} ms",
+            c.scenario,
+            c.ops,
+            c.clients,
+            c.keys,
+            if c.linearizable { "linearizable" } else { "NOT linearizable" },
+            c.check_seconds * 1e3
+        );
+    }
+    println!("sim      raft-kv-swarm whole runs (20 s simulated each): {:.1} seeds/s over {} seeds", b.seeds_per_second, b.seeds);
+    for (name, f) in [("idle", &b.idle), ("load", &b.load)] {
+        println!(
+            "sim      5 servers {name:<4}: {:.0} s simulated in {:.3} s wall: {} events, {:.0} events/s, {:.0} simulated s per wall s, {} client ops",
+            f.sim_seconds, f.wall_seconds, f.events, f.events_per_second, f.sim_seconds_per_wall_second, f.client_ops
+        );
+    }
+    Ok(0)
 }

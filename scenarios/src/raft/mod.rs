@@ -4,6 +4,7 @@
 
 use crate::harness::Scenario;
 
+pub mod bench;
 pub mod checks;
 pub mod cli;
 pub mod cluster;

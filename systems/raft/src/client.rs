@@ -89,6 +89,7 @@ pub struct KvClient {
     workload: Option<Workload>,
     completed: u64,
     last_output: Option<(u64, KvOutput)>,
+    answered_by: Option<Addr>,
     resends: u64,
     malformed: u64,
 }
@@ -113,6 +114,7 @@ impl KvClient {
             workload,
             completed: 0,
             last_output: None,
+            answered_by: None,
             resends: 0,
             malformed: 0,
         }
@@ -132,6 +134,10 @@ impl KvClient {
     /// The latest operation's (seq, output), once it returned.
     pub fn last_output(&self) -> Option<&(u64, KvOutput)> {
         self.last_output.as_ref()
+    }
+    /// The server that answered the latest operation.
+    pub fn answered_by(&self) -> Option<Addr> {
+        self.answered_by
     }
     /// Requests sent again (timeouts and redirects).
     pub fn resends(&self) -> u64 {
@@ -220,6 +226,7 @@ impl KvClient {
                 }
                 self.current = None;
                 self.completed += 1;
+                self.answered_by = Some(from);
                 ctx.record(E::from(ClientEvent::Return {
                     client,
                     seq,
