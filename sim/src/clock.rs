@@ -85,7 +85,10 @@ mod tests {
                 for d in [1u64, 2, 3, 999, 1_000_001] {
                     let fire = start + c.to_true(Duration::from_nanos(d));
                     let waited = c.local(Time(fire)).0 - c.local(Time(start)).0;
-                    assert!(waited >= d, "ppm {ppm}: {d} ns timer fired after {waited} local ns");
+                    assert!(
+                        waited >= d,
+                        "ppm {ppm}: {d} ns timer fired after {waited} local ns"
+                    );
                 }
             }
         }

@@ -48,7 +48,10 @@ pub struct SimFigures {
 }
 
 fn scenario(name: &str) -> KvScenario {
-    kv::scenarios().into_iter().find(|s| s.name == name).expect("a raft kv scenario")
+    kv::scenarios()
+        .into_iter()
+        .find(|s| s.name == name)
+        .expect("a raft kv scenario")
 }
 
 /// Run a scenario once and time the linearizability check of its history.
@@ -65,20 +68,42 @@ pub fn checker(name: &str, seed: u64) -> CheckerFigures {
         verdict = linearizability::check(&KvModel, &ops).is_linearizable();
         best = best.min(start.elapsed().as_secs_f64());
     }
-    let clients = ops.iter().map(|o| o.client).collect::<std::collections::BTreeSet<_>>().len();
-    let keys = ops.iter().map(|o| o.input.key().to_string()).collect::<std::collections::BTreeSet<_>>().len();
-    CheckerFigures { scenario: name.into(), ops: ops.len(), clients, keys, linearizable: verdict, check_seconds: best }
+    let clients = ops
+        .iter()
+        .map(|o| o.client)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let keys = ops
+        .iter()
+        .map(|o| o.input.key().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    CheckerFigures {
+        scenario: name.into(),
+        ops: ops.len(),
+        clients,
+        keys,
+        linearizable: verdict,
+        check_seconds: best,
+    }
 }
 
 /// A 5-server cluster, with `clients` clients that never run out of work, for `secs`.
 pub fn sim_run(clients: u32, secs: u64, seed: u64) -> SimFigures {
     let mut c = Cluster::new(seed, 5, raft::Config::default());
     if clients > 0 {
-        let w = Workload { ops: u64::MAX, keys: 5, think_max: Duration::from_millis(20), ..Workload::default() };
+        let w = Workload {
+            ops: u64::MAX,
+            keys: 5,
+            think_max: Duration::from_millis(20),
+            ..Workload::default()
+        };
         c.add_clients(clients, Some(w));
     }
     let start = Instant::now();
-    c.world.run_until(Time::from_secs(secs)).expect("no violation");
+    c.world
+        .run_until(Time::from_secs(secs))
+        .expect("no violation");
     let wall = start.elapsed().as_secs_f64();
     let events = c.world.events();
     let client_ops = c.observed.borrow().ops.len();
@@ -97,7 +122,12 @@ pub fn seeds_per_second(seeds: u64) -> f64 {
     let s = scenario("raft-kv-swarm");
     let start = Instant::now();
     for seed in 0..seeds {
-        let r = s.run(&RunSpec { seed, ..RunSpec::default() }).expect("runs");
+        let r = s
+            .run(&RunSpec {
+                seed,
+                ..RunSpec::default()
+            })
+            .expect("runs");
         assert!(r.ok, "seed {seed} failed: {:?}", r.violation);
     }
     seeds as f64 / start.elapsed().as_secs_f64()
@@ -106,7 +136,11 @@ pub fn seeds_per_second(seeds: u64) -> f64 {
 /// Everything.
 pub fn run(seeds: u64) -> RaftBench {
     RaftBench {
-        checker: vec![checker("raft-kv-swarm", 1), checker("raft-kv-crash-restart", 1), checker("raft-kv-one-key", 1)],
+        checker: vec![
+            checker("raft-kv-swarm", 1),
+            checker("raft-kv-crash-restart", 1),
+            checker("raft-kv-one-key", 1),
+        ],
         seeds_per_second: seeds_per_second(seeds),
         seeds,
         idle: sim_run(0, 600, 1),

@@ -76,15 +76,31 @@ enum KvOp {
     /// Print the value of KEY ("" if unset).
     Get { key: String },
     /// Set KEY to VALUE.
-    Put { key: String, value: String },
+    Put {
+        key: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
     /// Append VALUE to KEY's value.
-    Append { key: String, value: String },
+    Append {
+        key: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
 }
 
 /// Run the command; returns the process exit code.
 pub fn main(args: Args) -> anyhow::Result<i32> {
     match args.command {
-        Command::Node { id, cluster, storage, heartbeat_ms, election_min_ms, election_max_ms, seed } => {
+        Command::Node {
+            id,
+            cluster,
+            storage,
+            heartbeat_ms,
+            election_min_ms,
+            election_max_ms,
+            seed,
+        } => {
             let cfg = Config {
                 heartbeat: Duration::from_millis(heartbeat_ms),
                 election_min: Duration::from_millis(election_min_ms),
@@ -94,19 +110,34 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             cfg.validate().map_err(anyhow::Error::msg)?;
             node(id, &cluster, storage, cfg, seed)
         }
-        Command::Kv { cluster, timeout_ms, op } => kv(&cluster, op, Duration::from_millis(timeout_ms)),
+        Command::Kv {
+            cluster,
+            timeout_ms,
+            op,
+        } => kv(&cluster, op, Duration::from_millis(timeout_ms)),
         Command::Bench { seeds, json } => bench(seeds, json),
     }
 }
 
 fn clock_seed() -> u64 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     (t.as_nanos() as u64) ^ ((std::process::id() as u64) << 40)
 }
 
-fn node(id: u32, cluster: &[SocketAddr], storage: Option<PathBuf>, cfg: Config, seed: Option<u64>) -> anyhow::Result<i32> {
+fn node(
+    id: u32,
+    cluster: &[SocketAddr],
+    storage: Option<PathBuf>,
+    cfg: Config,
+    seed: Option<u64>,
+) -> anyhow::Result<i32> {
     let Some(&bind) = cluster.get(id as usize) else {
-        bail!("--id {id} is not an index of --cluster ({} servers)", cluster.len());
+        bail!(
+            "--id {id} is not an index of --cluster ({} servers)",
+            cluster.len()
+        );
     };
     let config = RealConfig {
         udp_bind: Some(bind),
@@ -114,13 +145,16 @@ fn node(id: u32, cluster: &[SocketAddr], storage: Option<PathBuf>, cfg: Config, 
         seed: seed.unwrap_or_else(clock_seed),
         ..RealConfig::default()
     };
-    let mut rt: Runtime<RaftKvNode> = Runtime::new(config).with_context(|| format!("cannot bind {bind}"))?;
+    let mut rt: Runtime<RaftKvNode> =
+        Runtime::new(config).with_context(|| format!("cannot bind {bind}"))?;
     let peers: Vec<sim::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
     rt.on_history(move |e: &Event| match e {
         Event::Raft(RaftEvent::Started { term, log_len }) => {
             eprintln!("raft node {id}: started at term {term} with {log_len} log entries")
         }
-        Event::Raft(RaftEvent::BecameLeader { term, .. }) => eprintln!("raft node {id}: leader of term {term}"),
+        Event::Raft(RaftEvent::BecameLeader { term, .. }) => {
+            eprintln!("raft node {id}: leader of term {term}")
+        }
         _ => {}
     });
     rt.start(RaftKvNode::Server(KvServer::new(cfg, id, peers)));
@@ -130,12 +164,20 @@ fn node(id: u32, cluster: &[SocketAddr], storage: Option<PathBuf>, cfg: Config, 
 }
 
 fn kv(cluster: &[SocketAddr], op: KvOp, timeout: Duration) -> anyhow::Result<i32> {
-    let config = RealConfig { udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))), ..RealConfig::default() };
+    let config = RealConfig {
+        udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..RealConfig::default()
+    };
     let mut rt: Runtime<RaftKvNode> = Runtime::new(config)?;
     let servers: Vec<sim::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
     // A fresh id per process: sequence numbers restart at 1, so an id must never be reused.
     let id = clock_seed() >> 1;
-    rt.start(RaftKvNode::Client(KvClient::new(id, ClientConfig::default(), servers, None)));
+    rt.start(RaftKvNode::Client(KvClient::new(
+        id,
+        ClientConfig::default(),
+        servers,
+        None,
+    )));
     let input = match op.clone() {
         KvOp::Get { key } => KvInput::Get { key },
         KvOp::Put { key, value } => KvInput::Put { key, value },
@@ -147,8 +189,16 @@ fn kv(cluster: &[SocketAddr], op: KvOp, timeout: Duration) -> anyhow::Result<i32
         eprintln!("faultline raft kv: no answer within {timeout:?}");
         return Ok(1);
     }
-    let answer = rt.node().client().and_then(|c| c.last_output().cloned()).map(|(_, o)| o);
-    let from = rt.node().client().and_then(|c| c.answered_by()).and_then(|a| rt.resolve(a));
+    let answer = rt
+        .node()
+        .client()
+        .and_then(|c| c.last_output().cloned())
+        .map(|(_, o)| o);
+    let from = rt
+        .node()
+        .client()
+        .and_then(|c| c.answered_by())
+        .and_then(|a| rt.resolve(a));
     if let Some(from) = from {
         eprintln!("answered by {from}");
     }
@@ -173,11 +223,18 @@ fn bench(seeds: u64, json: bool) -> anyhow::Result<i32> {
             c.ops,
             c.clients,
             c.keys,
-            if c.linearizable { "linearizable" } else { "NOT linearizable" },
+            if c.linearizable {
+                "linearizable"
+            } else {
+                "NOT linearizable"
+            },
             c.check_seconds * 1e3
         );
     }
-    println!("sim      raft-kv-swarm whole runs (20 s simulated each): {:.1} seeds/s over {} seeds", b.seeds_per_second, b.seeds);
+    println!(
+        "sim      raft-kv-swarm whole runs (20 s simulated each): {:.1} seeds/s over {} seeds",
+        b.seeds_per_second, b.seeds
+    );
     for (name, f) in [("idle", &b.idle), ("load", &b.load)] {
         println!(
             "sim      5 servers {name:<4}: {:.0} s simulated in {:.3} s wall: {} events, {:.0} events/s, {:.0} simulated s per wall s, {} client ops",

@@ -1,0 +1,153 @@
+//! A real three-node Raft cluster on loopback: three `faultline raft node` processes, a
+//! write through `faultline raft kv`, the leader's process killed, the data read back from
+//! the survivors, then every process restarted from its storage directory.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+
+/// Node processes, killed when the test ends however it ends.
+struct Cluster {
+    nodes: Vec<Option<Child>>,
+    addrs: Vec<SocketAddr>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    fn start(n: usize) -> Cluster {
+        // Free ports: bind, note, release (a tiny race with other programs is acceptable).
+        let socks: Vec<UdpSocket> = (0..n)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        let addrs: Vec<SocketAddr> = socks
+            .iter()
+            .map(|s| s.local_addr().expect("addr"))
+            .collect();
+        drop(socks);
+        let dir = std::env::temp_dir().join(format!("faultline-raft-real-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut c = Cluster {
+            nodes: Vec::new(),
+            addrs,
+            dir,
+        };
+        for i in 0..n {
+            let child = c.spawn(i);
+            c.nodes.push(Some(child));
+        }
+        c
+    }
+
+    fn cluster_arg(&self) -> String {
+        self.addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn spawn(&self, i: usize) -> Child {
+        Command::new(BIN)
+            .args([
+                "raft",
+                "node",
+                "--id",
+                &i.to_string(),
+                "--cluster",
+                &self.cluster_arg(),
+            ])
+            .arg("--storage")
+            .arg(self.dir.join(format!("n{i}")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a node")
+    }
+
+    fn kv(&self, op: &[&str]) -> Output {
+        Command::new(BIN)
+            .args([
+                "raft",
+                "kv",
+                "--cluster",
+                &self.cluster_arg(),
+                "--timeout-ms",
+                "15000",
+            ])
+            .args(op)
+            .output()
+            .expect("run the client")
+    }
+
+    /// Run an operation; returns (stdout, index of the server that answered).
+    fn ok(&self, op: &[&str]) -> (String, usize) {
+        let out = self.kv(op);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{op:?} failed: {stderr}");
+        let by: SocketAddr = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("answered by "))
+            .expect("the client names the server that answered")
+            .trim()
+            .parse()
+            .expect("an address");
+        let index = self
+            .addrs
+            .iter()
+            .position(|&a| a == by)
+            .expect("one of the servers");
+        (
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            index,
+        )
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn three_processes_survive_the_leader_being_killed() {
+    let mut c = Cluster::start(3);
+    let (out, leader) = c.ok(&["put", "greeting", "hello"]);
+    assert_eq!(out, "ok");
+    let (out, _) = c.ok(&["append", "greeting", " world"]);
+    assert_eq!(out, "ok");
+
+    // Kill whichever server answered (the leader); the survivors elect another and still
+    // hold the data.
+    c.kill(leader);
+    let (value, by) = c.ok(&["get", "greeting"]);
+    assert_eq!(value, "hello world");
+    assert_ne!(by, leader, "a killed process cannot answer");
+
+    // Writes go on with two of three.
+    let (out, _) = c.ok(&["append", "greeting", "!"]);
+    assert_eq!(out, "ok");
+
+    // Every process dies; restarted from their storage directories, they still hold it.
+    for i in 0..3 {
+        c.kill(i);
+    }
+    for i in 0..3 {
+        let child = c.spawn(i);
+        c.nodes[i] = Some(child);
+    }
+    let (value, _) = c.ok(&["get", "greeting"]);
+    assert_eq!(value, "hello world!");
+}
