@@ -19,7 +19,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hash};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::rc::Rc;
 
 /// A sequential specification of an object, as the checker needs it.
 pub trait Model {
@@ -121,24 +122,75 @@ struct Entry {
     next: usize,
 }
 
-/// A fixed-size bitset of linearized operations, hashed as part of the memo key.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Bits(Vec<u64>);
+/// A fixed-size bitset of linearized operations, with a Zobrist hash kept up to date on
+/// every set and clear, so memoising it costs O(1) rather than O(operations).
+#[derive(Clone)]
+struct Bits {
+    words: Vec<u64>,
+    zobrist: u64,
+}
+
+/// A well-mixed 64-bit value per operation index (SplitMix64 finaliser).
+fn mix(i: usize) -> u64 {
+    let mut z = (i as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 impl Bits {
     fn new(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64)])
+        Bits {
+            words: vec![0; n.div_ceil(64)],
+            zobrist: 0,
+        }
     }
     fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        self.words[i / 64] |= 1 << (i % 64);
+        self.zobrist ^= mix(i);
     }
     fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
+        self.words[i / 64] &= !(1 << (i % 64));
+        self.zobrist ^= mix(i);
     }
 }
 
-/// Membership-only memo set; never iterated, so a fixed hasher keeps runs deterministic.
-type Memo<S> = HashSet<(Bits, S), BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+impl PartialEq for Bits {
+    fn eq(&self, other: &Bits) -> bool {
+        self.zobrist == other.zobrist && self.words == other.words
+    }
+}
+
+impl Eq for Bits {}
+
+impl Hash for Bits {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.zobrist);
+    }
+}
+
+/// A small fast hasher for the memo (keys arrive pre-hashed as u64s); deterministic.
+#[derive(Default)]
+struct MemoHasher(u64);
+
+impl Hasher for MemoHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// Membership-only memo set; never iterated, so its order cannot leak.
+type Memo<S> = HashSet<(Bits, S), BuildHasherDefault<MemoHasher>>;
 
 /// Wing & Gong search with Lowe's memoisation over one part. `Some(true)`: linearizable;
 /// `Some(false)`: not; `None`: out of budget.
@@ -235,15 +287,14 @@ fn check_part<M: Model>(
             let op = &ops[part[e.op]];
             let out = op.ret.as_ref().map(|r| &r.1);
             if let Some(next_state) = model.step(&state, &op.input, out) {
-                let mut lin = linearized.clone();
-                lin.set(e.op);
-                if memo.insert((lin.clone(), next_state.clone())) {
+                linearized.set(e.op);
+                if memo.insert((linearized.clone(), next_state.clone())) {
                     stack.push((entry, std::mem::replace(&mut state, next_state)));
-                    linearized = lin;
                     lift(&mut list, entry);
                     entry = list[head].next;
                     continue;
                 }
+                linearized.clear(e.op);
             }
             entry = e.next;
         } else {
@@ -287,24 +338,63 @@ pub enum KvOutput {
     Done,
 }
 
+/// The value of one key as the search keeps it: shared text with its hash computed once,
+/// so cloning a state and memoising it cost O(1) however long appends make the value.
+#[derive(Clone, Debug)]
+pub struct KvValue {
+    text: Rc<str>,
+    hash: u64,
+}
+
+impl KvValue {
+    fn new(text: &str) -> KvValue {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        KvValue {
+            text: text.into(),
+            hash: h.finish(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for KvValue {
+    fn eq(&self, other: &KvValue) -> bool {
+        self.hash == other.hash && (Rc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+
+impl Eq for KvValue {}
+
+impl Hash for KvValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 impl Model for KvModel {
     /// The value of the one key of a part (the history is partitioned by key).
-    type State = String;
+    type State = KvValue;
     type Input = KvInput;
     type Output = KvOutput;
 
-    fn init(&self) -> String {
-        String::new()
+    fn init(&self) -> KvValue {
+        KvValue::new("")
     }
 
-    fn step(&self, state: &String, input: &KvInput, output: Option<&KvOutput>) -> Option<String> {
+    fn step(&self, state: &KvValue, input: &KvInput, output: Option<&KvOutput>) -> Option<KvValue> {
         match (input, output) {
             (KvInput::Get { .. }, None) => Some(state.clone()),
-            (KvInput::Get { .. }, Some(KvOutput::Value(v))) => (v == state).then(|| state.clone()),
+            (KvInput::Get { .. }, Some(KvOutput::Value(v))) => {
+                (**v == *state.text).then(|| state.clone())
+            }
             (KvInput::Get { .. }, Some(KvOutput::Done)) => None,
-            (KvInput::Put { value, .. }, None | Some(KvOutput::Done)) => Some(value.clone()),
+            (KvInput::Put { value, .. }, None | Some(KvOutput::Done)) => Some(KvValue::new(value)),
             (KvInput::Append { value, .. }, None | Some(KvOutput::Done)) => {
-                Some(format!("{state}{value}"))
+                Some(KvValue::new(&format!("{}{value}", state.text)))
             }
             (KvInput::Put { .. } | KvInput::Append { .. }, Some(KvOutput::Value(_))) => None,
         }
