@@ -271,44 +271,84 @@ fn check_part<M: Model>(
         }
     }
 
+    // The operations that may go next are the calls before the first return in the list.
+    // Trying the one that must return soonest first (unknown outcomes last) finds a valid
+    // order with far less backtracking when some operations stay pending for long (a
+    // client stuck behind a partition); every candidate is still tried, so the search is
+    // as complete as Wing & Gong's.
+    let ret_time: Vec<u64> = (0..n)
+        .map(|i| ops[part[i]].ret.as_ref().map_or(u64::MAX, |r| r.0))
+        .collect();
+    let candidates = |list: &[Entry]| -> Vec<usize> {
+        let mut c = Vec::new();
+        let mut idx = list[head].next;
+        while idx != usize::MAX && list[idx].is_call {
+            c.push(idx);
+            idx = list[idx].next;
+        }
+        c.sort_by_key(|&i| (ret_time[list[i].op], list[i].op));
+        c
+    };
+    /// One level of the search: its candidates, the next to try, and the one taken (with
+    /// the state before it).
+    struct Frame<S> {
+        cands: Vec<usize>,
+        next: usize,
+        chosen: Option<(usize, S)>,
+    }
+
     let mut memo: Memo<M::State> = Memo::default();
     let mut state = model.init();
     let mut linearized = Bits::new(n);
-    let mut stack: Vec<(usize, M::State)> = Vec::new();
-    let mut entry = list[head].next;
+    let mut frames = vec![Frame {
+        cands: candidates(&list),
+        next: 0,
+        chosen: None,
+    }];
     let mut steps = 0u64;
-    while list[head].next != usize::MAX {
-        steps += 1;
-        if steps > budget {
-            return None;
-        }
-        let e = list[entry];
-        if e.is_call {
-            let op = &ops[part[e.op]];
-            let out = op.ret.as_ref().map(|r| &r.1);
-            if let Some(next_state) = model.step(&state, &op.input, out) {
-                linearized.set(e.op);
-                if memo.insert((linearized.clone(), next_state.clone())) {
-                    stack.push((entry, std::mem::replace(&mut state, next_state)));
-                    lift(&mut list, entry);
-                    entry = list[head].next;
-                    continue;
-                }
-                linearized.clear(e.op);
-            }
-            entry = e.next;
-        } else {
-            // A return whose call is not linearized yet: this branch is dead, backtrack.
-            let Some((call, prev_state)) = stack.pop() else {
-                return Some(false);
-            };
-            state = prev_state;
+    loop {
+        let Some(frame) = frames.last_mut() else {
+            return Some(false);
+        };
+        if let Some((call, prev)) = frame.chosen.take() {
+            state = prev;
             linearized.clear(list[call].op);
             unlift(&mut list, call);
-            entry = list[call].next;
+        }
+        let mut advanced = false;
+        while frame.next < frame.cands.len() {
+            steps += 1;
+            if steps > budget {
+                return None;
+            }
+            let call = frame.cands[frame.next];
+            frame.next += 1;
+            let i = list[call].op;
+            let op = &ops[part[i]];
+            let out = op.ret.as_ref().map(|r| &r.1);
+            if let Some(next_state) = model.step(&state, &op.input, out) {
+                linearized.set(i);
+                if memo.insert((linearized.clone(), next_state.clone())) {
+                    frame.chosen = Some((call, std::mem::replace(&mut state, next_state)));
+                    lift(&mut list, call);
+                    advanced = true;
+                    break;
+                }
+                linearized.clear(i);
+            }
+        }
+        if !advanced {
+            frames.pop();
+        } else if list[head].next == usize::MAX {
+            return Some(true);
+        } else {
+            frames.push(Frame {
+                cands: candidates(&list),
+                next: 0,
+                chosen: None,
+            });
         }
     }
-    Some(true)
 }
 
 /// A key-value store with `get`, `put` and `append`; a missing key reads as "".

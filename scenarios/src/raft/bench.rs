@@ -55,8 +55,7 @@ fn scenario(name: &str) -> KvScenario {
 }
 
 /// Run a scenario once and time the linearizability check of its history.
-pub fn checker(name: &str, seed: u64) -> CheckerFigures {
-    let s = scenario(name);
+pub fn checker(s: &KvScenario, label: &str, seed: u64) -> CheckerFigures {
     let schedule = s.schedule(seed);
     let mut c = s.build(seed, &schedule).expect("builds");
     kv::drive(&mut c, &schedule).expect("the run passes its checks");
@@ -79,7 +78,7 @@ pub fn checker(name: &str, seed: u64) -> CheckerFigures {
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     CheckerFigures {
-        scenario: name.into(),
+        scenario: label.into(),
         ops: ops.len(),
         clients,
         keys,
@@ -135,15 +134,25 @@ pub fn seeds_per_second(seeds: u64) -> f64 {
 
 /// Everything.
 pub fn run(seeds: u64) -> RaftBench {
+    let ten_on_one_key = KvScenario {
+        clients: 10,
+        ops_per_client: 100,
+        ..scenario("raft-kv-one-key")
+    };
     RaftBench {
         checker: vec![
-            checker("raft-kv-swarm", 1),
-            checker("raft-kv-crash-restart", 1),
-            checker("raft-kv-one-key", 1),
+            checker(&scenario("raft-kv-swarm"), "raft-kv-swarm", 1),
+            checker(
+                &scenario("raft-kv-crash-restart"),
+                "raft-kv-crash-restart",
+                1,
+            ),
+            checker(&scenario("raft-kv-one-key"), "raft-kv-one-key", 1),
+            checker(&ten_on_one_key, "one key, 10 clients", 1),
         ],
         seeds_per_second: seeds_per_second(seeds),
         seeds,
-        idle: sim_run(0, 600, 1),
+        idle: sim_run(0, 3600, 1),
         load: sim_run(10, 60, 1),
     }
 }
