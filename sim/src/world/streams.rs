@@ -157,7 +157,9 @@ impl<N: Node + 'static> World<N> {
         let d = 1 - end;
         let flow = &mut self.streams.get_mut(&stream).expect("found").flows[d];
         flow.reading_paused = !reading;
-        if reading && !flow.unread.is_empty() {
+        // What waited: unread data, or a close held back while the reader was paused
+        // (`stream_deliver` leaves a due Fin in flight without queueing a retry).
+        if reading && !(flow.unread.is_empty() && flow.in_flight.is_empty()) {
             self.queue_delivery(stream, d, self.now);
         }
     }
