@@ -159,8 +159,11 @@ impl<N: Node + 'static> World<N> {
         flow.reading_paused = !reading;
         // What waited: unread data, or a close held back while the reader was paused
         // (`stream_deliver` leaves a due Fin in flight without queueing a retry).
+        // A flush, not a queued delivery: one may be queued already for a later segment,
+        // and what waited should not wait for it.
         if reading && !(flow.unread.is_empty() && flow.in_flight.is_empty()) {
-            self.queue_delivery(stream, d, self.now);
+            let dir = d as u8;
+            self.push(self.now, Ev::StreamFlush { stream, dir });
         }
     }
 
@@ -178,12 +181,17 @@ impl<N: Node + 'static> World<N> {
         }
     }
 
-    pub(super) fn stream_deliver(&mut self, stream: StreamId, dir: u8) {
+    /// Deliver what is due on direction `dir`. `scheduled` is false for a flush on resume,
+    /// which leaves the queued delivery (if any) in place, so only one chain of deliveries
+    /// ever runs per direction.
+    pub(super) fn stream_deliver(&mut self, stream: StreamId, dir: u8, scheduled: bool) {
         let d = dir as usize;
         let Some(s) = self.streams.get_mut(&stream) else {
             return;
         };
-        s.flows[d].delivery_queued = false;
+        if scheduled {
+            s.flows[d].delivery_queued = false;
+        }
         let (writer, reader) = (s.ends[d], s.ends[1 - d]);
         // First what already arrived and waited for the reader.
         while !self.streams[&stream].flows[d].reading_paused {
