@@ -87,11 +87,6 @@ impl Conn {
         self.unacked.keys().next_back().copied()
     }
 
-    /// Epochs since anything valid arrived.
-    pub fn silent_epochs(&self) -> u32 {
-        self.silent_epochs
-    }
-
     /// Queue a payload; it gets the next sequence number.
     pub fn write(&mut self, payload: Vec<u8>) {
         self.queue.push_back((self.next_seq, payload));
