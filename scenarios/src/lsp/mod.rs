@@ -1,8 +1,11 @@
-//! Scenarios and the real-program commands for `lsp` (being written).
+//! LSP in the simulator: nodes that own the endpoints, the invariants, the catalog
+//! scenarios, and the real programs (`faultline lsp ...`).
 
 use crate::harness::Scenario;
 
+pub mod check;
 pub mod cli;
+pub mod node;
 
 /// This system's scenarios for the catalog.
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
