@@ -89,7 +89,10 @@ impl Checker<LspEvent> for LspChecker {
     fn on_event(&mut self, _now: Time, _node: Addr, event: &LspEvent) -> Result<(), Failure> {
         match event {
             LspEvent::ClientWrote { client, payload } => {
-                self.written.entry(*client).or_default().push(payload.clone());
+                self.written
+                    .entry(*client)
+                    .or_default()
+                    .push(payload.clone());
             }
             LspEvent::ClientConnected { client, conn } => {
                 self.client_conn.insert(*client, *conn);
@@ -98,7 +101,10 @@ impl Checker<LspEvent> for LspChecker {
                 self.conn_client.insert(*conn, *from);
             }
             LspEvent::ServerWrote { conn, payload } => {
-                self.server_wrote.entry(*conn).or_default().push(payload.clone());
+                self.server_wrote
+                    .entry(*conn)
+                    .or_default()
+                    .push(payload.clone());
             }
             LspEvent::ServerRead { conn, payload } => {
                 let client = self.conn_client.get(conn).copied();
@@ -120,7 +126,10 @@ impl Checker<LspEvent> for LspChecker {
                 self.losses.1 += 1;
                 self.check_silence(format!("server conn {conn}"), *silent_ns)?;
             }
-            LspEvent::ClientClosed { client, lost: false } => {
+            LspEvent::ClientClosed {
+                client,
+                lost: false,
+            } => {
                 let wrote = self.written.get(client).map_or(0, Vec::len);
                 let conn = self.client_conn.get(client).copied().unwrap_or(0);
                 let read = self.server_read.get(&conn).copied().unwrap_or(0);
@@ -172,7 +181,9 @@ impl WireMonitor {
 
     /// A datagram `from -> to` as sent (the middlebox hook).
     pub fn observe(&mut self, now: Time, from: Addr, to: Addr, bytes: &[u8]) {
-        let Ok(m) = Message::decode(bytes) else { return };
+        let Ok(m) = Message::decode(bytes) else {
+            return;
+        };
         match m.ty {
             MsgType::Data => self.on_data(now, from, to, &m),
             MsgType::Ack if m.seq_num != 0 => {

@@ -5,6 +5,7 @@ use crate::harness::Scenario;
 
 pub mod check;
 pub mod cli;
+pub mod lab;
 pub mod node;
 
 /// This system's scenarios for the catalog.

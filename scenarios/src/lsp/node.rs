@@ -10,24 +10,60 @@ use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
 use sim::{Addr, Ctx, Node, Time, TimerId};
 use std::collections::VecDeque;
 
+/// Timer tag of a client's pacing sleep (the endpoint's own timer uses tag 0).
+const PACE_TAG: u64 = 1;
+
 /// History events of an LSP run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LspEvent {
     /// A client's application wrote `payload`.
-    ClientWrote { client: Addr, payload: Vec<u8> },
+    ClientWrote {
+        client: Addr,
+        payload: Vec<u8>,
+    },
     /// A client's application read `payload`.
-    ClientRead { client: Addr, payload: Vec<u8> },
-    ClientConnected { client: Addr, conn: i64 },
-    ConnectFailed { client: Addr },
+    ClientRead {
+        client: Addr,
+        payload: Vec<u8>,
+    },
+    ClientConnected {
+        client: Addr,
+        conn: i64,
+    },
+    ConnectFailed {
+        client: Addr,
+    },
     /// The client's connection was lost, `silent_ns` after it last accepted a datagram.
-    ClientLost { client: Addr, silent_ns: u64 },
-    ClientClosed { client: Addr, lost: bool },
-    ServerAccepted { conn: i64, from: Addr },
-    ServerWrote { conn: i64, payload: Vec<u8> },
-    ServerRead { conn: i64, payload: Vec<u8> },
-    ServerLost { conn: i64, silent_ns: u64 },
-    ServerConnClosed { conn: i64 },
-    ServerClosed { lost_any: bool },
+    ClientLost {
+        client: Addr,
+        silent_ns: u64,
+    },
+    ClientClosed {
+        client: Addr,
+        lost: bool,
+    },
+    ServerAccepted {
+        conn: i64,
+        from: Addr,
+    },
+    ServerWrote {
+        conn: i64,
+        payload: Vec<u8>,
+    },
+    ServerRead {
+        conn: i64,
+        payload: Vec<u8>,
+    },
+    ServerLost {
+        conn: i64,
+        silent_ns: u64,
+    },
+    ServerConnClosed {
+        conn: i64,
+    },
+    ServerClosed {
+        lost_any: bool,
+    },
 }
 
 /// What a client does once connected.
@@ -40,6 +76,8 @@ pub struct ClientPlan {
     /// Close after this many reads (`Some(messages.len())` for an echo client), or right
     /// after writing everything with `Some(0)`.
     pub close_after_reads: Option<usize>,
+    /// Sleep a random 0..=this many ms before each write (the original's random sleeps).
+    pub pause_max_ms: u64,
 }
 
 /// A client node.
@@ -51,6 +89,8 @@ pub struct ClientNode {
     pub plan: ClientPlan,
     pub endpoint: Option<ClientEndpoint>,
     next_write: usize,
+    /// A pacing sleep is running; the next write waits for it.
+    sleeping: bool,
     pub reads: Vec<Vec<u8>>,
     pub log: Vec<(Time, ClientEvent)>,
     last_heard: Time,
@@ -90,6 +130,7 @@ impl LspNode {
             plan,
             endpoint: None,
             next_write: 0,
+            sleeping: false,
             reads: Vec::new(),
             log: Vec::new(),
             last_heard: Time::ZERO,
@@ -127,21 +168,40 @@ impl LspNode {
 
 impl ClientNode {
     /// Write through the endpoint and record it (tests call this via `World::with_node`).
-    pub fn write(&mut self, ctx: &mut Ctx<'_, LspEvent>, payload: Vec<u8>) -> Result<(), lsp::LspError> {
+    pub fn write(
+        &mut self,
+        ctx: &mut Ctx<'_, LspEvent>,
+        payload: Vec<u8>,
+    ) -> Result<(), lsp::LspError> {
         let ep = self.endpoint.as_mut().ok_or(lsp::LspError::Closed)?;
         ep.write(ctx, payload.clone())?;
-        ctx.record(LspEvent::ClientWrote { client: ctx.me(), payload });
+        ctx.record(LspEvent::ClientWrote {
+            client: ctx.me(),
+            payload,
+        });
         Ok(())
     }
 
     /// Close the endpoint.
     pub fn close(&mut self, ctx: &mut Ctx<'_, LspEvent>) -> Result<(), lsp::LspError> {
-        let r = self.endpoint.as_mut().ok_or(lsp::LspError::Closed)?.close(ctx);
+        let r = self
+            .endpoint
+            .as_mut()
+            .ok_or(lsp::LspError::Closed)?
+            .close(ctx);
         self.drain(ctx);
         r
     }
 
     fn write_next(&mut self, ctx: &mut Ctx<'_, LspEvent>) {
+        if self.plan.pause_max_ms > 0 {
+            if !self.sleeping && self.next_write < self.plan.messages.len() {
+                self.sleeping = true;
+                let ms = rand::Rng::gen_range(ctx.rng(), 0..=self.plan.pause_max_ms);
+                ctx.set_timer(std::time::Duration::from_millis(ms), PACE_TAG);
+            }
+            return;
+        }
         while self.next_write < self.plan.messages.len() {
             let m = self.plan.messages[self.next_write].clone();
             self.next_write += 1;
@@ -154,8 +214,26 @@ impl ClientNode {
         }
     }
 
+    /// The pacing sleep ended: write one message, and in batch mode sleep again.
+    fn on_pace(&mut self, ctx: &mut Ctx<'_, LspEvent>) {
+        self.sleeping = false;
+        if self.next_write < self.plan.messages.len() {
+            let m = self.plan.messages[self.next_write].clone();
+            self.next_write += 1;
+            if self.write(ctx, m).is_err() {
+                return;
+            }
+        }
+        if !self.plan.lockstep {
+            self.write_next(ctx);
+        }
+        self.maybe_close(ctx);
+    }
+
     fn maybe_close(&mut self, ctx: &mut Ctx<'_, LspEvent>) {
-        let Some(after) = self.plan.close_after_reads else { return };
+        let Some(after) = self.plan.close_after_reads else {
+            return;
+        };
         let all_written = self.next_write == self.plan.messages.len();
         if all_written && self.reads.len() >= after {
             self.plan.close_after_reads = None;
@@ -175,12 +253,18 @@ impl ClientNode {
             self.log.push((ctx.now(), e.clone()));
             match e {
                 ClientEvent::Connected { conn_id } => {
-                    ctx.record(LspEvent::ClientConnected { client: me, conn: conn_id });
+                    ctx.record(LspEvent::ClientConnected {
+                        client: me,
+                        conn: conn_id,
+                    });
                     self.write_next(ctx);
                     self.maybe_close(ctx);
                 }
                 ClientEvent::Message(payload) => {
-                    ctx.record(LspEvent::ClientRead { client: me, payload: payload.clone() });
+                    ctx.record(LspEvent::ClientRead {
+                        client: me,
+                        payload: payload.clone(),
+                    });
                     self.reads.push(payload);
                     if self.plan.lockstep {
                         self.write_next(ctx);
@@ -190,12 +274,18 @@ impl ClientNode {
                 ClientEvent::ConnectFailed => ctx.record(LspEvent::ConnectFailed { client: me }),
                 ClientEvent::Lost => {
                     let silent_ns = ctx.now().since(self.last_heard).as_nanos() as u64;
-                    ctx.record(LspEvent::ClientLost { client: me, silent_ns });
+                    ctx.record(LspEvent::ClientLost {
+                        client: me,
+                        silent_ns,
+                    });
                 }
                 ClientEvent::Closed { lost } => {
                     if lost {
                         let silent_ns = ctx.now().since(self.last_heard).as_nanos() as u64;
-                        ctx.record(LspEvent::ClientLost { client: me, silent_ns });
+                        ctx.record(LspEvent::ClientLost {
+                            client: me,
+                            silent_ns,
+                        });
                     }
                     ctx.record(LspEvent::ClientClosed { client: me, lost });
                 }
@@ -206,7 +296,12 @@ impl ClientNode {
 
 impl ServerNode {
     /// Write to `conn` and record it.
-    pub fn write(&mut self, ctx: &mut Ctx<'_, LspEvent>, conn: i64, payload: Vec<u8>) -> Result<(), lsp::LspError> {
+    pub fn write(
+        &mut self,
+        ctx: &mut Ctx<'_, LspEvent>,
+        conn: i64,
+        payload: Vec<u8>,
+    ) -> Result<(), lsp::LspError> {
         let ep = self.endpoint.as_mut().ok_or(lsp::LspError::Closed)?;
         ep.write(ctx, conn, payload.clone())?;
         ctx.record(LspEvent::ServerWrote { conn, payload });
@@ -223,7 +318,10 @@ impl ServerNode {
                     ctx.record(LspEvent::ServerAccepted { conn, from });
                 }
                 ServerEvent::Message { conn, data } => {
-                    ctx.record(LspEvent::ServerRead { conn, payload: data.clone() });
+                    ctx.record(LspEvent::ServerRead {
+                        conn,
+                        payload: data.clone(),
+                    });
                     if self.echo {
                         let _ = self.write(ctx, conn, data);
                     }
@@ -234,7 +332,10 @@ impl ServerNode {
                         ServerEvent::Accepted { conn: c, from } if *c == conn => Some(*from),
                         _ => None,
                     });
-                    let heard = from.and_then(|f| self.last_heard.get(&f)).copied().unwrap_or(Time::ZERO);
+                    let heard = from
+                        .and_then(|f| self.last_heard.get(&f))
+                        .copied()
+                        .unwrap_or(Time::ZERO);
                     let silent_ns = ctx.now().since(heard).as_nanos() as u64;
                     ctx.record(LspEvent::ServerLost { conn, silent_ns });
                 }
@@ -265,7 +366,9 @@ impl Node for LspNode {
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, LspEvent>, from: Addr, data: &[u8]) {
         match self {
             LspNode::Server(s) => {
-                let Some(ep) = s.endpoint.as_mut() else { return };
+                let Some(ep) = s.endpoint.as_mut() else {
+                    return;
+                };
                 let before = ep.stats().rejects();
                 ep.on_datagram(ctx, from, data);
                 if ep.stats().rejects() == before {
@@ -274,7 +377,9 @@ impl Node for LspNode {
                 s.drain(ctx);
             }
             LspNode::Client(c) => {
-                let Some(ep) = c.endpoint.as_mut() else { return };
+                let Some(ep) = c.endpoint.as_mut() else {
+                    return;
+                };
                 let before = ep.stats().rejects();
                 ep.on_datagram(ctx, from, data);
                 if ep.stats().rejects() == before {
@@ -285,7 +390,7 @@ impl Node for LspNode {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, LspEvent>, timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, LspEvent>, timer: TimerId, tag: u64) {
         match self {
             LspNode::Server(s) => {
                 if let Some(ep) = s.endpoint.as_mut() {
@@ -294,7 +399,9 @@ impl Node for LspNode {
                 s.drain(ctx);
             }
             LspNode::Client(c) => {
-                if let Some(ep) = c.endpoint.as_mut() {
+                if tag == PACE_TAG {
+                    c.on_pace(ctx);
+                } else if let Some(ep) = c.endpoint.as_mut() {
                     ep.on_timer(ctx, timer);
                 }
                 c.drain(ctx);
