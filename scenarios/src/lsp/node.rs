@@ -308,6 +308,20 @@ impl ServerNode {
         Ok(())
     }
 
+    /// Close the server.
+    pub fn close(&mut self, ctx: &mut Ctx<'_, LspEvent>) -> Result<(), lsp::LspError> {
+        let r = self.endpoint.as_mut().ok_or(lsp::LspError::Closed)?.close(ctx);
+        self.drain(ctx);
+        r
+    }
+
+    /// Close one connection.
+    pub fn close_conn(&mut self, ctx: &mut Ctx<'_, LspEvent>, conn: i64) -> Result<(), lsp::LspError> {
+        let r = self.endpoint.as_mut().ok_or(lsp::LspError::Closed)?.close_conn(ctx, conn);
+        self.drain(ctx);
+        r
+    }
+
     /// Act on everything the endpoint reported.
     pub fn drain(&mut self, ctx: &mut Ctx<'_, LspEvent>) {
         while let Some(e) = self.endpoint.as_mut().and_then(|ep| ep.poll_event()) {
