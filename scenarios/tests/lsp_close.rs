@@ -31,12 +31,16 @@ fn server_slow_start(seed: u64, clients: usize) {
     let mut spec = LabSpec::new(seed, params).clients(clients, |i| echo_plan(i, 10, true, false));
     spec.server_start = Time::from_millis(3 * 500);
     let mut lab = Lab::new(spec);
-    let done = lab.run_until(lab.epochs(5.0), |l| (0..clients).all(|i| l.client(i).reads.len() == 10));
+    let done = lab.run_until(lab.epochs(5.0), |l| {
+        (0..clients).all(|i| l.client(i).reads.len() == 10)
+    });
     assert!(done, "echoes incomplete after 5 epochs");
     lsp_common::assert_echoes(&lab, 10);
     for i in 0..clients {
         let first = lab.client(i).log.first().unwrap();
-        assert!(matches!(first.1, ClientEvent::Connected { .. }) && first.0 >= Time::from_millis(1500));
+        assert!(
+            matches!(first.1, ClientEvent::Connected { .. }) && first.0 >= Time::from_millis(1500)
+        );
     }
 }
 
@@ -53,20 +57,51 @@ fn server_slow_start2() {
 /// client's read fails by timeout; the server reads and writes nothing more.
 fn server_close(seed: u64, clients: usize, k: u32, max_epochs: f64) {
     let params = close_params(k);
-    let mut lab = echo(seed, params, clients, 10, true, 0, Time::from_millis(2000), |_| {});
+    let mut lab = echo(
+        seed,
+        params,
+        clients,
+        10,
+        true,
+        0,
+        Time::from_millis(2000),
+        |_| {},
+    );
     lab.with_server(|s, ctx| s.close(ctx)).unwrap();
     lab.run_to(lab.world.now() + std::time::Duration::from_millis(50));
     assert!(server_saw(&lab, &ServerEvent::Closed { lost_any: false }));
-    assert_eq!(lab.with_server(|s, ctx| s.write(ctx, 1, b"late".to_vec())), Err(LspError::Closed));
-    assert_eq!(lab.with_server(|s, ctx| s.close(ctx)), Err(LspError::Closed));
+    assert_eq!(
+        lab.with_server(|s, ctx| s.write(ctx, 1, b"late".to_vec())),
+        Err(LspError::Closed)
+    );
+    assert_eq!(
+        lab.with_server(|s, ctx| s.close(ctx)),
+        Err(LspError::Closed)
+    );
     // A client writing now gets nothing read by the closed server.
     let _ = lab.with_client(0, |c, ctx| c.write(ctx, b"anyone?".to_vec()));
     let limit = lab.epochs(max_epochs);
-    assert!(lab.run_until(limit, |l| (0..clients).all(|i| client_saw(l, i, &ClientEvent::Lost))));
-    let closed_at = lab.server().log.iter().position(|(_, e)| matches!(e, ServerEvent::Closed { .. })).unwrap();
-    assert!(lab.server().log[closed_at + 1..].is_empty(), "{:?}", &lab.server().log[closed_at..]);
+    assert!(lab.run_until(limit, |l| (0..clients).all(|i| client_saw(
+        l,
+        i,
+        &ClientEvent::Lost
+    ))));
+    let closed_at = lab
+        .server()
+        .log
+        .iter()
+        .position(|(_, e)| matches!(e, ServerEvent::Closed { .. }))
+        .unwrap();
+    assert!(
+        lab.server().log[closed_at + 1..].is_empty(),
+        "{:?}",
+        &lab.server().log[closed_at..]
+    );
     for i in 0..clients {
-        assert_eq!(lab.with_client(i, |c, ctx| c.write(ctx, vec![1])), Err(LspError::Lost));
+        assert_eq!(
+            lab.with_client(i, |c, ctx| c.write(ctx, vec![1])),
+            Err(LspError::Lost)
+        );
     }
 }
 
@@ -82,21 +117,42 @@ fn server_close2() {
 /// The server closes every connection; each client detects the loss by timeout.
 fn server_close_conns(seed: u64, clients: usize, k: u32, max_epochs: f64) {
     let params = close_params(k);
-    let mut lab = echo(seed, params, clients, 10, true, 0, Time::from_millis(2000), |_| {});
+    let mut lab = echo(
+        seed,
+        params,
+        clients,
+        10,
+        true,
+        0,
+        Time::from_millis(2000),
+        |_| {},
+    );
     for i in 0..clients {
         let conn = conn_of(&lab, i);
         lab.with_server(|s, ctx| s.close_conn(ctx, conn)).unwrap();
         // Closed (still flushing the last ack) or already dropped: an error either way.
-        assert!(lab.with_server(|s, ctx| s.write(ctx, conn, vec![1])).is_err());
+        assert!(lab
+            .with_server(|s, ctx| s.write(ctx, conn, vec![1]))
+            .is_err());
     }
     let limit = lab.epochs(max_epochs);
-    assert!(lab.run_until(limit, |l| (0..clients).all(|i| client_saw(l, i, &ClientEvent::Lost))));
+    assert!(lab.run_until(limit, |l| (0..clients).all(|i| client_saw(
+        l,
+        i,
+        &ClientEvent::Lost
+    ))));
     for i in 0..clients {
         let conn = conn_of(&lab, i);
         assert!(server_saw(&lab, &ServerEvent::ConnClosed { conn }));
-        assert_eq!(lab.with_server(|s, ctx| s.write(ctx, conn, vec![1])), Err(LspError::UnknownConn(conn)));
+        assert_eq!(
+            lab.with_server(|s, ctx| s.write(ctx, conn, vec![1])),
+            Err(LspError::UnknownConn(conn))
+        );
     }
-    assert_eq!(lab.with_server(|s, ctx| s.close_conn(ctx, 999)), Err(LspError::UnknownConn(999)));
+    assert_eq!(
+        lab.with_server(|s, ctx| s.close_conn(ctx, 999)),
+        Err(LspError::UnknownConn(999))
+    );
 }
 
 #[test]
@@ -116,19 +172,42 @@ fn client_close(seed: u64, clients: usize, max_epochs: f64) {
     let mut lab = Lab::new(spec);
     let limit = lab.epochs(max_epochs);
     let all_lost = |l: &Lab| {
-        (0..clients).all(|i| l.client(i).endpoint.as_ref().is_some_and(|e| e.conn_id() > 0))
-            && (0..clients).all(|i| server_saw(l, &ServerEvent::Lost { conn: conn_of(l, i) }))
+        (0..clients).all(|i| {
+            l.client(i)
+                .endpoint
+                .as_ref()
+                .is_some_and(|e| e.conn_id() > 0)
+        }) && (0..clients).all(|i| {
+            server_saw(
+                l,
+                &ServerEvent::Lost {
+                    conn: conn_of(l, i),
+                },
+            )
+        })
     };
-    assert!(lab.run_until(limit, all_lost), "the server did not see every client go");
+    assert!(
+        lab.run_until(limit, all_lost),
+        "the server did not see every client go"
+    );
     for i in 0..clients {
         assert!(client_saw(&lab, i, &ClientEvent::Closed { lost: false }));
         assert_eq!(lab.client(i).reads, payloads(i, 10));
-        assert_eq!(lab.with_client(i, |c, ctx| c.write(ctx, vec![1])), Err(LspError::Closed));
-        assert_eq!(lab.with_client(i, |c, ctx| c.close(ctx)), Err(LspError::Closed));
+        assert_eq!(
+            lab.with_client(i, |c, ctx| c.write(ctx, vec![1])),
+            Err(LspError::Closed)
+        );
+        assert_eq!(
+            lab.with_client(i, |c, ctx| c.close(ctx)),
+            Err(LspError::Closed)
+        );
     }
     lab.with_server(|s, ctx| s.close(ctx)).unwrap();
     assert!(server_saw(&lab, &ServerEvent::Closed { lost_any: false }));
-    assert_eq!(lab.with_server(|s, ctx| s.write(ctx, 1, vec![1])), Err(LspError::Closed));
+    assert_eq!(
+        lab.with_server(|s, ctx| s.write(ctx, 1, vec![1])),
+        Err(LspError::Closed)
+    );
 }
 
 #[test]
@@ -159,11 +238,19 @@ fn toggled(seed: u64, what: Toggle, clients: usize, msgs: usize, epoch_ms: u64, 
     spec.echo = false;
     let mut lab = Lab::new(spec);
     assert!(lab.run_until(lab.epochs(0.5), |l| {
-        (0..clients).all(|i| l.client(i).endpoint.as_ref().is_some_and(|e| e.is_connected()))
+        (0..clients).all(|i| {
+            l.client(i)
+                .endpoint
+                .as_ref()
+                .is_some_and(|e| e.is_connected())
+        })
     }));
     // Network off.
     lab.set_rule(Some(Box::new(|_, _, _, _| false)));
-    let server_writes = matches!(what, Toggle::ServerFastClose | Toggle::ServerToClient | Toggle::RoundTrip);
+    let server_writes = matches!(
+        what,
+        Toggle::ServerFastClose | Toggle::ServerToClient | Toggle::RoundTrip
+    );
     let client_writes = matches!(what, Toggle::ClientToServer | Toggle::RoundTrip);
     for i in 0..clients {
         if server_writes {
@@ -210,8 +297,10 @@ fn toggled(seed: u64, what: Toggle, clients: usize, msgs: usize, epoch_ms: u64, 
         (0..clients).all(|i| {
             (!server_writes || l.client(i).reads.len() == msgs)
                 && (!client_writes || server_reads(l, i).len() == msgs)
-                && (what != Toggle::ClientToServer || client_saw(l, i, &ClientEvent::Closed { lost: false }))
-        }) && (what != Toggle::ServerFastClose || server_saw(l, &ServerEvent::Closed { lost_any: false }))
+                && (what != Toggle::ClientToServer
+                    || client_saw(l, i, &ClientEvent::Closed { lost: false }))
+        }) && (what != Toggle::ServerFastClose
+            || server_saw(l, &ServerEvent::Closed { lost_any: false }))
     });
     assert!(done, "not flushed within {max_epochs} epochs");
     for i in 0..clients {

@@ -20,7 +20,12 @@ fn idle_lab(seed: u64, params: Params, clients: usize) -> Lab {
     spec.echo = false;
     let mut lab = Lab::new(spec);
     assert!(lab.run_until(lab.epochs(0.5), |l| {
-        (0..l.clients.len()).all(|i| l.client(i).endpoint.as_ref().is_some_and(|e| e.is_connected()))
+        (0..l.clients.len()).all(|i| {
+            l.client(i)
+                .endpoint
+                .as_ref()
+                .is_some_and(|e| e.is_connected())
+        })
     }));
     lab
 }
@@ -44,13 +49,20 @@ fn server_reads(lab: &Lab, i: usize) -> Vec<Vec<u8>> {
 
 /// Drop the Acks (not heartbeats) the server (`true`) or the clients send.
 fn block_acks(lab: &mut Lab, server: bool) {
-    let who: Vec<Addr> = if server { vec![lab.server] } else { lab.clients.clone() };
-    lab.set_rule(Some(Box::new(move |_, from, _, b| !(who.contains(&from) && is_ack(b)))));
+    let who: Vec<Addr> = if server {
+        vec![lab.server]
+    } else {
+        lab.clients.clone()
+    };
+    lab.set_rule(Some(Box::new(move |_, from, _, b| {
+        !(who.contains(&from) && is_ack(b))
+    })));
 }
 
 fn client_writes(lab: &mut Lab, i: usize, msgs: &[Vec<u8>]) {
     for m in msgs {
-        lab.with_client(i, |c, ctx| c.write(ctx, m.clone())).unwrap();
+        lab.with_client(i, |c, ctx| c.write(ctx, m.clone()))
+            .unwrap();
     }
 }
 
@@ -67,7 +79,11 @@ fn window(seed: u64, clients: usize, msgs: usize, params: Params, through: usize
     let t = lab.world.now();
     lab.run_to(t + lab.params.epoch() * 2);
     for i in 0..n {
-        assert_eq!(server_reads(&lab, i), payloads(i, msgs)[..through].to_vec(), "client {i}");
+        assert_eq!(
+            server_reads(&lab, i),
+            payloads(i, msgs)[..through].to_vec(),
+            "client {i}"
+        );
     }
     lab.set_rule(None);
     let limit = lab.world.now() + lab.params.epoch() * 4;
@@ -86,7 +102,11 @@ fn window(seed: u64, clients: usize, msgs: usize, params: Params, through: usize
     let t = lab.world.now();
     lab.run_to(t + lab.params.epoch() * 2);
     for i in 0..n {
-        assert_eq!(lab.client(i).reads, payloads(100 + i, msgs)[..through].to_vec(), "client {i}");
+        assert_eq!(
+            lab.client(i).reads,
+            payloads(100 + i, msgs)[..through].to_vec(),
+            "client {i}"
+        );
     }
     lab.set_rule(None);
     let limit = lab.world.now() + lab.params.epoch() * 4;
@@ -136,7 +156,9 @@ fn scattered(seed: u64, clients: usize) {
         let from_clients = dir == 0;
         let clients_addrs = lab.clients.clone();
         lab.set_rule(Some(Box::new(move |_, from, to, b| {
-            let Ok(m) = Message::decode(b) else { return true };
+            let Ok(m) = Message::decode(b) else {
+                return true;
+            };
             let sent_by_client = clients_addrs.contains(&from);
             if m.ty != MsgType::Data || sent_by_client != from_clients {
                 return true;
@@ -157,7 +179,11 @@ fn scattered(seed: u64, clients: usize) {
         let t = lab.world.now();
         lab.run_to(t + lab.params.epoch().mul_f64(0.9));
         for i in 0..n {
-            let got = if from_clients { server_reads(&lab, i).len() } else { lab.client(i).reads.len() };
+            let got = if from_clients {
+                server_reads(&lab, i).len()
+            } else {
+                lab.client(i).reads.len()
+            };
             assert_eq!(got, 0, "read past the gap (client {i})");
         }
         let limit = lab.world.now() + lab.params.epoch() * 3;
@@ -206,7 +232,11 @@ fn max_unacked_quarters(seed: u64, clients: usize, window: u64) {
     let t = lab.world.now();
     lab.run_to(t + lab.params.epoch() * 2);
     for (i, msgs) in all.iter().enumerate() {
-        assert_eq!(server_reads(&lab, i), msgs[..10].to_vec(), "M = 10 caps the first three quarters");
+        assert_eq!(
+            server_reads(&lab, i),
+            msgs[..10].to_vec(),
+            "M = 10 caps the first three quarters"
+        );
         assert_eq!(lab.client(i).endpoint.as_ref().unwrap().unacked_len(), 10);
     }
     lab.set_rule(None);
@@ -226,7 +256,13 @@ fn max_unacked_quarters(seed: u64, clients: usize, window: u64) {
     }
     lab.set_rule(None);
     let limit = lab.world.now() + lab.params.epoch() * 15;
-    assert!(lab.run_until(limit, |l| (0..n).all(|i| l.client(i).endpoint.as_ref().unwrap().unacked_len() == 0)));
+    assert!(lab.run_until(limit, |l| (0..n).all(|i| l
+        .client(i)
+        .endpoint
+        .as_ref()
+        .unwrap()
+        .unacked_len()
+        == 0)));
     assert_eq!(lab.window_violations(), Vec::<String>::new());
     assert_eq!(lab.monitor.borrow().max_outstanding_seen, 10);
 }
@@ -256,9 +292,22 @@ fn exp_back_off(seed: u64, clients: usize, msgs: usize) {
         client_writes(&mut lab, i, &payloads(i, msgs));
     }
     lab.run_to(Time((t0 + lab.params.epoch() * 14).as_nanos() - 1));
-    let data = lab.net.borrow().data_between(t0, lab.world.now() + std::time::Duration::from_nanos(1), None).len();
+    let data = lab
+        .net
+        .borrow()
+        .data_between(
+            t0,
+            lab.world.now() + std::time::Duration::from_nanos(1),
+            None,
+        )
+        .len();
     let w = 5 * clients;
-    assert!((4 * w..=6 * w).contains(&data), "{data} Data sent, want {}..={}", 4 * w, 6 * w);
+    assert!(
+        (4 * w..=6 * w).contains(&data),
+        "{data} Data sent, want {}..={}",
+        4 * w,
+        6 * w
+    );
     assert_eq!(data, 5 * w);
     // Per message: resends on the 1st, 3rd, 6th and 11th epoch tick after the first send,
     // so the gaps between transmissions are 1, 2, 3 and 5 epochs after the first tick.
@@ -270,7 +319,11 @@ fn exp_back_off(seed: u64, clients: usize, msgs: usize) {
             .filter(|s| s.msg.seq_num == 1)
             .map(|s| s.at.as_nanos())
             .collect();
-        let gaps: Vec<u64> = times.windows(2).skip(1).map(|w| (w[1] - w[0]) / 2_000_000_000).collect();
+        let gaps: Vec<u64> = times
+            .windows(2)
+            .skip(1)
+            .map(|w| (w[1] - w[0]) / 2_000_000_000)
+            .collect();
         assert_eq!(times.len(), 5, "{client}");
         assert_eq!(gaps, vec![2, 3, 5], "{client}");
     }
@@ -288,12 +341,25 @@ fn exp_back_off2() {
 /// Half of all writes are held back up to 500 ms; reads stay in exact order.
 fn out_of_order(seed: u64, clients: usize, msgs: usize) {
     let params = Params::new(3, 5000, 30, 0, 30);
-    let lab = echo(seed, params, clients, msgs, false, 0, Time::from_secs(5), |lab| {
-        let mut link = LinkFaults::clean(1_000_000, 2_000_000);
-        link.reorder = 0.5;
-        link.reorder_delay_ns = 500_000_000;
-        lab.world.apply(Fault::Link { from: None, to: None, faults: link });
-    });
+    let lab = echo(
+        seed,
+        params,
+        clients,
+        msgs,
+        false,
+        0,
+        Time::from_secs(5),
+        |lab| {
+            let mut link = LinkFaults::clean(1_000_000, 2_000_000);
+            link.reorder = 0.5;
+            link.reorder_delay_ns = 500_000_000;
+            lab.world.apply(Fault::Link {
+                from: None,
+                to: None,
+                faults: link,
+            });
+        },
+    );
     assert!(lab.world.stats().datagrams_reordered > 0);
 }
 

@@ -310,14 +310,26 @@ impl ServerNode {
 
     /// Close the server.
     pub fn close(&mut self, ctx: &mut Ctx<'_, LspEvent>) -> Result<(), lsp::LspError> {
-        let r = self.endpoint.as_mut().ok_or(lsp::LspError::Closed)?.close(ctx);
+        let r = self
+            .endpoint
+            .as_mut()
+            .ok_or(lsp::LspError::Closed)?
+            .close(ctx);
         self.drain(ctx);
         r
     }
 
     /// Close one connection.
-    pub fn close_conn(&mut self, ctx: &mut Ctx<'_, LspEvent>, conn: i64) -> Result<(), lsp::LspError> {
-        let r = self.endpoint.as_mut().ok_or(lsp::LspError::Closed)?.close_conn(ctx, conn);
+    pub fn close_conn(
+        &mut self,
+        ctx: &mut Ctx<'_, LspEvent>,
+        conn: i64,
+    ) -> Result<(), lsp::LspError> {
+        let r = self
+            .endpoint
+            .as_mut()
+            .ok_or(lsp::LspError::Closed)?
+            .close_conn(ctx, conn);
         self.drain(ctx);
         r
     }
