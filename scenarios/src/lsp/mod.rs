@@ -7,8 +7,12 @@ pub mod check;
 pub mod cli;
 pub mod lab;
 pub mod node;
+pub mod scenario;
 
 /// This system's scenarios for the catalog.
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
-    vec![]
+    scenario::all()
+        .into_iter()
+        .map(|s| Box::new(s) as Box<dyn Scenario>)
+        .collect()
 }
