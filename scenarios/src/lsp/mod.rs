@@ -3,10 +3,13 @@
 
 use crate::harness::Scenario;
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod lab;
 pub mod node;
+pub mod real;
+pub mod realbench;
 pub mod scenario;
 
 /// This system's scenarios for the catalog.
