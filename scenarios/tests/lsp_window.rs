@@ -150,10 +150,9 @@ fn scattered(seed: u64, clients: usize) {
     let msgs = 10;
     let mut lab = idle_lab(seed, params, clients);
     let n = clients;
-    for (dir, senders) in [(0, vec![lab.server]), (1, lab.clients.clone())] {
-        let _ = senders;
+    // First client -> server, then server -> client.
+    for from_clients in [true, false] {
         let mut dropped = BTreeSet::new();
-        let from_clients = dir == 0;
         let clients_addrs = lab.clients.clone();
         lab.set_rule(Some(Box::new(move |_, from, to, b| {
             let Ok(m) = Message::decode(b) else {
