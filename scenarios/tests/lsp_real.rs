@@ -162,3 +162,14 @@ fn client_exits_nonzero_when_no_server_answers() {
     assert_eq!(code, 1);
     assert!(err.contains("cannot connect"), "stderr: {err}");
 }
+
+#[test]
+fn bench_sim_only_reports_simulator_figures_only() {
+    let out = Command::new(BIN).args(["lsp", "bench", "--sim-only", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["real_udp_vs_tcp"].as_array().unwrap().len(), 0);
+    let sim = v["simulator"].as_array().unwrap();
+    assert_eq!(sim.len(), 3);
+    assert!(sim.iter().all(|f| f["events"].as_u64().unwrap() > 1000));
+}

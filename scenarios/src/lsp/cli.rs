@@ -112,7 +112,7 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             real_only,
             json,
         } => {
-            super::realbench::run(msgs, !real_only, !sim_only, json)?;
+            super::realbench::run(msgs, !sim_only, !real_only, json)?;
             Ok(0)
         }
     }
