@@ -165,8 +165,15 @@ fn client_exits_nonzero_when_no_server_answers() {
 
 #[test]
 fn bench_sim_only_reports_simulator_figures_only() {
-    let out = Command::new(BIN).args(["lsp", "bench", "--sim-only", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["lsp", "bench", "--sim-only", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["real_udp_vs_tcp"].as_array().unwrap().len(), 0);
     let sim = v["simulator"].as_array().unwrap();
