@@ -279,7 +279,7 @@ fn end_checks(
     if let Some(cut) = cut_at {
         for (t, e) in &server.log {
             if let ServerEvent::Lost { conn } = e {
-                if *t > cut + bound && *t < cut + bound * 2 {
+                if *t > cut + bound {
                     return Err(Failure::new(
                         "lost-within-bound",
                         format!("server lost conn {conn} at {t}, cut at {cut}"),
