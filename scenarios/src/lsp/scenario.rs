@@ -15,7 +15,7 @@
 //! turning an Ack into a CAck) could acknowledge a message that never arrived, and the
 //! sender would never resend it; that connection would then stall and fail
 //! `every-client-finishes`. Safety cannot break that way (the receiver still delivers only
-//! what passed the checksum, in order). No such stall showed up in 8000 seeds of
+//! what passed the checksum, in order). No such stall showed up in 5000 seeds each of
 //! `lsp-echo` and `lsp-stream`; if a sweep finds one, it is this protocol limit.
 
 use super::lab::{echo_plan, Lab, LabSpec, Net};
