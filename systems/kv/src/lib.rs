@@ -1,1 +1,15 @@
-//! (being written)
+//! P0 of faultline: the key-value messaging server (spec `cmu440.md`, "P0").
+//!
+//! One server, many clients, each on its own reliable ordered stream. Clients send
+//! newline-terminated text requests (`Put`, `Get`, `Delete`, `Update`); only `Get` answers,
+//! one `key:value` line per value. The server is a sans-IO [`sim::Node`]: it serialises
+//! every store access by construction (one event at a time), keeps a per-client outgoing
+//! queue of at most 500 messages drained as the client's receive window allows, and drops
+//! (and counts) messages for a client whose queue is full, so a client that stops reading
+//! never holds anyone else up. It records what it applied, in order, as history events, so
+//! checkers can compare the run with a sequential model.
+//!
+//! Modules: [`store`] (the `kvstore` semantics), [`protocol`] (line format and reader).
+
+pub mod protocol;
+pub mod store;
