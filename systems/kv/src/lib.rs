@@ -9,7 +9,18 @@
 //! never holds anyone else up. It records what it applied, in order, as history events, so
 //! checkers can compare the run with a sequential model.
 //!
-//! Modules: [`store`] (the `kvstore` semantics), [`protocol`] (line format and reader).
+//! Modules: [`store`] (the `kvstore` semantics), [`protocol`] (line format and reader),
+//! [`server`] (the server node), [`client`] (scenario clients), [`event`] (history events),
+//! [`node`] (the enum a world holds).
 
+pub mod client;
+pub mod event;
+pub mod node;
 pub mod protocol;
+pub mod server;
 pub mod store;
+
+pub use client::{Client, ClientConfig, ClientStats, Reading};
+pub use event::{KvEvent, QueueOutcome};
+pub use node::KvNode;
+pub use server::{Server, ServerStats, QUEUE_MAX_MESSAGES};
