@@ -21,13 +21,32 @@ pub const DEFAULT_STREAM_WINDOW: usize = 64 * 1024;
 /// An effect a node asked for, to be carried out by the runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    Send { to: Addr, data: Vec<u8> },
-    SetTimer { id: TimerId, after: Duration, tag: u64 },
-    Connect { stream: StreamId, to: Addr },
-    Write { stream: StreamId, data: Vec<u8> },
-    Close { stream: StreamId },
-    PauseReading { stream: StreamId },
-    ResumeReading { stream: StreamId },
+    Send {
+        to: Addr,
+        data: Vec<u8>,
+    },
+    SetTimer {
+        id: TimerId,
+        after: Duration,
+        tag: u64,
+    },
+    Connect {
+        stream: StreamId,
+        to: Addr,
+    },
+    Write {
+        stream: StreamId,
+        data: Vec<u8>,
+    },
+    Close {
+        stream: StreamId,
+    },
+    PauseReading {
+        stream: StreamId,
+    },
+    ResumeReading {
+        stream: StreamId,
+    },
 }
 
 /// Why a stream write failed.
@@ -131,7 +150,13 @@ impl<E> NodeIo<E> {
     /// A stream is open at this end: the node may write up to `window` bytes before the
     /// first window update.
     pub fn open_stream(&mut self, stream: StreamId, window: usize) {
-        self.streams.insert(stream, SendWindow { credit: window, wants_writable: false });
+        self.streams.insert(
+            stream,
+            SendWindow {
+                credit: window,
+                wants_writable: false,
+            },
+        );
     }
 
     /// The stream is gone at this end.
@@ -196,7 +221,10 @@ impl<E> Ctx<'_, E> {
 
     /// Send a datagram. It may be lost, duplicated, delayed, reordered or corrupted.
     pub fn send(&mut self, to: Addr, data: impl Into<Vec<u8>>) {
-        self.io.effects.push(Effect::Send { to, data: data.into() });
+        self.io.effects.push(Effect::Send {
+            to,
+            data: data.into(),
+        });
     }
 
     /// Fire `on_timer(id, tag)` after `after` has passed on this node's clock.
@@ -227,14 +255,21 @@ impl<E> Ctx<'_, E> {
     /// were taken (possibly 0). If fewer than `data.len()`, the node gets `Writable` once the
     /// peer has read enough to make room.
     pub fn write(&mut self, stream: StreamId, data: &[u8]) -> Result<usize, StreamError> {
-        let window = self.io.streams.get_mut(&stream).ok_or(StreamError::Closed)?;
+        let window = self
+            .io
+            .streams
+            .get_mut(&stream)
+            .ok_or(StreamError::Closed)?;
         let taken = data.len().min(window.credit);
         window.credit -= taken;
         if taken < data.len() {
             window.wants_writable = true;
         }
         if taken > 0 {
-            self.io.effects.push(Effect::Write { stream, data: data[..taken].to_vec() });
+            self.io.effects.push(Effect::Write {
+                stream,
+                data: data[..taken].to_vec(),
+            });
         }
         Ok(taken)
     }

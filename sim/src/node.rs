@@ -82,7 +82,10 @@ pub enum StreamEvent {
     /// A write was refused or partial earlier; the peer's window has room again.
     Writable { stream: StreamId },
     /// The stream is gone; no more events come for it and writes to it fail.
-    Closed { stream: StreamId, reason: CloseReason },
+    Closed {
+        stream: StreamId,
+        reason: CloseReason,
+    },
 }
 
 impl StreamEvent {

@@ -1,7 +1,8 @@
-//! Scenarios and the real-program commands for `kv` (being written).
+//! Scenarios and the real-program commands for `kv` (spec P0).
 
 use crate::harness::Scenario;
 
+pub mod check;
 pub mod cli;
 
 /// This system's scenarios for the catalog.

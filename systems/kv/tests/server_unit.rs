@@ -197,7 +197,8 @@ fn a_slow_reader_fills_its_queue_then_drops_without_holding_up_others() {
     }
     assert_eq!(rig.server.queue_len(slow), Some(0));
     let expected = "k:v0000
-".repeat(1 + QUEUE_MAX_MESSAGES);
+"
+    .repeat(1 + QUEUE_MAX_MESSAGES);
     assert_eq!(got, expected);
     assert_eq!(
         rig.server.stats().queue_high_water,
