@@ -30,8 +30,9 @@ pub enum Reading {
     Normal,
     /// Stops reading at connect and starts `after` the client started (A.6 SlowClient).
     PausedUntil(Duration),
-    /// Alternates: paused for `paused`, then reading for `reading`, from connect on.
-    Intermittent { paused: Duration, reading: Duration },
+    /// Alternates: paused for `paused`, then reading for `reading`, from connect on, until
+    /// `until` after the client started; from then on it reads normally.
+    Intermittent { paused: Duration, reading: Duration, until: Duration },
     /// Never reads.
     Never,
 }
@@ -95,6 +96,9 @@ pub struct ClientStats {
     /// Get latencies in nanoseconds, for clients that read normally.
     pub get_latencies_ns: Vec<u64>,
 }
+
+/// Durable storage key of the client's key-namespace generation.
+const GENERATION_KEY: &str = "kv/client/generation";
 
 const TAG_TICK: u64 = 1;
 const TAG_PAUSE: u64 = 2;
@@ -178,6 +182,14 @@ impl Client {
 
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
         self.started_at = ctx.now();
+        // A restarted client cannot know which of its requests were applied before the
+        // crash, so each incarnation takes a fresh key namespace, kept in durable storage.
+        let previous = ctx.storage().get(GENERATION_KEY).map(<[u8]>::to_vec);
+        if let Some(g) = previous.and_then(|b| String::from_utf8(b).ok()?.parse::<u32>().ok()) {
+            self.generation = g + 1;
+        }
+        ctx.storage().put(GENERATION_KEY, self.generation.to_string());
+        ctx.storage().sync();
         let rng = ctx.rng();
         self.pad = (0..self.cfg.inflate)
             .map(|_| rng.gen_range(b'a'..=b'z'))
@@ -207,11 +219,13 @@ impl Client {
         match tag {
             TAG_TICK => self.burst(ctx),
             TAG_PAUSE => {
-                if let (Some(stream), Reading::Intermittent { paused, .. }) =
+                if let (Some(stream), Reading::Intermittent { paused, until, .. }) =
                     (self.stream(), self.cfg.reading)
                 {
-                    ctx.pause_reading(stream);
-                    ctx.set_timer(paused, TAG_RESUME);
+                    if ctx.now() < self.started_at + until {
+                        ctx.pause_reading(stream);
+                        ctx.set_timer(paused, TAG_RESUME);
+                    }
                 }
             }
             TAG_RESUME => {
@@ -224,6 +238,8 @@ impl Client {
             }
             TAG_RECONNECT if self.stream.is_none() => {
                 self.generation += 1;
+                ctx.storage().put(GENERATION_KEY, self.generation.to_string());
+                ctx.storage().sync();
                 self.connect(ctx);
             }
             _ => {}
