@@ -84,6 +84,25 @@ impl KvChecker {
         &self.model
     }
 
+    /// Reply lines sent or queued on `stream` and not received by its client (yet).
+    pub fn undelivered(&self, stream: StreamId) -> usize {
+        self.streams.get(&stream).map_or(0, |s| s.in_flight.len())
+    }
+
+    /// End of run: the last Get answered every line it owed.
+    pub fn finish(&mut self) -> Result<(), Failure> {
+        match self.owed.take() {
+            Some((stream, owed)) if !owed.is_empty() => Err(Failure::new(
+                "get-matches-model",
+                format!(
+                    "the last Get on {stream:?} answered {} lines too few",
+                    owed.len()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Connections open and closed, by the checker's count.
     pub fn counts(&self) -> (u64, u64) {
         (self.open.len() as u64, self.dropped)

@@ -32,7 +32,11 @@ pub enum Reading {
     PausedUntil(Duration),
     /// Alternates: paused for `paused`, then reading for `reading`, from connect on, until
     /// `until` after the client started; from then on it reads normally.
-    Intermittent { paused: Duration, reading: Duration, until: Duration },
+    Intermittent {
+        paused: Duration,
+        reading: Duration,
+        until: Duration,
+    },
     /// Never reads.
     Never,
 }
@@ -56,6 +60,9 @@ pub struct ClientConfig {
     pub reading: Reading,
     /// Reconnect this long after the stream is lost (not after `disconnect`).
     pub reconnect_after: Option<Duration>,
+    /// Send a malformed line before every `n`th write event (0: never), to exercise the
+    /// server's "ignored and counted" rule.
+    pub garbage_every: u32,
 }
 
 impl ClientConfig {
@@ -72,6 +79,7 @@ impl ClientConfig {
             burst_pause: Duration::from_millis(100),
             reading: Reading::Normal,
             reconnect_after: None,
+            garbage_every: 0,
         }
     }
 
@@ -85,6 +93,8 @@ impl ClientConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientStats {
     pub events_sent: u32,
+    /// Malformed lines sent on purpose.
+    pub garbage_sent: u64,
     pub gets_sent: u64,
     /// Reply lines expected, received, and received but not expected.
     pub replies_expected: u64,
@@ -188,7 +198,8 @@ impl Client {
         if let Some(g) = previous.and_then(|b| String::from_utf8(b).ok()?.parse::<u32>().ok()) {
             self.generation = g + 1;
         }
-        ctx.storage().put(GENERATION_KEY, self.generation.to_string());
+        ctx.storage()
+            .put(GENERATION_KEY, self.generation.to_string());
         ctx.storage().sync();
         let rng = ctx.rng();
         self.pad = (0..self.cfg.inflate)
@@ -238,7 +249,8 @@ impl Client {
             }
             TAG_RECONNECT if self.stream.is_none() => {
                 self.generation += 1;
-                ctx.storage().put(GENERATION_KEY, self.generation.to_string());
+                ctx.storage()
+                    .put(GENERATION_KEY, self.generation.to_string());
                 ctx.storage().sync();
                 self.connect(ctx);
             }
@@ -343,6 +355,11 @@ impl Client {
         for _ in 0..self.cfg.burst {
             if self.stats.events_sent >= self.cfg.events {
                 break;
+            }
+            let garbage = self.cfg.garbage_every;
+            if garbage > 0 && self.stats.events_sent.is_multiple_of(garbage) {
+                self.out.extend_from_slice(b"Bogus:this is not a request\n");
+                self.stats.garbage_sent += 1;
             }
             let r = ctx.rng().gen_range(0..num_keys);
             let key = self.key(r);
