@@ -16,6 +16,7 @@
 //!   messages never arrive);
 //! - `client-expected`: no client received a line its own model did not expect;
 //! - `ops-on-open-streams`: requests are applied only for connected clients.
+//!
 //! The final store is compared with the model at the end of the run by the scenario.
 
 use kv::{KvEvent, QueueOutcome, QUEUE_MAX_MESSAGES};
