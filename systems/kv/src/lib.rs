@@ -23,4 +23,4 @@ pub mod store;
 pub use client::{Client, ClientConfig, ClientStats, Reading};
 pub use event::{KvEvent, QueueOutcome};
 pub use node::KvNode;
-pub use server::{Server, ServerStats, QUEUE_MAX_MESSAGES};
+pub use server::{History, Server, ServerStats, QUEUE_MAX_MESSAGES};

@@ -49,6 +49,73 @@ struct Conn {
     queue: VecDeque<Vec<u8>>,
     /// Bytes of the queue's first message already handed to the stream.
     head_written: usize,
+    /// Bytes counted as sent during this handler call, written to the stream in one
+    /// piece at its end (one write per call instead of one per reply line).
+    staged: Vec<u8>,
+}
+
+impl Conn {
+    /// Spec P0 A.4: a message for a queue that is not full. It goes straight out if the
+    /// queue is empty and the client's window has room for it; otherwise it waits its turn
+    /// (with as much of it as fits sent already).
+    fn offer(&mut self, ctx: &Ctx<'_, KvEvent>, stream: StreamId, line: Vec<u8>) -> QueueOutcome {
+        if self.queue.is_empty() {
+            // Only an empty queue may send at once, or messages would overtake each other.
+            let room = ctx.writable_bytes(stream).saturating_sub(self.staged.len());
+            if room >= line.len() {
+                self.staged.extend_from_slice(&line);
+                return QueueOutcome::Sent;
+            }
+            self.staged.extend_from_slice(&line[..room]);
+            self.head_written = room;
+        }
+        self.queue.push_back(line);
+        QueueOutcome::Queued {
+            len: self.queue.len(),
+        }
+    }
+
+    /// Move queued messages into the staging buffer while the window has room.
+    fn drain_queue(&mut self, ctx: &Ctx<'_, KvEvent>, stream: StreamId) -> u64 {
+        let mut room = ctx.writable_bytes(stream).saturating_sub(self.staged.len());
+        let mut written = 0;
+        while let Some(head) = self.queue.front() {
+            let rest = &head[self.head_written..];
+            if rest.len() > room {
+                self.staged.extend_from_slice(&rest[..room]);
+                self.head_written += room;
+                break;
+            }
+            self.staged.extend_from_slice(rest);
+            room -= rest.len();
+            self.queue.pop_front();
+            self.head_written = 0;
+            written += 1;
+        }
+        written
+    }
+
+    /// Hand the staged bytes to the stream in one write. They were counted against the
+    /// window as they were staged, so the stream takes them all; when the window is used
+    /// up the node hears `Writable` once the client has read.
+    fn push_staged(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId) {
+        if !self.staged.is_empty() {
+            let _ = ctx.write(stream, &self.staged);
+            self.staged.clear();
+        }
+    }
+}
+
+/// What the server records as history (see [`crate::event`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum History {
+    /// Every applied request and every reply message: what the checkers need. Its cost
+    /// is a copy of every reply, held until the handler returns.
+    #[default]
+    Full,
+    /// Connects, leaves, malformed lines and stats only: for the real program, whose
+    /// memory must stay bounded however many replies one read of a socket asks for.
+    Counts,
 }
 
 /// The server's state.
@@ -58,11 +125,20 @@ pub struct Server {
     clients: BTreeMap<StreamId, Conn>,
     stats: ServerStats,
     closed: bool,
+    history: History,
 }
 
 impl Server {
     pub fn new() -> Server {
         Server::default()
+    }
+
+    /// A server that records only `history` (see [`History`]).
+    pub fn with_history(history: History) -> Server {
+        Server {
+            history,
+            ..Server::default()
+        }
     }
 
     /// A server over an existing store (the tests' `CreateWithBackdoor`).
@@ -129,6 +205,7 @@ impl Server {
             reader: LineReader::default(),
             queue: VecDeque::new(),
             head_written: 0,
+            staged: Vec::new(),
         };
         if self.clients.insert(stream, conn).is_none() {
             self.stats.active += 1;
@@ -150,6 +227,7 @@ impl Server {
         reader.feed(data, |line| self.handle_line(ctx, stream, line));
         if let Some(conn) = self.clients.get_mut(&stream) {
             conn.reader = reader;
+            conn.push_staged(ctx, stream);
         }
     }
 
@@ -190,6 +268,8 @@ impl Server {
         match line.and_then(parse_request) {
             Ok(req) => self.apply(ctx, stream, req),
             Err(error) => {
+                // Recorded at every history level: the count alone would not say which
+                // client sent it.
                 self.stats.malformed += 1;
                 ctx.record(KvEvent::Malformed { stream, error });
             }
@@ -202,56 +282,60 @@ impl Server {
             Request::Put { key, value } => self.store.put(key, value),
             Request::Delete { key } => self.store.delete(key),
             Request::Update { key, old, new } => self.store.update(key, old, new),
-            Request::Get { .. } => {}
+            Request::Get { key } => self.answer_get(ctx, stream, key),
         }
-        let key = match &req {
-            Request::Get { key } => Some(key.clone()),
-            _ => None,
-        };
-        ctx.record(KvEvent::Applied { stream, req });
-        if let Some(key) = key {
-            // One message per value (spec P0 A.3). Cloning the list keeps the store
-            // borrow short; values are small next to the socket work they cause.
-            for value in self.store.get(&key).to_vec() {
-                let line = encode_reply(&key, &value);
-                self.enqueue(ctx, stream, line);
-            }
+        if self.history == History::Full && !matches!(req, Request::Get { .. }) {
+            ctx.record(KvEvent::Applied { stream, req });
         }
     }
 
-    /// Spec P0 A.4: queue a message for a client, or drop it if its queue is full.
-    fn enqueue(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, line: Vec<u8>) {
-        let Some(conn) = self.clients.get_mut(&stream) else {
+    /// One message per value (spec P0 A.3), each offered to the client's queue (A.4).
+    fn answer_get(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, key: &[u8]) {
+        let full = self.history == History::Full;
+        if full {
+            // The Get's `Applied` must come before its replies in the history.
+            ctx.record(KvEvent::Applied {
+                stream,
+                req: Request::Get { key: key.to_vec() },
+            });
+        }
+        let Server {
+            store,
+            clients,
+            stats,
+            ..
+        } = self;
+        let Some(conn) = clients.get_mut(&stream) else {
             return;
         };
-        let outcome = if conn.queue.len() >= QUEUE_MAX_MESSAGES {
-            self.stats.messages_dropped += 1;
-            QueueOutcome::Dropped
-        } else {
-            // Only an empty queue may write at once, or messages would overtake each other.
-            // A refused write takes 0 bytes; what was not taken follows on `Writable`.
-            let taken = if conn.queue.is_empty() {
-                ctx.write(stream, &line).unwrap_or(0)
-            } else {
-                0
-            };
-            if taken == line.len() {
-                QueueOutcome::Sent
-            } else {
-                if conn.queue.is_empty() {
-                    conn.head_written = taken;
+        for value in store.get(key) {
+            if conn.queue.len() >= QUEUE_MAX_MESSAGES {
+                // Full: drop it without building it, unless the history wants to see it.
+                stats.messages_dropped += 1;
+                if full {
+                    let line = encode_reply(key, value);
+                    ctx.record(KvEvent::Reply {
+                        stream,
+                        line,
+                        outcome: QueueOutcome::Dropped,
+                    });
                 }
-                conn.queue.push_back(line.clone());
-                let len = conn.queue.len();
-                self.stats.queue_high_water = self.stats.queue_high_water.max(len as u64);
-                QueueOutcome::Queued { len }
+                continue;
             }
-        };
-        ctx.record(KvEvent::Reply {
-            stream,
-            line,
-            outcome,
-        });
+            let line = encode_reply(key, value);
+            let recorded = full.then(|| line.clone());
+            let outcome = conn.offer(ctx, stream, line);
+            if let QueueOutcome::Queued { len } = outcome {
+                stats.queue_high_water = stats.queue_high_water.max(len as u64);
+            }
+            if let Some(line) = recorded {
+                ctx.record(KvEvent::Reply {
+                    stream,
+                    line,
+                    outcome,
+                });
+            }
+        }
     }
 
     /// Hand queued messages to the stream while its window takes them.
@@ -259,19 +343,9 @@ impl Server {
         let Some(conn) = self.clients.get_mut(&stream) else {
             return;
         };
-        let mut written = 0;
-        while let Some(head) = conn.queue.front() {
-            let rest = &head[conn.head_written..];
-            let taken = ctx.write(stream, rest).unwrap_or(0);
-            if taken < rest.len() {
-                conn.head_written += taken;
-                break;
-            }
-            conn.queue.pop_front();
-            conn.head_written = 0;
-            written += 1;
-        }
-        if written > 0 {
+        let written = conn.drain_queue(ctx, stream);
+        conn.push_staged(ctx, stream);
+        if written > 0 && self.history == History::Full {
             ctx.record(KvEvent::Written {
                 stream,
                 messages: written,

@@ -205,3 +205,30 @@ fn a_slow_reader_fills_its_queue_then_drops_without_holding_up_others() {
         QUEUE_MAX_MESSAGES as u64
     );
 }
+
+#[test]
+fn counts_history_skips_per_message_events_but_drops_the_same() {
+    let mut rig = Rig::new();
+    rig.server = Server::with_history(kv::History::Counts);
+    let slow = rig.accept(1, 10);
+    rig.send(
+        slow,
+        &format!(
+            "Put:k:v0000\n{}",
+            "Get:k\n".repeat(QUEUE_MAX_MESSAGES + 100)
+        ),
+    );
+    let stats = rig.server.stats();
+    assert_eq!(
+        (stats.messages_dropped, stats.queue_high_water),
+        (99, QUEUE_MAX_MESSAGES as u64)
+    );
+    assert_eq!(stats.applied, 1 + QUEUE_MAX_MESSAGES as u64 + 100);
+    let kinds: Vec<_> = rig.history.iter().map(std::mem::discriminant).collect();
+    assert_eq!(
+        kinds,
+        vec![std::mem::discriminant(&rig.history[0])],
+        "only the Joined event"
+    );
+    assert!(matches!(rig.history[0], KvEvent::Joined { .. }));
+}
