@@ -10,6 +10,7 @@
 
 use crate::harness::Scenario;
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod official;
