@@ -261,7 +261,8 @@ pub fn latencies(world: &World<KvNode>, clients: &[Addr]) -> Vec<u64> {
     all
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
+/// The `p` quantile (0..=1) of sorted figures; 0 if there are none.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
