@@ -295,7 +295,12 @@ mod tests {
         let alone = ms(&[3, 4, 5, 6, 20]);
         assert_eq!(held_up(&alone, &ms(&[3, 4, 6, 7, 24])), None);
         // One Get waited a second behind a stalled reader.
-        assert!(held_up(&alone, &ms(&[3, 4, 5, 6, 1020])).unwrap().starts_with("p99"));
-        assert!(held_up(&alone, &ms(&[3, 4, 5, 6])).is_some(), "a Get never answered");
+        assert!(held_up(&alone, &ms(&[3, 4, 5, 6, 1020]))
+            .unwrap()
+            .starts_with("p99"));
+        assert!(
+            held_up(&alone, &ms(&[3, 4, 5, 6])).is_some(),
+            "a Get never answered"
+        );
     }
 }
