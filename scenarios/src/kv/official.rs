@@ -184,6 +184,14 @@ impl Scenario for Slow {
                         format!("{addr} read only {} replies", c.stats().replies_received),
                     ));
                 }
+                // A.4: once it reads again it gets everything that was queued for it.
+                let owed = c.stream().map_or(0, |s| rig.checker.borrow().undelivered(s));
+                if owed > 0 {
+                    return Err(sim::Failure::new(
+                        "slow-reader-gets-its-queue",
+                        format!("{addr}: {owed} queued replies never arrived after it read again"),
+                    ));
+                }
             }
             if rig.checker.borrow().stats.replies_dropped == 0 {
                 return Err(sim::Failure::new(
