@@ -157,3 +157,36 @@ fn readers_get_every_reply_while_one_client_never_reads_and_memory_stays_bounded
     );
     drop(never);
 }
+
+#[test]
+fn malformed_and_over_long_lines_are_ignored_and_counted_over_tcp() {
+    let server = start_server();
+    let stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    // As typed into `nc` or telnet: CRLF endings, a typo, a line of 2 MiB.
+    w.write_all(b"Put:k:hello\r\nPutt:k:x\nGet\n").unwrap();
+    w.write_all(&vec![b'z'; 2 << 20]).unwrap();
+    w.write_all(b"\nGet:k\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "k:hello\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while last_stat(&server.log, "malformed") != Some(3) {
+        assert!(
+            Instant::now() < deadline,
+            "malformed count {:?}",
+            last_stat(&server.log, "malformed")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(last_stat(&server.log, "applied"), Some(2));
+    assert_eq!(
+        last_stat(&server.log, "active"),
+        Some(1),
+        "the connection stays open"
+    );
+}

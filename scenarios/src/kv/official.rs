@@ -185,7 +185,9 @@ impl Scenario for Slow {
                     ));
                 }
                 // A.4: once it reads again it gets everything that was queued for it.
-                let owed = c.stream().map_or(0, |s| rig.checker.borrow().undelivered(s));
+                let owed = c
+                    .stream()
+                    .map_or(0, |s| rig.checker.borrow().undelivered(s));
                 if owed > 0 {
                     return Err(sim::Failure::new(
                         "slow-reader-gets-its-queue",
