@@ -9,6 +9,13 @@
 //! never holds anyone else up. It records what it applied, in order, as history events, so
 //! checkers can compare the run with a sequential model.
 //!
+//! Decisions where the spec is silent: a malformed line (or one over 1 MiB) is ignored and
+//! counted, and the connection stays open ([`protocol`]); the queue bound counts messages
+//! not yet wholly handed to the stream, a partly written one included ([`server`]); the
+//! real program records only counts as history ([`History::Counts`]), so its memory stays
+//! bounded. The same node runs in the simulator (`scenarios/src/kv`) and on real TCP
+//! (`faultline kv server`).
+//!
 //! Modules: [`store`] (the `kvstore` semantics), [`protocol`] (line format and reader),
 //! [`server`] (the server node), [`client`] (scenario clients), [`event`] (history events),
 //! [`node`] (the enum a world holds).
