@@ -102,3 +102,68 @@ fn slow_readers_do_not_change_fast_clients_latency() {
     );
     assert!(r.metrics["replies_dropped"].as_u64().unwrap() > 0);
 }
+
+/// Random explicit schedules for `kv-swarm` (not the generator's): any mix of partitions,
+/// one-way cuts, isolation, pauses of any node (the server included), stream resets of any
+/// node, client crashes and restarts, and link delays. The server never crashes: its store
+/// is in memory (spec P0), so a crash would lose what the model holds.
+#[test]
+fn swarm_holds_under_random_explicit_schedules() {
+    use rand::Rng;
+    use sim::{Fault, LinkFaults, Schedule, TimedFault};
+    let scenario = scenarios::catalog::find("kv-swarm").unwrap();
+    const NODES: u32 = 15; // the server and 14 clients
+    const PHASE_NS: u64 = 4_000_000_000;
+    for case in 0..12u64 {
+        let mut rng = sim::derive_rng(case, "kv-test/schedules");
+        let mut faults: Vec<TimedFault> = (0..rng.gen_range(1..30))
+            .map(|_| {
+                let node = rng.gen_range(0..NODES);
+                let client = rng.gen_range(1..NODES);
+                let fault = match rng.gen_range(0..9) {
+                    0 => Fault::Partition {
+                        groups: vec![vec![0, client], vec![rng.gen_range(1..NODES)]],
+                    },
+                    1 => Fault::CutOneWay {
+                        from: node,
+                        to: rng.gen_range(0..NODES),
+                    },
+                    2 => Fault::Isolate { node },
+                    3 => Fault::Repair,
+                    4 => Fault::Pause { node },
+                    5 => Fault::Resume { node },
+                    6 => Fault::ResetStreams { node },
+                    7 if rng.gen_bool(0.5) => Fault::Crash { node: client },
+                    7 => Fault::Restart { node: client },
+                    _ => Fault::Link {
+                        from: None,
+                        to: None,
+                        faults: LinkFaults::clean(1_000_000, rng.gen_range(1_000_000..80_000_000)),
+                    },
+                };
+                TimedFault {
+                    at_ns: rng.gen_range(0..PHASE_NS),
+                    fault,
+                }
+            })
+            .collect();
+        faults.sort_by_key(|f| f.at_ns);
+        let schedule = Schedule {
+            swarm: vec!["kv test".into()],
+            faults,
+            heal_at_ns: PHASE_NS,
+            end_ns: PHASE_NS + 6_000_000_000,
+        };
+        let spec = RunSpec {
+            seed: case,
+            schedule: Some(schedule),
+            ..RunSpec::default()
+        };
+        let report = scenario.run(&spec).expect("runs");
+        assert!(
+            report.ok,
+            "case {case}: {:?}\nschedule: {:?}",
+            report.violation, spec.schedule
+        );
+    }
+}
