@@ -21,15 +21,7 @@ impl Swarm {
     fn profile(rig: &Rig) -> FaultProfile {
         let nodes = rig.node_ids();
         let mut p = FaultProfile::new(nodes.clone(), SWARM_FAULT_PHASE, SWARM_HEAL_PHASE);
-        p.kinds = FaultKinds {
-            partition: true,
-            one_way: true,
-            isolate: true,
-            pause: true,
-            crash: true,
-            stream_reset: true,
-            ..FaultKinds::default()
-        };
+        p.kinds = FaultKinds::stream();
         // The store lives in the server's memory (spec P0 has no persistence): clients
         // crash and have their streams reset; the server is only paused and cut off.
         p.crashable = nodes[1..].to_vec();
