@@ -8,6 +8,7 @@
 
 pub mod hash;
 pub mod message;
+pub mod scheduler;
 
 pub use hash::{hash, min_hash, Best};
 pub use message::{DecodeError, Message};

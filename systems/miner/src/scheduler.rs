@@ -1,0 +1,535 @@
+//! The server's scheduler: which miner mines which nonces, and when a request is done.
+//!
+//! A pure state machine (no I/O, no clock of its own: the caller passes `now`), so the
+//! same code runs in the simulator and for real, and is unit tested on its own. Spec
+//! "P1 Part B — Server behaviour" asks for low mean response time, priority to earlier
+//! requests, and busy miners; this is the policy, in four rules.
+//!
+//! 1. **Chunks.** A request's range is cut into chunks as miners ask for work. A miner's
+//!    first chunk is `base_chunk` nonces (10000, as the spec recommends). Once the
+//!    scheduler has timed a miner's chunks it sizes them to take about `target_chunk`
+//!    of that miner's time (never below `base_chunk`, never above `max_chunk`): a fast
+//!    miner is not throttled by round trips, a slow one is never handed an hour of work,
+//!    and every chunk ends within about `target_chunk`, which bounds how long a new
+//!    request waits for a miner to come free.
+//! 2. **Shortest remaining work first, with aging in work.** Every idle miner takes its
+//!    chunk from the live request with unassigned nonces that has the smallest
+//!    `key = size + dispatched_before_arrival` (ties: arrival order), where
+//!    `dispatched_before_arrival` counts all nonces the server had handed out when the
+//!    request arrived. Subtracting the common total `dispatched_now` gives
+//!    `key - dispatched_now = remaining - overtaken`, where `remaining` is the request's
+//!    own unmined work and `overtaken` the work handed to other requests since it
+//!    arrived. So while two requests compete this is exactly Shortest-Remaining-Time-
+//!    First (a small request that arrives after a huge one passes it and finishes
+//!    first), but every nonce given to someone else while a request waits counts as
+//!    progress for it: a request is overtaken by later arrivals for at most its own size
+//!    in work, never starved, and requests of similar size are served in arrival order
+//!    (the later one's key is larger by the work dispatched between the two arrivals).
+//! 3. **All miners busy.** Idle miners are served fastest first (the top request gets the
+//!    fastest miner), and any miner that is idle while some request has unassigned work
+//!    gets a chunk at once. When no request has unassigned work left, an idle miner
+//!    may take a *backup* copy of an in-flight chunk (at most one copy per chunk) if it
+//!    would finish it before the miner holding it is expected to (from its measured rate;
+//!    a chunk already late is expected to need as long again as it has run): the request no longer
+//!    waits on its slowest miner (the tail of a request on miners of different speeds).
+//!    The first copy to return counts; the other result is ignored.
+//! 4. **Failures.** A lost miner's chunk goes back to its request (served before the
+//!    untouched rest of the range) unless a backup copy is still running; so no nonce
+//!    range is ever lost. With no miner left, work waits for the next to join. A lost
+//!    client's requests are forgotten at once; chunks of theirs still on miners are not
+//!    cancelled (the protocol has no cancel), their results are ignored when they come.
+//!
+//! Per request the invariant is `done + in_flight + unassigned = size`, with the ranges
+//! disjoint; [`Scheduler::check_invariants`] asserts it (tests call it after every step).
+
+use crate::hash::Best;
+use sim::Time;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Identifies a request inside the server, in arrival order.
+pub type ReqId = u64;
+
+/// Scheduler tuning.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Nonces in a miner's first chunk, and the smallest chunk ever (spec: 10000).
+    pub base_chunk: u64,
+    /// How long a chunk should take on the miner that gets it, once its rate is known.
+    pub target_chunk: Duration,
+    /// The largest chunk, whatever the miner's rate.
+    pub max_chunk: u64,
+    /// Hand idle miners backup copies of in-flight chunks (rule 3).
+    pub backups: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            base_chunk: 10_000,
+            target_chunk: Duration::from_millis(20),
+            max_chunk: 50_000_000,
+            backups: true,
+        }
+    }
+}
+
+/// Work handed to a miner: mine `[lower, upper]` of `data`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub req: ReqId,
+    pub data: String,
+    pub lower: u64,
+    pub upper: u64,
+}
+
+/// A finished request: send `best` to `client`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer<C> {
+    pub client: C,
+    pub req: ReqId,
+    pub best: Best,
+}
+
+/// What became of a miner's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResultOutcome<C> {
+    /// The chunk is folded into its request, which is now complete.
+    Answer(Answer<C>),
+    /// The chunk `[lower, upper]` of `req` is folded in; the request goes on.
+    Folded { req: ReqId, lower: u64, upper: u64 },
+    /// The result is for work nobody needs any more (a lost client's request, or a chunk
+    /// whose other copy returned first): ignored.
+    Stale,
+    /// The miner had no job, or the nonce is outside its chunk: dropped (and a bad
+    /// chunk goes back to its request).
+    Rejected,
+}
+
+/// Counters, for reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub chunks: u64,
+    pub backups: u64,
+    pub requeued: u64,
+    pub stale_results: u64,
+    pub rejected_results: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Chunk<M> {
+    upper: u64,
+    /// Miners mining this range now (two when a backup copy runs).
+    holders: Vec<M>,
+    /// A backup copy was handed out (at most one per chunk).
+    backed_up: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Request<C, M> {
+    client: C,
+    data: String,
+    size: u128,
+    /// Rule 2's key: size plus the nonces dispatched before this request arrived.
+    key: u128,
+    /// Ranges given back by lost miners; served before `next`.
+    requeued: Vec<(u64, u64)>,
+    /// First nonce never handed out, or `None` once the whole range has been.
+    next: Option<u64>,
+    upper: u64,
+    in_flight: BTreeMap<u64, Chunk<M>>,
+    done: u128,
+    best: Option<Best>,
+}
+
+impl<C, M> Request<C, M> {
+    fn unassigned(&self) -> u128 {
+        let requeued: u128 = self.requeued.iter().map(|&(lo, hi)| len(lo, hi)).sum();
+        requeued + self.next.map_or(0, |n| len(n, self.upper))
+    }
+
+    fn has_unassigned(&self) -> bool {
+        !self.requeued.is_empty() || self.next.is_some()
+    }
+
+    /// Cut up to `want` nonces off the unassigned work: requeued ranges first.
+    fn take(&mut self, want: u64) -> Option<(u64, u64)> {
+        let want = want.max(1);
+        if let Some((lo, hi)) = self.requeued.pop() {
+            let end = lo.saturating_add(want - 1).min(hi);
+            if end < hi {
+                self.requeued.push((end + 1, hi));
+            }
+            return Some((lo, end));
+        }
+        let lo = self.next?;
+        let end = lo.saturating_add(want - 1).min(self.upper);
+        self.next = if end < self.upper {
+            Some(end + 1)
+        } else {
+            None
+        };
+        Some((lo, end))
+    }
+
+    fn complete(&self) -> bool {
+        !self.has_unassigned() && self.in_flight.is_empty()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct MinerState {
+    job: Option<(ReqId, u64, u64, Time)>,
+    /// Estimated nonces per second, from timed chunks (EWMA); 0 = unknown.
+    rate: u64,
+}
+
+fn len(lo: u64, hi: u64) -> u128 {
+    hi as u128 - lo as u128 + 1
+}
+
+/// The scheduler over clients of type `C` and miners of type `M` (the server uses LSP
+/// connection ids for both).
+pub struct Scheduler<C, M> {
+    cfg: Config,
+    requests: BTreeMap<ReqId, Request<C, M>>,
+    miners: BTreeMap<M, MinerState>,
+    next_req: ReqId,
+    /// All nonces handed out so far (backup copies excluded): rule 2's clock.
+    dispatched: u128,
+    stats: Stats,
+}
+
+impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
+    pub fn new(cfg: Config) -> Scheduler<C, M> {
+        Scheduler {
+            cfg,
+            requests: BTreeMap::new(),
+            miners: BTreeMap::new(),
+            next_req: 0,
+            dispatched: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Requests not yet answered.
+    pub fn pending_requests(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn miner_count(&self) -> usize {
+        self.miners.len()
+    }
+
+    /// Miners with no job.
+    pub fn idle_miners(&self) -> usize {
+        self.miners.values().filter(|m| m.job.is_none()).count()
+    }
+
+    /// A miner joined; it is idle until the next [`assign`](Self::assign).
+    pub fn add_miner(&mut self, miner: M) {
+        self.miners
+            .entry(miner)
+            .or_insert(MinerState { job: None, rate: 0 });
+    }
+
+    /// A miner is lost: its chunk goes back to its request unless a backup copy runs.
+    pub fn remove_miner(&mut self, miner: M) {
+        let Some(state) = self.miners.remove(&miner) else {
+            return;
+        };
+        if let Some((req, lo, hi, _)) = state.job {
+            self.drop_holder(req, lo, hi, miner);
+        }
+    }
+
+    /// A client asks for the minimum over `[lower, upper]` of `data`. Returns its id.
+    pub fn add_request(&mut self, client: C, data: String, lower: u64, upper: u64) -> ReqId {
+        let id = self.next_req;
+        self.next_req += 1;
+        let (lower, upper) = (lower.min(upper), upper.max(lower));
+        let size = len(lower, upper);
+        self.requests.insert(
+            id,
+            Request {
+                client,
+                data,
+                size,
+                key: size + self.dispatched,
+                requeued: Vec::new(),
+                next: Some(lower),
+                upper,
+                in_flight: BTreeMap::new(),
+                done: 0,
+                best: None,
+            },
+        );
+        id
+    }
+
+    /// A client is lost: forget its requests (results of their chunks will be stale).
+    pub fn remove_client(&mut self, client: C) {
+        self.requests.retain(|_, r| r.client != client);
+    }
+
+    /// Give every idle miner work it should do now (rules 2 and 3). The caller sends
+    /// each job to its miner.
+    pub fn assign(&mut self, now: Time) -> Vec<(M, Job)> {
+        let mut idle: Vec<(u64, M)> = self
+            .miners
+            .iter()
+            .filter(|(_, s)| s.job.is_none())
+            .map(|(&m, s)| (s.rate, m))
+            .collect();
+        // Fastest first; unknown rates (0) last; ties by miner id.
+        idle.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut out = Vec::new();
+        for (rate, miner) in idle {
+            let job = match self.top_request() {
+                Some(req) => self.dispatch(req, miner, rate, now),
+                None if self.cfg.backups => match self.backup_candidate(miner, now) {
+                    Some(job) => job,
+                    None => continue,
+                },
+                None => break,
+            };
+            out.push((miner, job));
+        }
+        out
+    }
+
+    /// A miner answered its job. On `Answer` the caller sends the result to the client.
+    pub fn on_result(&mut self, now: Time, miner: M, best: Best) -> ResultOutcome<C> {
+        let Some(state) = self.miners.get_mut(&miner) else {
+            self.stats.rejected_results += 1;
+            return ResultOutcome::Rejected;
+        };
+        let Some((req, lo, hi, started)) = state.job.take() else {
+            self.stats.rejected_results += 1;
+            return ResultOutcome::Rejected;
+        };
+        let elapsed = now.as_nanos().saturating_sub(started.as_nanos());
+        if elapsed > 0 {
+            let sample =
+                (len(lo, hi) * 1_000_000_000 / elapsed as u128).min(u64::MAX as u128) as u64;
+            state.rate = if state.rate == 0 {
+                sample
+            } else {
+                (state.rate * 3 + sample) / 4
+            };
+        }
+        if best.nonce < lo || best.nonce > hi {
+            self.stats.rejected_results += 1;
+            self.drop_holder(req, lo, hi, miner);
+            return ResultOutcome::Rejected;
+        }
+        let Some(request) = self.requests.get_mut(&req) else {
+            self.stats.stale_results += 1;
+            return ResultOutcome::Stale;
+        };
+        match request.in_flight.get(&lo) {
+            Some(c) if c.upper == hi && c.holders.contains(&miner) => {}
+            _ => {
+                self.stats.stale_results += 1;
+                return ResultOutcome::Stale;
+            }
+        }
+        request.in_flight.remove(&lo);
+        request.done += len(lo, hi);
+        request.best = Some(request.best.map_or(best, |b| b.merge(best)));
+        if !request.complete() {
+            return ResultOutcome::Folded {
+                req,
+                lower: lo,
+                upper: hi,
+            };
+        }
+        let request = self.requests.remove(&req).expect("request looked up above");
+        let best = request
+            .best
+            .expect("a complete request folded at least one chunk");
+        ResultOutcome::Answer(Answer {
+            client: request.client,
+            req,
+            best,
+        })
+    }
+
+    /// The live request with unassigned work and the smallest (key, arrival).
+    fn top_request(&self) -> Option<ReqId> {
+        self.requests
+            .iter()
+            .filter(|(_, r)| r.has_unassigned())
+            .min_by_key(|(&id, r)| (r.key, id))
+            .map(|(&id, _)| id)
+    }
+
+    /// Rule 1: the chunk size for a miner of this rate.
+    fn chunk_for(&self, rate: u64) -> u64 {
+        if rate == 0 {
+            return self.cfg.base_chunk;
+        }
+        let want = rate as u128 * self.cfg.target_chunk.as_nanos() / 1_000_000_000;
+        (want.min(self.cfg.max_chunk as u128) as u64).max(self.cfg.base_chunk)
+    }
+
+    fn dispatch(&mut self, req: ReqId, miner: M, rate: u64, now: Time) -> Job {
+        let want = self.chunk_for(rate);
+        let request = self
+            .requests
+            .get_mut(&req)
+            .expect("top_request returns a live request");
+        let (lo, hi) = request.take(want).expect("top_request has unassigned work");
+        request.in_flight.insert(
+            lo,
+            Chunk {
+                upper: hi,
+                holders: vec![miner],
+                backed_up: false,
+            },
+        );
+        let job = Job {
+            req,
+            data: request.data.clone(),
+            lower: lo,
+            upper: hi,
+        };
+        self.dispatched += len(lo, hi);
+        self.stats.chunks += 1;
+        self.miners
+            .get_mut(&miner)
+            .expect("assign walks live miners")
+            .job = Some((req, lo, hi, now));
+        job
+    }
+
+    /// Expected nanoseconds for a miner of `rate` to mine `n` nonces; an unknown rate is
+    /// taken as the slowest known one (pessimistic), or `None` if no rate is known yet.
+    fn expected_ns(&self, rate: u64, n: u128) -> Option<u128> {
+        let rate = if rate > 0 {
+            rate
+        } else {
+            self.miners
+                .values()
+                .map(|m| m.rate)
+                .filter(|&r| r > 0)
+                .min()?
+        };
+        Some(n * 1_000_000_000 / rate as u128)
+    }
+
+    /// Rule 3's backup: the in-flight chunk expected to finish last, if `miner` would
+    /// finish it sooner. Marks it and returns the job.
+    fn backup_candidate(&mut self, miner: M, now: Time) -> Option<Job> {
+        let my_rate = self.miners.get(&miner)?.rate;
+        let mut best: Option<(u128, ReqId, u64)> = None;
+        for (&req, r) in &self.requests {
+            for (&lo, c) in &r.in_flight {
+                if c.backed_up || c.holders.len() != 1 {
+                    continue;
+                }
+                let holder = &self.miners[&c.holders[0]];
+                let Some((_, _, _, started)) = holder.job else {
+                    continue;
+                };
+                let n = len(lo, c.upper);
+                let (Some(theirs), Some(mine)) = (
+                    self.expected_ns(holder.rate, n),
+                    self.expected_ns(my_rate, n),
+                ) else {
+                    continue;
+                };
+                // A chunk already late is taken to need as long again as it has run.
+                let elapsed = now.as_nanos().saturating_sub(started.as_nanos()) as u128;
+                let their_finish =
+                    (started.as_nanos() as u128 + theirs).max(now.as_nanos() as u128 + elapsed);
+                let my_finish = now.as_nanos() as u128 + mine;
+                if my_finish < their_finish && best.map_or(true, |(f, _, _)| their_finish > f) {
+                    best = Some((their_finish, req, lo));
+                }
+            }
+        }
+        let (_, req, lo) = best?;
+        let request = self.requests.get_mut(&req)?;
+        let chunk = request.in_flight.get_mut(&lo)?;
+        chunk.backed_up = true;
+        chunk.holders.push(miner);
+        let hi = chunk.upper;
+        self.stats.backups += 1;
+        self.miners.get_mut(&miner)?.job = Some((req, lo, hi, now));
+        Some(Job {
+            req,
+            data: request.data.clone(),
+            lower: lo,
+            upper: hi,
+        })
+    }
+
+    /// `miner` no longer works on `[lo, hi]` of `req`: if nobody else does, requeue it.
+    fn drop_holder(&mut self, req: ReqId, lo: u64, hi: u64, miner: M) {
+        let Some(request) = self.requests.get_mut(&req) else {
+            return;
+        };
+        let Some(chunk) = request.in_flight.get_mut(&lo) else {
+            return;
+        };
+        if chunk.upper != hi {
+            return;
+        }
+        chunk.holders.retain(|&m| m != miner);
+        if chunk.holders.is_empty() {
+            request.in_flight.remove(&lo);
+            request.requeued.push((lo, hi));
+            self.stats.requeued += 1;
+        }
+    }
+
+    /// Assert the bookkeeping invariants (rule 4's "no range lost"): per request, the
+    /// done, in-flight and unassigned nonces add up to its size, the live ranges are
+    /// disjoint, and every in-flight chunk's holders are live miners working on it.
+    pub fn check_invariants(&self) {
+        for (&id, r) in &self.requests {
+            let in_flight: u128 = r.in_flight.iter().map(|(&lo, c)| len(lo, c.upper)).sum();
+            assert_eq!(
+                r.done + in_flight + r.unassigned(),
+                r.size,
+                "request {id}: nonces lost or doubled"
+            );
+            let mut ranges: Vec<(u64, u64)> =
+                r.in_flight.iter().map(|(&lo, c)| (lo, c.upper)).collect();
+            ranges.extend(r.requeued.iter().copied());
+            if let Some(n) = r.next {
+                ranges.push((n, r.upper));
+            }
+            ranges.sort();
+            for w in ranges.windows(2) {
+                assert!(
+                    w[0].1 < w[1].0,
+                    "request {id}: ranges {:?} and {:?} overlap",
+                    w[0],
+                    w[1]
+                );
+            }
+            for (&lo, c) in &r.in_flight {
+                assert!(
+                    !c.holders.is_empty(),
+                    "request {id}: chunk at {lo} has no miner"
+                );
+                for m in &c.holders {
+                    let job = self.miners.get(m).and_then(|s| s.job);
+                    assert!(
+                        matches!(job, Some((rq, l, h, _)) if rq == id && l == lo && h == c.upper),
+                        "request {id}: chunk at {lo} held by a miner not working on it"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
