@@ -94,7 +94,7 @@ impl Hasher {
         let mut state = IV;
         let blocks: Vec<Block> = prefix[..whole]
             .chunks_exact(64)
-            .map(|c| Block::clone_from_slice(c))
+            .map(Block::clone_from_slice)
             .collect();
         sha2::compress256(&mut state, &blocks);
         Hasher {

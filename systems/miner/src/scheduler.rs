@@ -448,7 +448,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
                 let their_finish =
                     (started.as_nanos() as u128 + theirs).max(now.as_nanos() as u128 + elapsed);
                 let my_finish = now.as_nanos() as u128 + mine;
-                if my_finish < their_finish && best.map_or(true, |(f, _, _)| their_finish > f) {
+                if my_finish < their_finish && best.is_none_or(|(f, _, _)| their_finish > f) {
                     best = Some((their_finish, req, lo));
                 }
             }
