@@ -89,6 +89,9 @@ pub struct Answer<C> {
     pub client: C,
     pub req: ReqId,
     pub best: Best,
+    /// The last chunk folded in (the one whose result completed the request).
+    pub lower: u64,
+    pub upper: u64,
 }
 
 /// What became of a miner's result.
@@ -356,6 +359,8 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
             client: request.client,
             req,
             best,
+            lower: lo,
+            upper: hi,
         })
     }
 
