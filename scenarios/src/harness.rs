@@ -56,3 +56,55 @@ pub fn replay_command(scenario: &str, spec: &RunSpec) -> String {
     }
     cmd
 }
+
+/// Run a built world under the spec's schedule (or one generated from the seed under
+/// `profile`) to its end, then run `end_checks` (liveness and final-state invariants) and
+/// fill in the report. The world must already hold its nodes and checker.
+pub fn drive<N: sim::Node + 'static>(
+    scenario: &str,
+    spec: &RunSpec,
+    profile: &sim::swarm::FaultProfile,
+    mut world: sim::World<N>,
+    end_checks: impl FnOnce(&mut sim::World<N>) -> Result<(), sim::Failure>,
+) -> Result<(Report, sim::World<N>), String> {
+    let schedule = match &spec.schedule {
+        Some(s) => s.clone(),
+        None => sim::swarm::generate(spec.seed, profile),
+    };
+    world.set_base_link(profile.base_link.clone());
+    world
+        .load_schedule(&schedule)
+        .map_err(|e| format!("schedule does not fit {scenario}: {e}"))?;
+    if let Some(path) = &spec.trace {
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
+        world.set_trace_log(Box::new(std::io::BufWriter::new(file)));
+    }
+    let outcome = match world.run_until(sim::Time(schedule.end_ns)) {
+        Ok(()) => end_checks(&mut world).map_err(|failure| sim::Halt {
+            at: world.now(),
+            failure,
+        }),
+        Err(halt) => Err(halt),
+    };
+    world.finish_trace_log()?;
+    let violation = outcome.err().map(|halt| Violation {
+        invariant: halt.failure.invariant,
+        detail: halt.failure.detail,
+        time_ns: halt.at.as_nanos(),
+        seed: spec.seed,
+        replay: replay_command(scenario, spec),
+    });
+    let report = Report {
+        scenario: scenario.to_string(),
+        seed: spec.seed,
+        ok: violation.is_none(),
+        events: world.events(),
+        sim_time_ns: world.now().as_nanos(),
+        trace_hash: world.trace_hash(),
+        faults: schedule,
+        violation,
+        metrics: serde_json::Map::new(),
+    };
+    Ok((report, world))
+}

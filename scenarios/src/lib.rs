@@ -1,6 +1,7 @@
 //! faultline's scenario catalog: workloads, fault profiles and invariants for each system,
 //! and the harness that runs them in the simulator.
 
+pub mod bench;
 pub mod catalog;
 pub mod exercise;
 pub mod harness;
@@ -8,3 +9,4 @@ pub mod kv;
 pub mod lsp;
 pub mod miner;
 pub mod raft;
+pub mod sweep;

@@ -19,13 +19,20 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(invariant: impl Into<String>, detail: impl Into<String>) -> Failure {
-        Failure { invariant: invariant.into(), detail: detail.into() }
+        Failure {
+            invariant: invariant.into(),
+            detail: detail.into(),
+        }
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invariant `{}` violated: {}", self.invariant, self.detail)
+        write!(
+            f,
+            "invariant `{}` violated: {}",
+            self.invariant, self.detail
+        )
     }
 }
 

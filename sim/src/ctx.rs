@@ -21,13 +21,32 @@ pub const DEFAULT_STREAM_WINDOW: usize = 64 * 1024;
 /// An effect a node asked for, to be carried out by the runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    Send { to: Addr, data: Vec<u8> },
-    SetTimer { id: TimerId, after: Duration, tag: u64 },
-    Connect { stream: StreamId, to: Addr },
-    Write { stream: StreamId, data: Vec<u8> },
-    Close { stream: StreamId },
-    PauseReading { stream: StreamId },
-    ResumeReading { stream: StreamId },
+    Send {
+        to: Addr,
+        data: Vec<u8>,
+    },
+    SetTimer {
+        id: TimerId,
+        after: Duration,
+        tag: u64,
+    },
+    Connect {
+        stream: StreamId,
+        to: Addr,
+    },
+    Write {
+        stream: StreamId,
+        data: Vec<u8>,
+    },
+    Close {
+        stream: StreamId,
+    },
+    PauseReading {
+        stream: StreamId,
+    },
+    ResumeReading {
+        stream: StreamId,
+    },
 }
 
 /// Why a stream write failed.
@@ -42,7 +61,7 @@ pub enum StreamError {
 struct SendWindow {
     /// Bytes the peer can still take (its receive window minus what is in flight or unread).
     credit: usize,
-    /// A write was refused or partial: tell the node when credit comes back.
+    /// Credit ran out: tell the node when it comes back.
     wants_writable: bool,
 }
 
@@ -51,11 +70,16 @@ type IdSet = HashSet<u64, BuildHasherDefault<std::collections::hash_map::Default
 
 /// One node's I/O state, kept by the runtime across handler calls.
 pub struct NodeIo<E> {
+    state: IoState,
+    history: Vec<E>,
+}
+
+/// Everything of [`NodeIo`] but the history, which is all that depends on the event type.
+struct IoState {
     me: Addr,
     rng: NodeRng,
     storage: Storage,
     effects: Vec<Effect>,
-    history: Vec<E>,
     live_timers: IdSet,
     next_timer: u64,
     next_stream: u32,
@@ -66,44 +90,46 @@ pub struct NodeIo<E> {
 impl<E> NodeIo<E> {
     pub fn new(me: Addr, rng: NodeRng, storage: Storage) -> NodeIo<E> {
         NodeIo {
-            me,
-            rng,
-            storage,
-            effects: Vec::new(),
+            state: IoState {
+                me,
+                rng,
+                storage,
+                effects: Vec::new(),
+                live_timers: IdSet::default(),
+                next_timer: 0,
+                next_stream: 0,
+                streams: BTreeMap::new(),
+                stream_window: DEFAULT_STREAM_WINDOW,
+            },
             history: Vec::new(),
-            live_timers: IdSet::default(),
-            next_timer: 0,
-            next_stream: 0,
-            streams: BTreeMap::new(),
-            stream_window: DEFAULT_STREAM_WINDOW,
         }
     }
 
     pub fn me(&self) -> Addr {
-        self.me
+        self.state.me
     }
 
     /// The receive window every new stream starts with.
     pub fn set_stream_window(&mut self, bytes: usize) {
-        self.stream_window = bytes.max(1);
+        self.state.stream_window = bytes.max(1);
     }
 
     pub fn stream_window(&self) -> usize {
-        self.stream_window
+        self.state.stream_window
     }
 
     pub fn storage(&self) -> &Storage {
-        &self.storage
+        &self.state.storage
     }
 
     pub fn storage_mut(&mut self) -> &mut Storage {
-        &mut self.storage
+        &mut self.state.storage
     }
 
     /// The effects queued since the last call, in order. Reuse the vector to avoid
     /// allocating on every event.
     pub fn drain_effects(&mut self, into: &mut Vec<Effect>) {
-        into.append(&mut self.effects);
+        into.append(&mut self.state.effects);
     }
 
     /// The history events recorded since the last call.
@@ -117,36 +143,34 @@ impl<E> NodeIo<E> {
 
     /// A timer fired: true if it is still live (not cancelled); it is live no more.
     pub fn take_timer(&mut self, id: TimerId) -> bool {
-        self.live_timers.remove(&id.0)
+        self.state.live_timers.remove(&id.0)
     }
 
     /// A fresh stream id owned by this node (for streams it opens or, in the real runtime,
     /// accepts).
     pub fn alloc_stream_id(&mut self) -> StreamId {
-        let id = StreamId(((self.me.0 as u64) << 32) | self.next_stream as u64);
-        self.next_stream = self.next_stream.wrapping_add(1);
-        id
+        self.state.alloc_stream_id()
     }
 
     /// A stream is open at this end: the node may write up to `window` bytes before the
     /// first window update.
     pub fn open_stream(&mut self, stream: StreamId, window: usize) {
-        self.streams.insert(stream, SendWindow { credit: window, wants_writable: false });
+        self.state.open_stream(stream, window);
     }
 
     /// The stream is gone at this end.
     pub fn close_stream(&mut self, stream: StreamId) {
-        self.streams.remove(&stream);
+        self.state.streams.remove(&stream);
     }
 
     pub fn stream_is_open(&self, stream: StreamId) -> bool {
-        self.streams.contains_key(&stream)
+        self.state.streams.contains_key(&stream)
     }
 
     /// The peer consumed `bytes`: give them back as credit. Returns true if the node asked
     /// to be told when the stream is writable again (it then gets `Writable`).
     pub fn grant_credit(&mut self, stream: StreamId, bytes: usize) -> bool {
-        match self.streams.get_mut(&stream) {
+        match self.state.streams.get_mut(&stream) {
             Some(w) => {
                 w.credit += bytes;
                 std::mem::take(&mut w.wants_writable)
@@ -158,16 +182,53 @@ impl<E> NodeIo<E> {
     /// Forget everything but storage, for a crash. The node's next incarnation gets a
     /// fresh I/O state over the same storage (with unsynced writes dropped).
     pub fn crash(&mut self) {
-        self.storage.crash();
-        self.effects.clear();
+        self.state.storage.crash();
+        self.state.effects.clear();
         self.history.clear();
-        self.live_timers.clear();
-        self.streams.clear();
+        self.state.live_timers.clear();
+        self.state.streams.clear();
     }
 
     /// The context a handler call sees, at local time `now`.
     pub fn ctx(&mut self, now: Time) -> Ctx<'_, E> {
-        Ctx { now, io: self }
+        Ctx {
+            now,
+            io: &mut self.state,
+            sink: Sink::Vec(&mut self.history),
+        }
+    }
+}
+
+impl IoState {
+    fn alloc_stream_id(&mut self) -> StreamId {
+        let id = StreamId(((self.me.0 as u64) << 32) | self.next_stream as u64);
+        self.next_stream = self.next_stream.wrapping_add(1);
+        id
+    }
+
+    fn open_stream(&mut self, stream: StreamId, window: usize) {
+        self.streams.insert(
+            stream,
+            SendWindow {
+                credit: window,
+                wants_writable: false,
+            },
+        );
+    }
+}
+
+/// Where a context's history events go: the node's own list, or an outer context.
+enum Sink<'a, E> {
+    Vec(&'a mut Vec<E>),
+    Forward(&'a mut dyn FnMut(E)),
+}
+
+impl<E> Sink<'_, E> {
+    fn push(&mut self, event: E) {
+        match self {
+            Sink::Vec(v) => v.push(event),
+            Sink::Forward(f) => f(event),
+        }
     }
 }
 
@@ -175,7 +236,8 @@ impl<E> NodeIo<E> {
 /// effects it can ask for.
 pub struct Ctx<'a, E> {
     now: Time,
-    io: &'a mut NodeIo<E>,
+    io: &'a mut IoState,
+    sink: Sink<'a, E>,
 }
 
 impl<E> Ctx<'_, E> {
@@ -196,7 +258,10 @@ impl<E> Ctx<'_, E> {
 
     /// Send a datagram. It may be lost, duplicated, delayed, reordered or corrupted.
     pub fn send(&mut self, to: Addr, data: impl Into<Vec<u8>>) {
-        self.io.effects.push(Effect::Send { to, data: data.into() });
+        self.io.effects.push(Effect::Send {
+            to,
+            data: data.into(),
+        });
     }
 
     /// Fire `on_timer(id, tag)` after `after` has passed on this node's clock.
@@ -224,17 +289,26 @@ impl<E> Ctx<'_, E> {
     }
 
     /// Write as much of `data` as the peer's receive window allows; returns how many bytes
-    /// were taken (possibly 0). If fewer than `data.len()`, the node gets `Writable` once the
-    /// peer has read enough to make room.
+    /// were taken (possibly 0). Whenever a write leaves no credit (taken short, or exactly
+    /// used up), the node gets `Writable` once the peer has read enough to make room.
     pub fn write(&mut self, stream: StreamId, data: &[u8]) -> Result<usize, StreamError> {
-        let window = self.io.streams.get_mut(&stream).ok_or(StreamError::Closed)?;
+        let window = self
+            .io
+            .streams
+            .get_mut(&stream)
+            .ok_or(StreamError::Closed)?;
         let taken = data.len().min(window.credit);
         window.credit -= taken;
-        if taken < data.len() {
+        // Out of credit, whether this write was cut short or just used the last byte: the
+        // node hears `Writable` when room comes back, so it never has to poll.
+        if window.credit == 0 {
             window.wants_writable = true;
         }
         if taken > 0 {
-            self.io.effects.push(Effect::Write { stream, data: data[..taken].to_vec() });
+            self.io.effects.push(Effect::Write {
+                stream,
+                data: data[..taken].to_vec(),
+            });
         }
         Ok(taken)
     }
@@ -269,6 +343,24 @@ impl<E> Ctx<'_, E> {
 
     /// Record a history event for the run's checkers.
     pub fn record(&mut self, event: E) {
-        self.io.history.push(event);
+        self.sink.push(event);
+    }
+
+    /// Run `f` with a context for a part of this node whose history events are of another
+    /// type: they are wrapped by `wrap` and recorded here. Everything else is shared. This is
+    /// how a node embeds another state machine (an LSP endpoint inside a miner, say).
+    pub fn nest<E2, R>(
+        &mut self,
+        wrap: impl Fn(E2) -> E,
+        f: impl FnOnce(&mut Ctx<'_, E2>) -> R,
+    ) -> R {
+        let sink = &mut self.sink;
+        let mut forward = |event: E2| sink.push(wrap(event));
+        let mut inner = Ctx {
+            now: self.now,
+            io: &mut *self.io,
+            sink: Sink::Forward(&mut forward),
+        };
+        f(&mut inner)
     }
 }

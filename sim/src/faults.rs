@@ -66,7 +66,9 @@ impl LinkFaults {
             ("truncate", self.truncate),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("link fault `{name}` must be a probability in 0..=1, got {p}"));
+                return Err(format!(
+                    "link fault `{name}` must be a probability in 0..=1, got {p}"
+                ));
             }
         }
         if self.latency_min_ns > self.latency_max_ns {
@@ -93,26 +95,49 @@ pub enum Fault {
     },
     /// Split the nodes into groups that cannot reach each other (both ways). Nodes in no
     /// group are cut off from everyone.
-    Partition { groups: Vec<Vec<u32>> },
+    Partition {
+        groups: Vec<Vec<u32>>,
+    },
     /// Cut one direction only: `from` can no longer reach `to`.
-    CutOneWay { from: u32, to: u32 },
+    CutOneWay {
+        from: u32,
+        to: u32,
+    },
     /// Cut a node off from everyone, both ways.
-    Isolate { node: u32 },
+    Isolate {
+        node: u32,
+    },
     /// Remove every partition and cut.
     Repair,
     /// Stop a node: its state machine is dropped, unsynced storage is lost, its streams reset.
-    Crash { node: u32 },
+    Crash {
+        node: u32,
+    },
     /// Start a crashed node again: a new state machine over its synced storage.
-    Restart { node: u32 },
+    Restart {
+        node: u32,
+    },
     /// Freeze a node: events for it wait, and are delivered in order on resume.
-    Pause { node: u32 },
-    Resume { node: u32 },
+    Pause {
+        node: u32,
+    },
+    Resume {
+        node: u32,
+    },
     /// Step a node's clock by `offset_ns` (may be negative).
-    ClockOffset { node: u32, offset_ns: i64 },
+    ClockOffset {
+        node: u32,
+        offset_ns: i64,
+    },
     /// Make a node's clock run fast (positive) or slow (negative) by `ppm` parts per million.
-    ClockDrift { node: u32, ppm: i64 },
+    ClockDrift {
+        node: u32,
+        ppm: i64,
+    },
     /// Reset every stream of a node: both ends are told, in-flight data is lost.
-    ResetStreams { node: u32 },
+    ResetStreams {
+        node: u32,
+    },
     /// Start of the heal phase: repair partitions, restore every link to the base behaviour,
     /// resume paused nodes, restart crashed ones, stop clock drift.
     Heal,
@@ -163,7 +188,12 @@ pub struct Schedule {
 impl Schedule {
     /// A schedule with no faults: heal at `heal_at_ns`, end at `end_ns`.
     pub fn quiet(heal_at_ns: u64, end_ns: u64) -> Schedule {
-        Schedule { swarm: vec![], faults: vec![], heal_at_ns, end_ns }
+        Schedule {
+            swarm: vec![],
+            faults: vec![],
+            heal_at_ns,
+            end_ns,
+        }
     }
 
     /// Check the schedule against a world of `node_count` nodes.
@@ -175,7 +205,12 @@ impl Schedule {
             ));
         }
         for (i, tf) in self.faults.iter().enumerate() {
-            if let Some(n) = tf.fault.nodes().into_iter().find(|&n| n as usize >= node_count) {
+            if let Some(n) = tf
+                .fault
+                .nodes()
+                .into_iter()
+                .find(|&n| n as usize >= node_count)
+            {
                 return Err(format!(
                     "fault #{i} ({:?}) names node {n}, but this scenario has nodes 0..{node_count}",
                     tf.fault

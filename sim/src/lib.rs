@@ -41,17 +41,24 @@
 //! contract.
 
 pub mod check;
+pub mod clock;
 pub mod ctx;
 pub mod faults;
+pub mod network;
 pub mod node;
 pub mod rng;
 pub mod storage;
+pub mod swarm;
 pub mod time;
+pub mod trace;
+pub mod world;
 
 pub use check::{Checker, Failure, NoChecks, Violation};
 pub use ctx::{Ctx, Effect, NodeIo, NodeRng, StreamError};
 pub use faults::{Fault, LinkFaults, Schedule, TimedFault};
+pub use network::NetStats;
 pub use node::{Addr, CloseReason, Node, StreamEvent, StreamId, TimerId};
 pub use rng::derive_rng;
 pub use storage::Storage;
 pub use time::Time;
+pub use world::{Halt, World};

@@ -79,10 +79,13 @@ pub enum StreamEvent {
     Connected { stream: StreamId },
     /// Bytes arrived, in order. Boundaries between `Data` events carry no meaning.
     Data { stream: StreamId, data: Vec<u8> },
-    /// A write was refused or partial earlier; the peer's window has room again.
+    /// A write used up the stream's credit earlier; the peer's window has room again.
     Writable { stream: StreamId },
     /// The stream is gone; no more events come for it and writes to it fail.
-    Closed { stream: StreamId, reason: CloseReason },
+    Closed {
+        stream: StreamId,
+        reason: CloseReason,
+    },
 }
 
 impl StreamEvent {

@@ -85,7 +85,10 @@ impl Storage {
 
     /// Storage holding `durable` as already synced (the real runtime loads it from disk).
     pub fn from_durable(durable: BTreeMap<String, Vec<u8>>) -> Storage {
-        Storage { durable, ..Storage::default() }
+        Storage {
+            durable,
+            ..Storage::default()
+        }
     }
 }
 

@@ -1,0 +1,348 @@
+//! Swarm testing: the seed picks which fault kinds are on, at what rates, and when.
+//!
+//! Each fault kind the scenario allows is switched on or off by a coin from its own named
+//! stream (`swarm/<kind>`), and its events are drawn from that stream too, so turning one
+//! kind off does not move another kind's faults. Most seeds run with only some kinds on,
+//! which finds bugs that a constant mix of every fault hides (Groce et al., "Swarm
+//! Testing", ISSTA 2012).
+
+use crate::faults::{Fault, LinkFaults, Schedule, TimedFault};
+use crate::rng::derive_rng;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Duration;
+
+/// Which fault kinds a scenario can take.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultKinds {
+    pub loss: bool,
+    pub duplicate: bool,
+    pub reorder: bool,
+    pub corrupt: bool,
+    pub truncate: bool,
+    pub partition: bool,
+    pub one_way: bool,
+    pub isolate: bool,
+    pub crash: bool,
+    pub pause: bool,
+    pub clock: bool,
+    pub stream_reset: bool,
+}
+
+impl FaultKinds {
+    /// Every datagram-level network fault (what a protocol over UDP must survive).
+    pub fn datagram() -> FaultKinds {
+        FaultKinds {
+            loss: true,
+            duplicate: true,
+            reorder: true,
+            corrupt: true,
+            truncate: true,
+            partition: true,
+            one_way: true,
+            isolate: true,
+            pause: true,
+            ..FaultKinds::default()
+        }
+    }
+
+    /// Everything.
+    pub fn all() -> FaultKinds {
+        FaultKinds {
+            crash: true,
+            clock: true,
+            stream_reset: true,
+            ..FaultKinds::datagram()
+        }
+    }
+}
+
+/// What a scenario lets the generator do.
+#[derive(Clone, Debug)]
+pub struct FaultProfile {
+    pub kinds: FaultKinds,
+    /// Nodes that partitions, pauses and clock faults may name.
+    pub nodes: Vec<u32>,
+    /// Nodes that may crash (and restart), and have their streams reset.
+    pub crashable: Vec<u32>,
+    /// Length of the fault phase; the heal phase follows.
+    pub fault_phase: Duration,
+    pub heal_phase: Duration,
+    /// The network with no faults on.
+    pub base_link: LinkFaults,
+    /// Upper bound on a loss rate the seed may pick (protocols with hard deadlines want less).
+    pub max_loss: f64,
+}
+
+impl FaultProfile {
+    /// A profile over `nodes` with every kind off.
+    pub fn new(nodes: Vec<u32>, fault_phase: Duration, heal_phase: Duration) -> FaultProfile {
+        FaultProfile {
+            kinds: FaultKinds::default(),
+            crashable: Vec::new(),
+            nodes,
+            fault_phase,
+            heal_phase,
+            base_link: LinkFaults::default(),
+            max_loss: 0.3,
+        }
+    }
+}
+
+fn ns(d: Duration) -> u64 {
+    crate::time::duration_nanos(d)
+}
+
+/// One kind's coin and its own stream of draws.
+fn kind_rng(seed: u64, kind: &str, allowed: bool) -> Option<ChaCha8Rng> {
+    if !allowed {
+        return None;
+    }
+    let mut rng = derive_rng(seed, &format!("swarm/{kind}"));
+    rng.gen_bool(0.5).then_some(rng)
+}
+
+/// Times of episodes in the fault phase: on average one every `phase / per_phase`.
+fn episode_starts(rng: &mut ChaCha8Rng, phase_ns: u64, per_phase: f64) -> Vec<u64> {
+    let mean_gap = (phase_ns as f64 / per_phase).max(1.0);
+    let mut t = 0.0;
+    let mut starts = Vec::new();
+    loop {
+        // Exponential gaps: a Poisson process of episodes.
+        t += -mean_gap * (1.0 - rng.gen::<f64>()).ln();
+        if t >= phase_ns as f64 {
+            return starts;
+        }
+        starts.push(t as u64);
+    }
+}
+
+/// The schedule `seed` picks under `profile`.
+pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
+    let k = &profile.kinds;
+    let phase = ns(profile.fault_phase);
+    let heal_at = phase;
+    let end = phase + ns(profile.heal_phase);
+    let mut swarm = Vec::new();
+    let mut faults = Vec::new();
+    let mut at = |at_ns: u64, fault: Fault| faults.push(TimedFault { at_ns, fault });
+
+    // Datagram faults: one link setting for the whole fault phase.
+    let mut link = profile.base_link.clone();
+    let base_span = link.latency_max_ns.max(1_000_000);
+    if let Some(mut r) = kind_rng(seed, "loss", k.loss) {
+        link.loss = r.gen_range(0.01..=profile.max_loss.max(0.01));
+        swarm.push(format!("loss {:.3}", link.loss));
+    }
+    if let Some(mut r) = kind_rng(seed, "duplicate", k.duplicate) {
+        link.duplicate = r.gen_range(0.01..=0.2);
+        swarm.push(format!("duplicate {:.3}", link.duplicate));
+    }
+    if let Some(mut r) = kind_rng(seed, "reorder", k.reorder) {
+        link.reorder = r.gen_range(0.05..=0.5);
+        link.reorder_delay_ns = r.gen_range(base_span..=base_span * 20);
+        swarm.push(format!(
+            "reorder {:.3} up to {} us",
+            link.reorder,
+            link.reorder_delay_ns / 1000
+        ));
+    }
+    if let Some(mut r) = kind_rng(seed, "corrupt", k.corrupt) {
+        link.corrupt = r.gen_range(0.01..=0.1);
+        swarm.push(format!("corrupt {:.3}", link.corrupt));
+    }
+    if let Some(mut r) = kind_rng(seed, "truncate", k.truncate) {
+        link.truncate = r.gen_range(0.01..=0.1);
+        swarm.push(format!("truncate {:.3}", link.truncate));
+    }
+    if link.is_faulty() {
+        at(
+            0,
+            Fault::Link {
+                from: None,
+                to: None,
+                faults: link,
+            },
+        );
+    }
+
+    let nodes = &profile.nodes;
+    if let Some(mut r) = kind_rng(seed, "partition", k.partition && nodes.len() >= 2) {
+        let starts = episode_starts(&mut r, phase, 3.0);
+        swarm.push(format!("partition x{}", starts.len()));
+        for t in starts {
+            let mut shuffled = nodes.clone();
+            shuffled.shuffle(&mut r);
+            let cut = r.gen_range(1..shuffled.len());
+            let groups = vec![shuffled[..cut].to_vec(), shuffled[cut..].to_vec()];
+            at(t, Fault::Partition { groups });
+            at(
+                (t + r.gen_range(phase / 20..=phase / 4)).min(phase),
+                Fault::Repair,
+            );
+        }
+    }
+    if let Some(mut r) = kind_rng(seed, "one_way", k.one_way && nodes.len() >= 2) {
+        let starts = episode_starts(&mut r, phase, 2.0);
+        swarm.push(format!("one-way cut x{}", starts.len()));
+        for t in starts {
+            let pair: Vec<u32> = nodes.choose_multiple(&mut r, 2).copied().collect();
+            at(
+                t,
+                Fault::CutOneWay {
+                    from: pair[0],
+                    to: pair[1],
+                },
+            );
+            at(
+                (t + r.gen_range(phase / 20..=phase / 4)).min(phase),
+                Fault::Repair,
+            );
+        }
+    }
+    if let Some(mut r) = kind_rng(seed, "isolate", k.isolate && !nodes.is_empty()) {
+        let starts = episode_starts(&mut r, phase, 2.0);
+        swarm.push(format!("isolate x{}", starts.len()));
+        for t in starts {
+            let node = *nodes.choose(&mut r).expect("non-empty");
+            at(t, Fault::Isolate { node });
+            at(
+                (t + r.gen_range(phase / 20..=phase / 4)).min(phase),
+                Fault::Repair,
+            );
+        }
+    }
+    let crashable = &profile.crashable;
+    if let Some(mut r) = kind_rng(seed, "crash", k.crash && !crashable.is_empty()) {
+        let starts = episode_starts(&mut r, phase, 3.0);
+        swarm.push(format!("crash x{}", starts.len()));
+        for t in starts {
+            let node = *crashable.choose(&mut r).expect("non-empty");
+            at(t, Fault::Crash { node });
+            at(
+                (t + r.gen_range(phase / 40..=phase / 5)).min(phase),
+                Fault::Restart { node },
+            );
+        }
+    }
+    if let Some(mut r) = kind_rng(seed, "pause", k.pause && !nodes.is_empty()) {
+        let starts = episode_starts(&mut r, phase, 3.0);
+        swarm.push(format!("pause x{}", starts.len()));
+        for t in starts {
+            let node = *nodes.choose(&mut r).expect("non-empty");
+            at(t, Fault::Pause { node });
+            at(
+                (t + r.gen_range(phase / 40..=phase / 5)).min(phase),
+                Fault::Resume { node },
+            );
+        }
+    }
+    if let Some(mut r) = kind_rng(seed, "clock", k.clock && !nodes.is_empty()) {
+        swarm.push("clock offset and drift".to_string());
+        for &node in nodes {
+            if r.gen_bool(0.5) {
+                at(
+                    0,
+                    Fault::ClockOffset {
+                        node,
+                        offset_ns: r.gen_range(-50_000_000..=50_000_000),
+                    },
+                );
+            }
+            if r.gen_bool(0.5) {
+                at(
+                    0,
+                    Fault::ClockDrift {
+                        node,
+                        ppm: r.gen_range(-200..=200),
+                    },
+                );
+            }
+        }
+    }
+    if let Some(mut r) = kind_rng(
+        seed,
+        "stream_reset",
+        k.stream_reset && !crashable.is_empty(),
+    ) {
+        let starts = episode_starts(&mut r, phase, 3.0);
+        swarm.push(format!("stream reset x{}", starts.len()));
+        for t in starts {
+            let node = *crashable.choose(&mut r).expect("non-empty");
+            at(t, Fault::ResetStreams { node });
+        }
+    }
+    if swarm.is_empty() {
+        swarm.push("no faults".to_string());
+    }
+    // Stable order by time; ties keep the order of generation.
+    faults.sort_by_key(|f| f.at_ns);
+    Schedule {
+        swarm,
+        faults,
+        heal_at_ns: heal_at,
+        end_ns: end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> FaultProfile {
+        let mut p = FaultProfile::new(
+            vec![0, 1, 2],
+            Duration::from_secs(10),
+            Duration::from_secs(5),
+        );
+        p.kinds = FaultKinds::all();
+        p.crashable = vec![1, 2];
+        p
+    }
+
+    #[test]
+    fn same_seed_same_schedule_and_seeds_differ() {
+        let p = profile();
+        assert_eq!(generate(3, &p), generate(3, &p));
+        let distinct: std::collections::BTreeSet<String> = (0..20)
+            .map(|s| serde_json::to_string(&generate(s, &p)).unwrap())
+            .collect();
+        assert!(distinct.len() > 15, "seeds should pick different schedules");
+    }
+
+    #[test]
+    fn disallowed_kinds_never_appear_and_faults_end_by_heal() {
+        let mut p = profile();
+        p.kinds.crash = false;
+        for seed in 0..50 {
+            let s = generate(seed, &p);
+            assert!(s.validate(3).is_ok());
+            for f in &s.faults {
+                assert!(!matches!(
+                    f.fault,
+                    Fault::Crash { .. } | Fault::Restart { .. }
+                ));
+                assert!(f.at_ns <= s.heal_at_ns);
+                if let Fault::ResetStreams { node } = f.fault {
+                    assert!(p.crashable.contains(&node));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn turning_one_kind_off_keeps_the_others() {
+        let p = profile();
+        let mut no_pause = p.clone();
+        no_pause.kinds.pause = false;
+        for seed in 0..30 {
+            let with: Vec<_> = generate(seed, &p)
+                .faults
+                .into_iter()
+                .filter(|f| !matches!(f.fault, Fault::Pause { .. } | Fault::Resume { .. }))
+                .collect();
+            assert_eq!(with, generate(seed, &no_pause).faults);
+        }
+    }
+}

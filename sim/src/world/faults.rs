@@ -1,0 +1,91 @@
+//! Applying a fault to the world.
+
+use super::{Ev, World};
+use crate::faults::Fault;
+use crate::node::{Addr, Node};
+use crate::trace::TraceKind;
+
+impl<N: Node + 'static> World<N> {
+    /// Apply `fault` now. Faults naming nodes that do not exist are ignored (schedules are
+    /// validated when loaded).
+    pub fn apply(&mut self, fault: Fault) {
+        if fault
+            .nodes()
+            .iter()
+            .any(|&n| n as usize >= self.slots.len())
+        {
+            return;
+        }
+        let bytes = serde_json::to_vec(&fault).unwrap_or_default();
+        self.trace
+            .record(self.now(), Addr(u32::MAX), TraceKind::Fault, 0, 0, &bytes);
+        match fault {
+            Fault::Link { from, to, faults } => self.net.set_links(from, to, &faults),
+            Fault::Partition { groups } => self.net.partition(groups),
+            Fault::CutOneWay { from, to } => self.net.cut_one_way(from, to),
+            Fault::Isolate { node } => self.net.isolate(node),
+            Fault::Repair => self.net.repair(),
+            Fault::Crash { node } => self.crash(node),
+            Fault::Restart { node } => self.restart(node),
+            Fault::Pause { node } => self.slots[node as usize].paused = true,
+            Fault::Resume { node } => self.resume(node),
+            Fault::ClockOffset { node, offset_ns } => {
+                let now = self.now();
+                self.slots[node as usize].clock.offset(now, offset_ns);
+            }
+            Fault::ClockDrift { node, ppm } => {
+                let now = self.now();
+                self.slots[node as usize].clock.set_drift(now, ppm);
+            }
+            Fault::ResetStreams { node } => self.reset_streams(node),
+            Fault::Heal => self.heal(),
+        }
+    }
+
+    /// Stop a node: drop its state machine and unsynced storage, reset its streams, and
+    /// forget its timers and waiting events. A node not started yet never starts.
+    pub fn crash(&mut self, node: u32) {
+        let slot = &mut self.slots[node as usize];
+        slot.node = None;
+        slot.inc += 1;
+        slot.paused = false;
+        slot.backlog.clear();
+        slot.io.crash();
+        self.reset_streams(node);
+    }
+
+    /// Start a crashed node again over its synced storage.
+    pub fn restart(&mut self, node: u32) {
+        if self.slots[node as usize].node.is_none() {
+            self.push(self.now, Ev::Start { node });
+        }
+    }
+
+    /// Deliver what waited while the node was paused, in the order it arrived.
+    pub fn resume(&mut self, node: u32) {
+        let slot = &mut self.slots[node as usize];
+        if !slot.paused {
+            return;
+        }
+        slot.paused = false;
+        let waiting = std::mem::take(&mut slot.backlog);
+        for entry in waiting {
+            self.push(self.now, entry.ev);
+        }
+    }
+
+    /// The heal phase starts: no partitions, base links everywhere, every node running,
+    /// no clock drift (offsets stay: they are state, not an ongoing fault).
+    pub fn heal(&mut self) {
+        self.net.repair();
+        self.net.restore_base();
+        let now = self.now();
+        for node in 0..self.slots.len() as u32 {
+            self.resume(node);
+            self.slots[node as usize].clock.set_drift(now, 0);
+            if self.slots[node as usize].node.is_none() && self.slots[node as usize].inc > 0 {
+                self.restart(node);
+            }
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! The world: many nodes in one thread on virtual time, with faults.
+//!
+//! Events wait in one queue ordered by (true time in ns, sequence number); the loop pops the
+//! next one and delivers it, so there are no ticks and ties keep the order they were made in.
+//! Every random draw comes from a stream named under the master seed (see [`crate::rng`]),
+//! every delivered event is folded into the trace hash, and every history event a node
+//! records goes to the checker, which can stop the run.
+
+mod faults;
+mod streams;
+
+use crate::check::{Checker, Failure, NoChecks};
+use crate::clock::Clock;
+use crate::ctx::{Ctx, Effect, NodeIo};
+use crate::faults::{Fault, LinkFaults, Schedule};
+use crate::network::{NetStats, Network};
+use crate::node::{Addr, Node, StreamEvent, StreamId, TimerId};
+use crate::rng::derive_rng;
+use crate::storage::Storage;
+use crate::time::Time;
+use crate::trace::{Trace, TraceKind};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::io::Write;
+use streams::SimStream;
+
+/// A call into a node, scheduled from outside (a workload step, a test's action).
+pub type Call<N> = Box<dyn FnOnce(&mut N, &mut Ctx<'_, <N as Node>::Event>)>;
+
+/// Why a run stopped early: a checker failed at `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Halt {
+    pub at: Time,
+    pub failure: Failure,
+}
+
+enum Ev<N: Node> {
+    Start {
+        node: u32,
+    },
+    Datagram {
+        from: u32,
+        to: u32,
+        data: Vec<u8>,
+    },
+    Timer {
+        node: u32,
+        inc: u32,
+        id: TimerId,
+        tag: u64,
+    },
+    /// Deliver what is due on one direction of a stream (`dir` 0: connector to acceptor).
+    StreamDeliver {
+        stream: StreamId,
+        dir: u8,
+    },
+    /// The reader of `dir` consumed `bytes`: credit travels back to the writer.
+    StreamCredit {
+        stream: StreamId,
+        dir: u8,
+        bytes: usize,
+    },
+    /// Accepted, Connected or Closed, for one incarnation of a node.
+    StreamNotify {
+        node: u32,
+        inc: u32,
+        event: StreamEvent,
+    },
+    Fault(Fault),
+    Call {
+        node: u32,
+        call: Call<N>,
+    },
+}
+
+impl<N: Node> Ev<N> {
+    /// The node this event is for, if it waits while that node is paused.
+    fn target(&self, streams: &BTreeMap<StreamId, SimStream>) -> Option<u32> {
+        match self {
+            Ev::Start { .. } | Ev::Fault(_) => None,
+            Ev::Datagram { to, .. } => Some(*to),
+            Ev::Timer { node, .. } | Ev::StreamNotify { node, .. } | Ev::Call { node, .. } => {
+                Some(*node)
+            }
+            Ev::StreamDeliver { stream, dir } => {
+                streams.get(stream).map(|s| s.ends[1 - *dir as usize])
+            }
+            Ev::StreamCredit { stream, dir, .. } => {
+                streams.get(stream).map(|s| s.ends[*dir as usize])
+            }
+        }
+    }
+}
+
+struct Entry<N: Node> {
+    at: u64,
+    seq: u64,
+    ev: Ev<N>,
+}
+
+impl<N: Node> PartialEq for Entry<N> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl<N: Node> Eq for Entry<N> {}
+impl<N: Node> PartialOrd for Entry<N> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<N: Node> Ord for Entry<N> {
+    /// Reversed, so the max-heap pops the earliest (time, sequence) first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+type Factory<N> = Box<dyn FnMut(Addr) -> N>;
+
+/// Sees every datagram as it is sent: (time, from, to, bytes) -> deliver it?
+type Middlebox = Box<dyn FnMut(Time, Addr, Addr, &mut Vec<u8>) -> bool>;
+
+struct Slot<N: Node> {
+    node: Option<N>,
+    io: NodeIo<N::Event>,
+    factory: Factory<N>,
+    /// Bumped on every crash, so the dead incarnation's timers and notices are dropped.
+    inc: u32,
+    paused: bool,
+    backlog: VecDeque<Entry<N>>,
+    clock: Clock,
+}
+
+/// The simulated world. See the module docs.
+pub struct World<N: Node> {
+    seed: u64,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Entry<N>>,
+    slots: Vec<Slot<N>>,
+    net: Network,
+    streams: BTreeMap<StreamId, SimStream>,
+    stream_window: usize,
+    checker: Box<dyn Checker<N::Event>>,
+    middlebox: Option<Middlebox>,
+    trace: Trace,
+    events: u64,
+    halt: Option<Halt>,
+    effects: Vec<Effect>,
+}
+
+impl<N: Node + 'static> World<N> {
+    /// An empty world under `seed`, at time zero, with a clean 1-2 ms network.
+    pub fn new(seed: u64) -> World<N> {
+        World {
+            seed,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            slots: Vec::new(),
+            net: Network::new(seed),
+            streams: BTreeMap::new(),
+            stream_window: crate::ctx::DEFAULT_STREAM_WINDOW,
+            checker: Box::new(NoChecks),
+            middlebox: None,
+            trace: Trace::default(),
+            events: 0,
+            halt: None,
+            effects: Vec::new(),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// True time now.
+    pub fn now(&self) -> Time {
+        Time(self.now)
+    }
+
+    /// Events delivered so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The network's behaviour when no fault is on; `Heal` restores it.
+    pub fn set_base_link(&mut self, link: LinkFaults) {
+        self.net.set_base(link);
+    }
+
+    /// The receive window, in bytes, of streams opened from now on.
+    pub fn set_stream_window(&mut self, bytes: usize) {
+        self.stream_window = bytes.max(1);
+        for slot in &mut self.slots {
+            slot.io.set_stream_window(self.stream_window);
+        }
+    }
+
+    /// Add a node that starts now. `factory` builds it, and builds it again on restart.
+    pub fn add_node(&mut self, factory: impl FnMut(Addr) -> N + 'static) -> Addr {
+        let now = self.now();
+        self.add_node_at(now, factory)
+    }
+
+    /// Add a node that starts at `start`.
+    pub fn add_node_at(&mut self, start: Time, factory: impl FnMut(Addr) -> N + 'static) -> Addr {
+        let index = self.slots.len() as u32;
+        let addr = Addr(index);
+        let mut io = NodeIo::new(
+            addr,
+            derive_rng(self.seed, &format!("node/{index}")),
+            Storage::default(),
+        );
+        io.set_stream_window(self.stream_window);
+        self.slots.push(Slot {
+            node: None,
+            io,
+            factory: Box::new(factory),
+            inc: 0,
+            paused: false,
+            backlog: VecDeque::new(),
+            clock: Clock::default(),
+        });
+        self.net.grow(self.slots.len());
+        self.push(start.0.max(self.now), Ev::Start { node: index });
+        addr
+    }
+
+    /// Check every history event with `checker`; the first failure stops the run.
+    pub fn set_checker(&mut self, checker: impl Checker<N::Event> + 'static) {
+        self.checker = Box::new(checker);
+    }
+
+    /// See every datagram as it is sent, before link faults; return false to drop it. It may
+    /// rewrite the bytes. This is how tests sniff, block acks or coalesce them.
+    pub fn set_middlebox(
+        &mut self,
+        f: impl FnMut(Time, Addr, Addr, &mut Vec<u8>) -> bool + 'static,
+    ) {
+        self.middlebox = Some(Box::new(f));
+    }
+
+    /// Write every delivered event as a JSON line to `log`.
+    pub fn set_trace_log(&mut self, log: Box<dyn Write>) {
+        self.trace.set_log(log);
+    }
+
+    /// Flush the trace log; an error if writing it failed.
+    pub fn finish_trace_log(&mut self) -> Result<(), String> {
+        self.trace.finish_log()
+    }
+
+    /// SHA-256 over every event delivered so far, hex.
+    pub fn trace_hash(&self) -> String {
+        self.trace.hash_hex()
+    }
+
+    pub fn stats(&self) -> &NetStats {
+        &self.net.stats
+    }
+
+    /// The node at `addr`, unless it is crashed or not started yet.
+    pub fn node(&self, addr: Addr) -> Option<&N> {
+        self.slots.get(addr.index())?.node.as_ref()
+    }
+
+    pub fn node_mut(&mut self, addr: Addr) -> Option<&mut N> {
+        self.slots.get_mut(addr.index())?.node.as_mut()
+    }
+
+    /// Every node slot in order: `None` for a crashed or not yet started node.
+    pub fn nodes(&self) -> impl Iterator<Item = (Addr, Option<&N>)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (Addr(i as u32), s.node.as_ref()))
+    }
+
+    pub fn is_up(&self, addr: Addr) -> bool {
+        self.node(addr).is_some()
+    }
+
+    pub fn is_paused(&self, addr: Addr) -> bool {
+        self.slots.get(addr.index()).is_some_and(|s| s.paused)
+    }
+
+    /// A node's storage (what survives a crash is its synced part).
+    pub fn storage(&self, addr: Addr) -> &Storage {
+        self.slots[addr.index()].io.storage()
+    }
+
+    /// The local clock reading of a node now.
+    pub fn local_time(&self, addr: Addr) -> Time {
+        self.slots[addr.index()].clock.local(self.now())
+    }
+
+    /// Call into a node now (its effects are carried out). `None` if it is down.
+    pub fn with_node<R>(
+        &mut self,
+        addr: Addr,
+        f: impl FnOnce(&mut N, &mut Ctx<'_, N::Event>) -> R,
+    ) -> Option<R> {
+        if !self.is_up(addr) {
+            return None;
+        }
+        self.trace
+            .record(self.now(), addr, TraceKind::Call, 0, 0, &[]);
+        self.dispatch(addr.0, f)
+    }
+
+    /// Call into a node at `at` (delayed while it is paused, dropped if it is down).
+    pub fn call_at(
+        &mut self,
+        at: Time,
+        addr: Addr,
+        f: impl FnOnce(&mut N, &mut Ctx<'_, N::Event>) + 'static,
+    ) {
+        self.push(
+            at.0.max(self.now),
+            Ev::Call {
+                node: addr.0,
+                call: Box::new(f),
+            },
+        );
+    }
+
+    /// Apply `fault` at `at`.
+    pub fn fault_at(&mut self, at: Time, fault: Fault) {
+        self.push(at.0.max(self.now), Ev::Fault(fault));
+    }
+
+    /// Queue every fault of `schedule`; an error (and nothing queued) if it does not fit.
+    pub fn load_schedule(&mut self, schedule: &Schedule) -> Result<(), String> {
+        schedule.validate(self.slots.len())?;
+        for tf in &schedule.faults {
+            self.fault_at(Time(tf.at_ns), tf.fault.clone());
+        }
+        self.fault_at(Time(schedule.heal_at_ns), Fault::Heal);
+        Ok(())
+    }
+
+    /// Deliver every event due up to and including `until`, then stand at `until`.
+    pub fn run_until(&mut self, until: Time) -> Result<(), Halt> {
+        while let Some(top) = self.queue.peek() {
+            if top.at > until.0 {
+                break;
+            }
+            let entry = self.queue.pop().expect("peeked");
+            self.now = entry.at;
+            self.handle(entry);
+            if let Some(halt) = &self.halt {
+                return Err(halt.clone());
+            }
+        }
+        self.now = self.now.max(until.0);
+        Ok(())
+    }
+
+    /// Deliver events until `done` holds (checked after each) or `until` is reached.
+    /// Returns whether `done` held.
+    pub fn run_until_cond(
+        &mut self,
+        until: Time,
+        mut done: impl FnMut(&World<N>) -> bool,
+    ) -> Result<bool, Halt> {
+        loop {
+            if done(self) {
+                return Ok(true);
+            }
+            match self.queue.peek() {
+                Some(top) if top.at <= until.0 => {
+                    let entry = self.queue.pop().expect("peeked");
+                    self.now = entry.at;
+                    self.handle(entry);
+                    if let Some(halt) = &self.halt {
+                        return Err(halt.clone());
+                    }
+                }
+                _ => {
+                    self.now = self.now.max(until.0);
+                    return Ok(done(self));
+                }
+            }
+        }
+    }
+
+    /// The time of the next queued event, if any.
+    pub fn next_event_time(&self) -> Option<Time> {
+        self.queue.peek().map(|e| Time(e.at))
+    }
+
+    fn push(&mut self, at: u64, ev: Ev<N>) {
+        self.seq += 1;
+        self.queue.push(Entry {
+            at,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn handle(&mut self, entry: Entry<N>) {
+        if let Some(node) = entry.ev.target(&self.streams) {
+            if let Some(slot) = self.slots.get_mut(node as usize) {
+                if slot.paused {
+                    slot.backlog.push_back(entry);
+                    return;
+                }
+            }
+        }
+        match entry.ev {
+            Ev::Start { node } => self.start_node(node),
+            Ev::Datagram { from, to, data } => self.deliver_datagram(from, to, data),
+            Ev::Timer { node, inc, id, tag } => {
+                let slot = &mut self.slots[node as usize];
+                if slot.inc == inc && slot.node.is_some() && slot.io.take_timer(id) {
+                    self.trace
+                        .record(self.now(), Addr(node), TraceKind::Timer, id.0, tag, &[]);
+                    self.dispatch(node, |n, ctx| n.on_timer(ctx, id, tag));
+                }
+            }
+            Ev::StreamDeliver { stream, dir } => self.stream_deliver(stream, dir),
+            Ev::StreamCredit { stream, dir, bytes } => self.stream_credit(stream, dir, bytes),
+            Ev::StreamNotify { node, inc, event } => self.stream_notify(node, inc, event),
+            Ev::Fault(fault) => self.apply(fault),
+            Ev::Call { node, call } => {
+                if self.slots[node as usize].node.is_some() {
+                    self.trace
+                        .record(self.now(), Addr(node), TraceKind::Call, 0, 0, &[]);
+                    self.dispatch(node, call);
+                }
+            }
+        }
+    }
+
+    fn start_node(&mut self, node: u32) {
+        let now = self.now();
+        let slot = &mut self.slots[node as usize];
+        if slot.node.is_some() {
+            return;
+        }
+        slot.node = Some((slot.factory)(Addr(node)));
+        self.trace
+            .record(now, Addr(node), TraceKind::Start, slot.inc as u64, 0, &[]);
+        self.dispatch(node, |n, ctx| n.on_start(ctx));
+    }
+
+    fn deliver_datagram(&mut self, from: u32, to: u32, data: Vec<u8>) {
+        if self.slots.get(to as usize).is_none_or(|s| s.node.is_none()) {
+            self.net.stats.datagrams_to_down_node += 1;
+            return;
+        }
+        self.net.stats.datagrams_delivered += 1;
+        self.trace.record(
+            self.now(),
+            Addr(to),
+            TraceKind::Datagram,
+            from as u64,
+            0,
+            &data,
+        );
+        self.dispatch(to, |n, ctx| n.on_datagram(ctx, Addr(from), &data));
+    }
+
+    /// Run one handler on a live node, then carry out its effects and check its history.
+    fn dispatch<R>(
+        &mut self,
+        node: u32,
+        f: impl FnOnce(&mut N, &mut Ctx<'_, N::Event>) -> R,
+    ) -> Option<R> {
+        let now = self.now();
+        let slot = &mut self.slots[node as usize];
+        let local = slot.clock.local(now);
+        let n = slot.node.as_mut()?;
+        self.events += 1;
+        let result = f(n, &mut slot.io.ctx(local));
+        let mut effects = std::mem::take(&mut self.effects);
+        slot.io.drain_effects(&mut effects);
+        if slot.io.has_history() && self.halt.is_none() {
+            for event in slot.io.drain_history() {
+                if let Err(failure) = self.checker.on_event(now, Addr(node), &event) {
+                    self.halt = Some(Halt { at: now, failure });
+                    break;
+                }
+            }
+        }
+        for effect in effects.drain(..) {
+            self.effect(node, effect);
+        }
+        self.effects = effects;
+        Some(result)
+    }
+
+    fn effect(&mut self, node: u32, effect: Effect) {
+        match effect {
+            Effect::Send { to, data } => self.send(node, to.0, data),
+            Effect::SetTimer { id, after, tag } => {
+                let slot = &self.slots[node as usize];
+                let at = self.now.saturating_add(slot.clock.to_true(after));
+                let inc = slot.inc;
+                self.push(at, Ev::Timer { node, inc, id, tag });
+            }
+            Effect::Connect { stream, to } => self.stream_connect(node, stream, to.0),
+            Effect::Write { stream, data } => self.stream_write(node, stream, data),
+            Effect::Close { stream } => self.stream_close(node, stream),
+            Effect::PauseReading { stream } => self.stream_reading(node, stream, false),
+            Effect::ResumeReading { stream } => self.stream_reading(node, stream, true),
+        }
+    }
+
+    fn send(&mut self, from: u32, to: u32, mut data: Vec<u8>) {
+        self.net.stats.datagrams_sent += 1;
+        if to as usize >= self.slots.len() {
+            self.net.stats.datagrams_to_down_node += 1;
+            return;
+        }
+        if let Some(middlebox) = self.middlebox.as_mut() {
+            if !middlebox(Time(self.now), Addr(from), Addr(to), &mut data) {
+                self.net.stats.datagrams_middlebox_dropped += 1;
+                return;
+            }
+        }
+        let (f, t) = (from as usize, to as usize);
+        if self.net.is_cut(f, t) {
+            self.net.stats.datagrams_cut += 1;
+            return;
+        }
+        let fate = self.net.datagram_fate(f, t);
+        if fate.truncate {
+            self.net.truncate(f, t, &mut data);
+        }
+        if fate.corrupt {
+            self.net.corrupt(f, t, &mut data);
+        }
+        match fate.delays {
+            [Some(a), Some(b)] => {
+                self.push(
+                    self.now + a,
+                    Ev::Datagram {
+                        from,
+                        to,
+                        data: data.clone(),
+                    },
+                );
+                self.push(self.now + b, Ev::Datagram { from, to, data });
+            }
+            [Some(a), None] | [None, Some(a)] => {
+                self.push(self.now + a, Ev::Datagram { from, to, data })
+            }
+            [None, None] => {}
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! Reliable ordered streams between simulated nodes, with flow control.
+//!
+//! A stream has two directions. Each carries segments in order over its link's latency
+//! (a later segment never overtakes an earlier one). The writer's credit is the reader's
+//! receive window minus what is in flight or waiting unread; it comes back only when the
+//! reader's node has consumed the bytes and the window update has crossed the link back.
+//! A partition stalls delivery (retried every [`STALL_RETRY_NS`]) but loses nothing; a crash
+//! or an injected reset closes the stream and tells both ends.
+
+use super::{Ev, World};
+use crate::node::Addr;
+use crate::node::{CloseReason, Node, StreamEvent, StreamId};
+use crate::trace::TraceKind;
+use std::collections::VecDeque;
+
+/// How often a stalled stream (cut by a partition) retries, like a TCP retransmission timer.
+pub const STALL_RETRY_NS: u64 = 200_000_000;
+/// How long `connect` to an unreachable peer takes to fail.
+pub const CONNECT_TIMEOUT_NS: u64 = 1_000_000_000;
+
+enum Segment {
+    Data { ready: u64, bytes: Vec<u8> },
+    Fin { ready: u64 },
+}
+
+impl Segment {
+    fn ready(&self) -> u64 {
+        match self {
+            Segment::Data { ready, .. } | Segment::Fin { ready } => *ready,
+        }
+    }
+}
+
+/// One direction of a stream.
+#[derive(Default)]
+struct Flow {
+    in_flight: VecDeque<Segment>,
+    /// Arrived while the reader had paused reading.
+    unread: VecDeque<Vec<u8>>,
+    /// No segment may be ready before this (keeps order, and waits for the accept).
+    last_ready: u64,
+    delivery_queued: bool,
+    reading_paused: bool,
+    /// The writer closed this direction.
+    finished: bool,
+}
+
+/// A stream: `ends[0]` connected to `ends[1]`; `flows[d]` runs from `ends[d]` to the other.
+pub(super) struct SimStream {
+    pub(super) ends: [u32; 2],
+    incs: [u32; 2],
+    flows: [Flow; 2],
+}
+
+impl<N: Node + 'static> World<N> {
+    pub(super) fn stream_connect(&mut self, node: u32, stream: StreamId, to: u32) {
+        let reachable =
+            (to as usize) < self.slots.len() && !self.net.is_cut(node as usize, to as usize);
+        if !reachable || self.slots[to as usize].node.is_none() {
+            let delay = if reachable {
+                self.net.latency(node as usize, to as usize) * 2
+            } else {
+                CONNECT_TIMEOUT_NS
+            };
+            self.net.stats.streams_refused += 1;
+            let inc = self.slots[node as usize].inc;
+            let event = StreamEvent::Closed {
+                stream,
+                reason: CloseReason::Refused,
+            };
+            self.push(self.now + delay, Ev::StreamNotify { node, inc, event });
+            return;
+        }
+        let accept_at = self.now + self.net.latency(node as usize, to as usize);
+        let mut flows: [Flow; 2] = Default::default();
+        flows[0].last_ready = accept_at;
+        let s = SimStream {
+            ends: [node, to],
+            incs: [self.slots[node as usize].inc, self.slots[to as usize].inc],
+            flows,
+        };
+        self.streams.insert(stream, s);
+        let event = StreamEvent::Accepted {
+            stream,
+            from: Addr(node),
+        };
+        let inc = self.slots[to as usize].inc;
+        self.push(
+            accept_at,
+            Ev::StreamNotify {
+                node: to,
+                inc,
+                event,
+            },
+        );
+    }
+
+    /// Which end of `stream` `node` is, if the stream is still there.
+    fn end_of(&self, stream: StreamId, node: u32) -> Option<usize> {
+        self.streams
+            .get(&stream)?
+            .ends
+            .iter()
+            .position(|&e| e == node)
+    }
+
+    pub(super) fn stream_write(&mut self, node: u32, stream: StreamId, bytes: Vec<u8>) {
+        let Some(d) = self.end_of(stream, node) else {
+            return;
+        };
+        let (from, to) = {
+            let s = &self.streams[&stream];
+            (s.ends[d] as usize, s.ends[1 - d] as usize)
+        };
+        let latency = self.net.latency(from, to);
+        self.net.stats.stream_bytes_written += bytes.len() as u64;
+        let now = self.now;
+        let flow = &mut self.streams.get_mut(&stream).expect("found").flows[d];
+        if flow.finished {
+            return;
+        }
+        let ready = (now + latency).max(flow.last_ready);
+        flow.last_ready = ready;
+        flow.in_flight.push_back(Segment::Data { ready, bytes });
+        self.queue_delivery(stream, d, ready);
+    }
+
+    pub(super) fn stream_close(&mut self, node: u32, stream: StreamId) {
+        let Some(d) = self.end_of(stream, node) else {
+            return;
+        };
+        let (from, to) = {
+            let s = &self.streams[&stream];
+            (s.ends[d] as usize, s.ends[1 - d] as usize)
+        };
+        let latency = self.net.latency(from, to);
+        let now = self.now;
+        let s = self.streams.get_mut(&stream).expect("found");
+        let flow = &mut s.flows[d];
+        if flow.finished {
+            return;
+        }
+        flow.finished = true;
+        let ready = (now + latency).max(flow.last_ready);
+        flow.last_ready = ready;
+        flow.in_flight.push_back(Segment::Fin { ready });
+        // The closer reads no more: what it has not read, and what comes, is dropped.
+        s.flows[1 - d].unread.clear();
+        s.flows[1 - d].reading_paused = false;
+        self.queue_delivery(stream, d, ready);
+    }
+
+    pub(super) fn stream_reading(&mut self, node: u32, stream: StreamId, reading: bool) {
+        let Some(end) = self.end_of(stream, node) else {
+            return;
+        };
+        // The node reads the direction that flows towards it.
+        let d = 1 - end;
+        let flow = &mut self.streams.get_mut(&stream).expect("found").flows[d];
+        flow.reading_paused = !reading;
+        if reading && !flow.unread.is_empty() {
+            self.queue_delivery(stream, d, self.now);
+        }
+    }
+
+    fn queue_delivery(&mut self, stream: StreamId, d: usize, at: u64) {
+        let flow = &mut self.streams.get_mut(&stream).expect("caller checked").flows[d];
+        if !flow.delivery_queued {
+            flow.delivery_queued = true;
+            self.push(
+                at,
+                Ev::StreamDeliver {
+                    stream,
+                    dir: d as u8,
+                },
+            );
+        }
+    }
+
+    pub(super) fn stream_deliver(&mut self, stream: StreamId, dir: u8) {
+        let d = dir as usize;
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        s.flows[d].delivery_queued = false;
+        let (writer, reader) = (s.ends[d], s.ends[1 - d]);
+        // First what already arrived and waited for the reader.
+        while !self.streams[&stream].flows[d].reading_paused {
+            let Some(bytes) = self.streams.get_mut(&stream).expect("live").flows[d]
+                .unread
+                .pop_front()
+            else {
+                break;
+            };
+            self.consume(stream, d, writer, reader, bytes);
+            if !self.streams.contains_key(&stream) {
+                return;
+            }
+        }
+        if self.net.is_cut(writer as usize, reader as usize) {
+            if !self.streams[&stream].flows[d].in_flight.is_empty() {
+                self.net.stats.stream_stalls += 1;
+                self.queue_delivery(stream, d, self.now + STALL_RETRY_NS);
+            }
+            return;
+        }
+        loop {
+            let Some(s) = self.streams.get_mut(&stream) else {
+                return;
+            };
+            let flow = &mut s.flows[d];
+            match flow.in_flight.front() {
+                Some(seg) if seg.ready() <= self.now => {}
+                Some(seg) => {
+                    let at = seg.ready();
+                    self.queue_delivery(stream, d, at);
+                    return;
+                }
+                None => return,
+            }
+            if matches!(flow.in_flight.front(), Some(Segment::Fin { .. }))
+                && (flow.reading_paused || !flow.unread.is_empty())
+            {
+                // The close waits behind data the reader has not read yet.
+                return;
+            }
+            match flow.in_flight.pop_front().expect("front") {
+                Segment::Data { bytes, .. } if flow.reading_paused => flow.unread.push_back(bytes),
+                Segment::Data { bytes, .. } => self.consume(stream, d, writer, reader, bytes),
+                Segment::Fin { .. } => {
+                    self.close_end(stream, reader, CloseReason::PeerClosed);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The reader's node takes `bytes`; credit starts back to the writer.
+    fn consume(&mut self, stream: StreamId, d: usize, writer: u32, reader: u32, bytes: Vec<u8>) {
+        let len = bytes.len();
+        self.net.stats.stream_bytes_delivered += len as u64;
+        let open = self.slots[reader as usize].io.stream_is_open(stream);
+        if open {
+            self.trace.record(
+                self.now(),
+                Addr(reader),
+                TraceKind::StreamData,
+                stream.0,
+                0,
+                &bytes,
+            );
+            self.dispatch(reader, |n, ctx| {
+                n.on_stream(
+                    ctx,
+                    StreamEvent::Data {
+                        stream,
+                        data: bytes,
+                    },
+                )
+            });
+        }
+        if self.streams.contains_key(&stream) {
+            let at = self.now + self.net.latency(reader as usize, writer as usize);
+            self.push(
+                at,
+                Ev::StreamCredit {
+                    stream,
+                    dir: d as u8,
+                    bytes: len,
+                },
+            );
+        }
+    }
+
+    pub(super) fn stream_credit(&mut self, stream: StreamId, dir: u8, bytes: usize) {
+        let Some(s) = self.streams.get(&stream) else {
+            return;
+        };
+        let d = dir as usize;
+        let (writer, reader) = (s.ends[d], s.ends[1 - d]);
+        if self.net.is_cut(reader as usize, writer as usize) {
+            self.push(
+                self.now + STALL_RETRY_NS,
+                Ev::StreamCredit { stream, dir, bytes },
+            );
+            return;
+        }
+        let slot = &mut self.slots[writer as usize];
+        if slot.node.is_some() && slot.io.grant_credit(stream, bytes) {
+            self.trace.record(
+                self.now(),
+                Addr(writer),
+                TraceKind::Writable,
+                stream.0,
+                0,
+                &[],
+            );
+            self.dispatch(writer, |n, ctx| {
+                n.on_stream(ctx, StreamEvent::Writable { stream })
+            });
+        }
+    }
+
+    /// Tell `node` that `stream` closed, and forget the stream once neither end has it.
+    fn close_end(&mut self, stream: StreamId, node: u32, reason: CloseReason) {
+        let slot = &mut self.slots[node as usize];
+        let was_open = slot.io.stream_is_open(stream);
+        slot.io.close_stream(stream);
+        if let Some(s) = self.streams.get(&stream) {
+            let other = s.ends.iter().copied().find(|&e| e != node).unwrap_or(node);
+            if !self.slots[other as usize].io.stream_is_open(stream) {
+                self.streams.remove(&stream);
+            }
+        }
+        if was_open && self.slots[node as usize].node.is_some() {
+            self.trace.record(
+                self.now(),
+                Addr(node),
+                TraceKind::Closed,
+                stream.0,
+                reason as u64,
+                &[],
+            );
+            self.dispatch(node, |n, ctx| {
+                n.on_stream(ctx, StreamEvent::Closed { stream, reason })
+            });
+        }
+    }
+
+    pub(super) fn stream_notify(&mut self, node: u32, inc: u32, event: StreamEvent) {
+        if self.slots[node as usize].inc != inc || self.slots[node as usize].node.is_none() {
+            // The incarnation it was for is gone. A connect it accepted is refused.
+            if let StreamEvent::Accepted { stream, .. } = event {
+                self.refuse(stream);
+            }
+            return;
+        }
+        match event {
+            StreamEvent::Accepted { stream, from } => {
+                if !self.streams.contains_key(&stream) {
+                    return;
+                }
+                self.net.stats.streams_opened += 1;
+                let window = self.stream_window;
+                self.slots[node as usize].io.open_stream(stream, window);
+                self.trace.record(
+                    self.now(),
+                    Addr(node),
+                    TraceKind::Accepted,
+                    stream.0,
+                    from.0 as u64,
+                    &[],
+                );
+                self.dispatch(node, |n, ctx| {
+                    n.on_stream(ctx, StreamEvent::Accepted { stream, from })
+                });
+                if let Some(s) = self.streams.get_mut(&stream) {
+                    let connector = s.ends[0];
+                    let back = self.net.latency(node as usize, connector as usize);
+                    s.flows[1].last_ready = self.now + back;
+                    let inc = s.incs[0];
+                    self.push(
+                        self.now + back,
+                        Ev::StreamNotify {
+                            node: connector,
+                            inc,
+                            event: StreamEvent::Connected { stream },
+                        },
+                    );
+                }
+            }
+            StreamEvent::Connected { stream } => {
+                if self.slots[node as usize].io.stream_is_open(stream) {
+                    self.trace.record(
+                        self.now(),
+                        Addr(node),
+                        TraceKind::Connected,
+                        stream.0,
+                        0,
+                        &[],
+                    );
+                    self.dispatch(node, |n, ctx| {
+                        n.on_stream(ctx, StreamEvent::Connected { stream })
+                    });
+                }
+            }
+            StreamEvent::Closed { stream, reason } => self.close_end(stream, node, reason),
+            StreamEvent::Data { .. } | StreamEvent::Writable { .. } => {}
+        }
+    }
+
+    /// The acceptor vanished before the connect completed: the connector is refused.
+    fn refuse(&mut self, stream: StreamId) {
+        if let Some(s) = self.streams.remove(&stream) {
+            self.net.stats.streams_refused += 1;
+            let event = StreamEvent::Closed {
+                stream,
+                reason: CloseReason::Refused,
+            };
+            self.push(
+                self.now,
+                Ev::StreamNotify {
+                    node: s.ends[0],
+                    inc: s.incs[0],
+                    event,
+                },
+            );
+        }
+    }
+
+    /// Reset every stream of `node`: in-flight data is lost and both ends are told (the
+    /// node itself only if it is still up).
+    pub(super) fn reset_streams(&mut self, node: u32) {
+        let ids: Vec<StreamId> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| s.ends.contains(&node))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let s = self.streams.remove(&id).expect("listed");
+            self.net.stats.streams_reset += 1;
+            for (end, &peer) in s.ends.iter().enumerate() {
+                let delay = if peer == node {
+                    0
+                } else {
+                    self.net.latency(node as usize, peer as usize)
+                };
+                let event = StreamEvent::Closed {
+                    stream: id,
+                    reason: CloseReason::Reset,
+                };
+                self.push(
+                    self.now + delay,
+                    Ev::StreamNotify {
+                        node: peer,
+                        inc: s.incs[end],
+                        event,
+                    },
+                );
+            }
+        }
+    }
+}
