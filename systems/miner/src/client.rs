@@ -6,9 +6,11 @@
 use crate::event::MinerEvent;
 use crate::hash::Best;
 use crate::message::Message;
+use crate::worker::TAG_START;
 use lsp::{ClientEndpoint, ClientEvent, Params};
 use rand::Rng;
 use sim::{Addr, Ctx, Node, TimerId};
+use std::time::Duration;
 
 /// How the client's request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,12 +31,29 @@ pub struct Client {
 
 impl Client {
     /// Connect (random ISN in 0..=255) and send the request at once.
-    pub fn start(ctx: &mut Ctx<'_, MinerEvent>, server: Addr, params: Params, data: &str, upper: u64) -> Client {
+    pub fn start(
+        ctx: &mut Ctx<'_, MinerEvent>,
+        server: Addr,
+        params: Params,
+        data: &str,
+        upper: u64,
+    ) -> Client {
         let isn = ctx.rng().gen_range(0..=255);
         let lsp = ClientEndpoint::connect(ctx, server, isn, params);
-        let request = Message::Request { data: data.to_string(), lower: 0, upper };
-        let mut client = Client { lsp, outcome: None, unexpected: 0 };
-        ctx.record(MinerEvent::ClientRequest { data: data.to_string(), upper });
+        let request = Message::Request {
+            data: data.to_string(),
+            lower: 0,
+            upper,
+        };
+        let mut client = Client {
+            lsp,
+            outcome: None,
+            unexpected: 0,
+        };
+        ctx.record(MinerEvent::ClientRequest {
+            data: data.to_string(),
+            upper,
+        });
         if client.lsp.write(ctx, request.encode()).is_err() {
             // Too large for one LSP payload: the request cannot be sent at all.
             client.finish(ctx, Outcome::Disconnected);
@@ -71,7 +90,9 @@ impl Client {
                     }
                     _ => self.unexpected += 1,
                 },
-                ClientEvent::ConnectFailed | ClientEvent::Lost => self.finish(ctx, Outcome::Disconnected),
+                ClientEvent::ConnectFailed | ClientEvent::Lost => {
+                    self.finish(ctx, Outcome::Disconnected)
+                }
                 ClientEvent::Connected { .. } | ClientEvent::Closed { .. } => {}
             }
         }
@@ -84,7 +105,10 @@ impl Client {
         self.outcome = Some(outcome);
         match outcome {
             Outcome::Result(best) => {
-                ctx.record(MinerEvent::ClientResult { hash: best.hash, nonce: best.nonce });
+                ctx.record(MinerEvent::ClientResult {
+                    hash: best.hash,
+                    nonce: best.nonce,
+                });
                 // Done: flush the acks and leave (the server sees the loss later).
                 let _ = self.lsp.close(ctx);
             }
@@ -99,12 +123,31 @@ pub struct ClientNode {
     params: Params,
     data: String,
     upper: u64,
+    delay: Option<Duration>,
     client: Option<Client>,
 }
 
 impl ClientNode {
     pub fn new(server: Addr, params: Params, data: String, upper: u64) -> ClientNode {
-        ClientNode { server, params, data, upper, client: None }
+        ClientNode {
+            server,
+            params,
+            data,
+            upper,
+            delay: None,
+            client: None,
+        }
+    }
+
+    /// Connect only `delay` after the node starts (see [`crate::WorkerNode::delayed`]).
+    pub fn delayed(mut self, delay: Duration) -> ClientNode {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// The request: message and maximum nonce.
+    pub fn request(&self) -> (&str, u64) {
+        (&self.data, self.upper)
     }
 
     pub fn client(&self) -> Option<&Client> {
@@ -116,7 +159,20 @@ impl Node for ClientNode {
     type Event = MinerEvent;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        self.client = Some(Client::start(ctx, self.server, self.params, &self.data, self.upper));
+        match self.delay {
+            Some(d) => {
+                ctx.set_timer(d, TAG_START);
+            }
+            None => {
+                self.client = Some(Client::start(
+                    ctx,
+                    self.server,
+                    self.params,
+                    &self.data,
+                    self.upper,
+                ))
+            }
+        }
     }
 
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, MinerEvent>, from: Addr, data: &[u8]) {
@@ -125,9 +181,19 @@ impl Node for ClientNode {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, _tag: u64) {
-        if let Some(c) = &mut self.client {
-            c.on_timer(ctx, timer);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: u64) {
+        match &mut self.client {
+            Some(c) => c.on_timer(ctx, timer),
+            None if tag == TAG_START => {
+                self.client = Some(Client::start(
+                    ctx,
+                    self.server,
+                    self.params,
+                    &self.data,
+                    self.upper,
+                ));
+            }
+            None => {}
         }
     }
 }

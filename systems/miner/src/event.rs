@@ -20,13 +20,29 @@ pub enum MinerEvent {
     /// Server: client `conn` was lost (its requests are forgotten).
     ClientLost { conn: i64 },
     /// Server: client `conn` asked for `[lower, upper]` of `data`; it is request `req`.
-    RequestIn { conn: i64, req: ReqId, data: String, lower: u64, upper: u64 },
+    RequestIn {
+        conn: i64,
+        req: ReqId,
+        data: String,
+        lower: u64,
+        upper: u64,
+    },
     /// Server: sent `[lower, upper]` of `req` to miner `conn`.
-    ChunkSent { conn: i64, req: ReqId, lower: u64, upper: u64 },
+    ChunkSent {
+        conn: i64,
+        req: ReqId,
+        lower: u64,
+        upper: u64,
+    },
     /// Server: the result of chunk `[lower, upper]` is folded into `req`.
     ChunkFolded { req: ReqId, lower: u64, upper: u64 },
     /// Server: wrote the answer of `req` to client `conn`.
-    Answered { conn: i64, req: ReqId, hash: u64, nonce: u64 },
+    Answered {
+        conn: i64,
+        req: ReqId,
+        hash: u64,
+        nonce: u64,
+    },
     /// Client: sent its request for `[0, upper]` of `data`.
     ClientRequest { data: String, upper: u64 },
     /// Client: got its answer.
@@ -34,7 +50,12 @@ pub enum MinerEvent {
     /// Client: lost the server (or never reached it).
     ClientDisconnected,
     /// Miner: mined `[lower, upper]` (answered after its virtual work time).
-    Mined { lower: u64, upper: u64, hash: u64, nonce: u64 },
+    Mined {
+        lower: u64,
+        upper: u64,
+        hash: u64,
+        nonce: u64,
+    },
     /// Miner: its connection is gone; it has shut down.
     MinerStopped,
 }

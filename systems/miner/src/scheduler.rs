@@ -8,7 +8,7 @@
 //! 1. **Chunks.** A request's range is cut into chunks as miners ask for work. A miner's
 //!    first chunk is `base_chunk` nonces (10000, as the spec recommends). Once the
 //!    scheduler has timed a miner's chunks it sizes them to take about `target_chunk`
-//!    of that miner's time (never below `base_chunk`, never above `max_chunk`): a fast
+//!    of that miner's time (never below `min_chunk`, never above `max_chunk`): a fast
 //!    miner is not throttled by round trips, a slow one is never handed an hour of work,
 //!    and every chunk ends within about `target_chunk`, which bounds how long a new
 //!    request waits for a miner to come free.
@@ -55,6 +55,8 @@ pub type ReqId = u64;
 pub struct Config {
     /// Nonces in a miner's first chunk, and the smallest chunk ever (spec: 10000).
     pub base_chunk: u64,
+    /// The smallest chunk for a miner whose rate is known.
+    pub min_chunk: u64,
     /// How long a chunk should take on the miner that gets it, once its rate is known.
     pub target_chunk: Duration,
     /// The largest chunk, whatever the miner's rate.
@@ -67,6 +69,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             base_chunk: 10_000,
+            min_chunk: 1_000,
             target_chunk: Duration::from_millis(20),
             max_chunk: 50_000_000,
             backups: true,
@@ -379,7 +382,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
             return self.cfg.base_chunk;
         }
         let want = rate as u128 * self.cfg.target_chunk.as_nanos() / 1_000_000_000;
-        (want.min(self.cfg.max_chunk as u128) as u64).max(self.cfg.base_chunk)
+        (want.min(self.cfg.max_chunk as u128) as u64).max(self.cfg.min_chunk)
     }
 
     fn dispatch(&mut self, req: ReqId, miner: M, rate: u64, now: Time) -> Job {

@@ -94,7 +94,9 @@ impl Server {
                 ctx.record(MinerEvent::Accepted { conn, from });
             }
             ServerEvent::Message { conn, data } => self.on_message(ctx, conn, &data),
-            ServerEvent::Lost { conn } | ServerEvent::ConnClosed { conn } => self.on_lost(ctx, conn),
+            ServerEvent::Lost { conn } | ServerEvent::ConnClosed { conn } => {
+                self.on_lost(ctx, conn)
+            }
             ServerEvent::Closed { .. } => {}
         }
     }
@@ -116,7 +118,13 @@ impl Server {
                 self.roles.insert(conn, Role::Client);
                 let req = self.sched.add_request(conn, data.clone(), lower, upper);
                 self.stats.requests += 1;
-                ctx.record(MinerEvent::RequestIn { conn, req, data, lower, upper });
+                ctx.record(MinerEvent::RequestIn {
+                    conn,
+                    req,
+                    data,
+                    lower,
+                    upper,
+                });
             }
             (Role::Miner, Message::Result { hash, nonce }) => {
                 match self.sched.on_result(ctx.now(), conn, Best { hash, nonce }) {
@@ -133,13 +141,28 @@ impl Server {
     }
 
     fn answer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, answer: scheduler::Answer<i64>) {
-        let scheduler::Answer { client, req, best, lower, upper } = answer;
+        let scheduler::Answer {
+            client,
+            req,
+            best,
+            lower,
+            upper,
+        } = answer;
         ctx.record(MinerEvent::ChunkFolded { req, lower, upper });
-        let payload = Message::Result { hash: best.hash, nonce: best.nonce }.encode();
+        let payload = Message::Result {
+            hash: best.hash,
+            nonce: best.nonce,
+        }
+        .encode();
         // A failed write means the client is lost; its Lost event follows.
         if self.lsp.write(ctx, client, payload).is_ok() {
             self.stats.answers += 1;
-            ctx.record(MinerEvent::Answered { conn: client, req, hash: best.hash, nonce: best.nonce });
+            ctx.record(MinerEvent::Answered {
+                conn: client,
+                req,
+                hash: best.hash,
+                nonce: best.nonce,
+            });
         }
     }
 
@@ -169,9 +192,19 @@ impl Server {
             }
             let mut failed = false;
             for (miner, job) in jobs {
-                let payload = Message::Request { data: job.data, lower: job.lower, upper: job.upper }.encode();
+                let payload = Message::Request {
+                    data: job.data,
+                    lower: job.lower,
+                    upper: job.upper,
+                }
+                .encode();
                 if self.lsp.write(ctx, miner, payload).is_ok() {
-                    ctx.record(MinerEvent::ChunkSent { conn: miner, req: job.req, lower: job.lower, upper: job.upper });
+                    ctx.record(MinerEvent::ChunkSent {
+                        conn: miner,
+                        req: job.req,
+                        lower: job.lower,
+                        upper: job.upper,
+                    });
                 } else {
                     self.roles.remove(&miner);
                     self.sched.remove_miner(miner);
@@ -196,7 +229,11 @@ pub struct ServerNode {
 
 impl ServerNode {
     pub fn new(params: Params, cfg: scheduler::Config) -> ServerNode {
-        ServerNode { params, cfg, server: None }
+        ServerNode {
+            params,
+            cfg,
+            server: None,
+        }
     }
 
     /// The running server (None before start).
