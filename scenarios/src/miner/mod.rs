@@ -21,6 +21,7 @@
 //! - `miner-small-after-huge`: no faults; a small request arriving after a huge one must
 //!   finish first.
 
+pub mod bench;
 pub mod checker;
 pub mod cli;
 
