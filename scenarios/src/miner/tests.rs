@@ -132,7 +132,9 @@ use miner::MinerEvent;
 use sim::{Checker, Fault};
 
 /// Build `setup` with the invariant checker and a log of every recorded event.
-fn logged(seed: u64, setup: &Setup) -> (Built, Rc<RefCell<Vec<(Time, Addr, MinerEvent)>>>) {
+type Log = Rc<RefCell<Vec<(Time, Addr, MinerEvent)>>>;
+
+fn logged(seed: u64, setup: &Setup) -> (Built, Log) {
     let mut built = build(seed, setup);
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut inner = MinerChecker::new(built.observed.clone());
@@ -182,14 +184,14 @@ fn a_dead_miners_chunk_is_mined_again_and_the_answer_is_exact() {
         .expect("server noticed the dead miner");
     let held = log
         .iter()
+        .rev()
         .filter(|(t, _, _)| *t <= lost_at)
-        .filter_map(|(_, _, e)| match e {
+        .find_map(|(_, _, e)| match e {
             MinerEvent::ChunkSent {
                 conn, lower, upper, ..
             } if *conn == dead => Some((*lower, *upper)),
             _ => None,
         })
-        .last()
         .expect("the victim got work");
     let resent = log.iter().any(|(t, _, e)| {
         matches!(e, MinerEvent::ChunkSent { conn, lower, .. } if *t >= lost_at && *conn != dead && *lower == held.0)

@@ -33,7 +33,9 @@
 //!    a chunk already late is expected to need as long again as it has run): the request no longer
 //!    waits on its slowest miner (the tail of a request on miners of different speeds).
 //!    The first copy to return counts; the other result is ignored.
-//! 4. **Failures.** A lost miner's chunk goes back to its request (served before the
+//! 4. **Failures.** A result is accepted only from the miner holding the chunk, with a
+//!    nonce inside it and a hash that is that nonce's (one hash to check); otherwise it
+//!    is dropped and the chunk goes back as if the miner were lost. A lost miner's chunk goes back to its request (served before the
 //!    untouched rest of the range) unless a backup copy is still running; so no nonce
 //!    range is ever lost. With no miner left, work waits for the next to join. A lost
 //!    client's requests are forgotten at once; chunks of theirs still on miners are not
@@ -343,6 +345,13 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
                 self.stats.stale_results += 1;
                 return ResultOutcome::Stale;
             }
+        }
+        // One hash checks that the reported hash belongs to the reported nonce: a miner
+        // that lies (or a corrupted result LSP's checksum missed) cannot win.
+        if crate::hash::hash(&request.data, best.nonce) != best.hash {
+            self.stats.rejected_results += 1;
+            self.drop_holder(req, lo, hi, miner);
+            return ResultOutcome::Rejected;
         }
         request.in_flight.remove(&lo);
         request.done += len(lo, hi);
