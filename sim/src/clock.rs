@@ -22,12 +22,19 @@ impl Clock {
     /// The local reading at true time `now`, never below zero.
     pub fn local(&self, now: Time) -> Time {
         let elapsed = (now.0 - self.base_true.min(now.0)) as i128;
-        let local = self.base_local + elapsed * (MILLION + self.ppm as i128) / MILLION;
+        let local = if self.ppm == 0 {
+            self.base_local + elapsed
+        } else {
+            self.base_local + elapsed * (MILLION + self.ppm as i128) / MILLION
+        };
         Time(local.clamp(0, u64::MAX as i128) as u64)
     }
 
     /// The true duration after which a local duration `d` has passed on this clock.
     pub fn to_true(&self, d: Duration) -> u64 {
+        if self.ppm == 0 {
+            return crate::time::duration_nanos(d);
+        }
         let ns = d.as_nanos().min(u64::MAX as u128) as i128;
         let t = ns * MILLION / (MILLION + self.ppm as i128);
         t.clamp(0, u64::MAX as i128) as u64

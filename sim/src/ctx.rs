@@ -65,8 +65,26 @@ struct SendWindow {
     wants_writable: bool,
 }
 
-/// Membership-only set with a fixed hasher: never iterated, so its order cannot leak.
-type IdSet = HashSet<u64, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+/// Membership-only set of ids: never iterated, so its order cannot leak, and hashed with
+/// one multiply, since the ids are small sequential numbers.
+type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 /// One node's I/O state, kept by the runtime across handler calls.
 pub struct NodeIo<E> {
@@ -129,7 +147,11 @@ impl<E> NodeIo<E> {
     /// The effects queued since the last call, in order. Reuse the vector to avoid
     /// allocating on every event.
     pub fn drain_effects(&mut self, into: &mut Vec<Effect>) {
-        into.append(&mut self.state.effects);
+        if into.is_empty() {
+            std::mem::swap(into, &mut self.state.effects);
+        } else {
+            into.append(&mut self.state.effects);
+        }
     }
 
     /// The history events recorded since the last call.

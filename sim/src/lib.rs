@@ -46,6 +46,8 @@ pub mod ctx;
 pub mod faults;
 pub mod network;
 pub mod node;
+pub mod queue;
+pub mod real;
 pub mod rng;
 pub mod storage;
 pub mod swarm;

@@ -1,13 +1,14 @@
 //! The network between simulated nodes: per directed link behaviour and partitions.
 //!
-//! Each directed link draws each kind of fault from its own named RNG stream
-//! (`link/<from>-><to>/<kind>`), created on first use, so turning one fault kind on or off
-//! leaves the draws of the others untouched.
+//! Link draws are counter-based: the draw of fault kind `k` for the `i`-th datagram on link
+//! `from -> to` is a keyed hash of (k, link, i), keyed per kind from the master seed. So a
+//! kind turned on or off changes no other kind's draws, a link's draws do not depend on
+//! traffic elsewhere, and a link costs a few bytes, not a generator state each (a world of
+//! 1,000 nodes has a million links).
 
 use crate::faults::LinkFaults;
 use crate::rng::derive_rng;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use rand::RngCore;
 use serde::Serialize;
 
 /// Counters of what the network did, for tests and reports.
@@ -37,35 +38,59 @@ pub struct NetStats {
 
 /// What happens to one datagram on a link.
 pub struct Fate {
-    /// Delivery delays of the copies that arrive (empty: lost).
+    /// Delivery delays of the copies that arrive (both `None`: lost).
     pub delays: [Option<u64>; 2],
     pub corrupt: bool,
     pub truncate: bool,
+    /// The datagram's index on its link, for the corruption and truncation draws.
+    pub index: u32,
 }
 
-#[derive(Default)]
-struct LinkRngs {
-    latency: Option<ChaCha8Rng>,
-    loss: Option<ChaCha8Rng>,
-    duplicate: Option<ChaCha8Rng>,
-    reorder: Option<ChaCha8Rng>,
-    corrupt: Option<ChaCha8Rng>,
-    truncate: Option<ChaCha8Rng>,
+/// The kinds of draw, each with its own key.
+#[derive(Clone, Copy)]
+enum Draw {
+    Latency = 0,
+    Loss,
+    Duplicate,
+    Reorder,
+    ReorderDelay,
+    Corrupt,
+    Truncate,
+    StreamLatency,
 }
+const DRAW_KINDS: usize = 8;
+const DRAW_NAMES: [&str; DRAW_KINDS] = [
+    "latency",
+    "loss",
+    "duplicate",
+    "reorder",
+    "reorder_delay",
+    "corrupt",
+    "truncate",
+    "stream_latency",
+];
 
-struct Link {
-    faults: LinkFaults,
-    rngs: LinkRngs,
+/// A strong 64-bit mixer (the SplitMix64 finaliser).
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Links, partitions and counters for `n` nodes.
 pub struct Network {
-    seed: u64,
+    n: usize,
+    keys: [u64; DRAW_KINDS],
     base: LinkFaults,
-    /// links[from][to]
-    links: Vec<Vec<Link>>,
-    /// cut[from][to]: `from` cannot reach `to`.
-    cut: Vec<Vec<bool>>,
+    /// Distinct link behaviours; links name one by index. 0 is the base.
+    configs: Vec<LinkFaults>,
+    /// Per link (`from * n + to`): its behaviour, and how many datagrams and stream
+    /// segments it has carried (the counters of the draws).
+    config_of: Vec<u16>,
+    datagrams: Vec<u32>,
+    segments: Vec<u32>,
+    /// cut[from * n + to]: `from` cannot reach `to`.
+    cut: Vec<bool>,
     rules: Vec<CutRule>,
     pub stats: NetStats,
 }
@@ -77,33 +102,20 @@ enum CutRule {
     Isolate(u32),
 }
 
-fn stream<'a>(
-    slot: &'a mut Option<ChaCha8Rng>,
-    seed: u64,
-    from: usize,
-    to: usize,
-    kind: &str,
-) -> &'a mut ChaCha8Rng {
-    slot.get_or_insert_with(|| derive_rng(seed, &format!("link/{from}->{to}/{kind}")))
-}
-
-fn chance(
-    slot: &mut Option<ChaCha8Rng>,
-    seed: u64,
-    from: usize,
-    to: usize,
-    kind: &str,
-    p: f64,
-) -> bool {
-    p > 0.0 && stream(slot, seed, from, to, kind).gen_bool(p.min(1.0))
-}
-
 impl Network {
     pub fn new(seed: u64) -> Network {
+        let mut keys = [0u64; DRAW_KINDS];
+        for (key, name) in keys.iter_mut().zip(DRAW_NAMES) {
+            *key = derive_rng(seed, &format!("net/{name}")).next_u64();
+        }
         Network {
-            seed,
+            n: 0,
+            keys,
             base: LinkFaults::default(),
-            links: Vec::new(),
+            configs: vec![LinkFaults::default()],
+            config_of: Vec::new(),
+            datagrams: Vec::new(),
+            segments: Vec::new(),
             cut: Vec::new(),
             rules: Vec::new(),
             stats: NetStats::default(),
@@ -111,26 +123,34 @@ impl Network {
     }
 
     pub fn node_count(&self) -> usize {
-        self.links.len()
+        self.n
     }
 
     /// Grow to `n` nodes; new links get the base behaviour.
     pub fn grow(&mut self, n: usize) {
-        while self.links.len() < n {
-            self.links.push(Vec::new());
-            self.cut.push(Vec::new());
+        if n <= self.n {
+            return;
         }
-        for row in &mut self.links {
-            while row.len() < n {
-                row.push(Link {
-                    faults: self.base.clone(),
-                    rngs: LinkRngs::default(),
-                });
+        let old = self.n;
+        let regrid = |v: &[u16]| {
+            let mut out = vec![0u16; n * n];
+            for f in 0..old {
+                out[f * n..f * n + old].copy_from_slice(&v[f * old..f * old + old]);
             }
-        }
-        for row in &mut self.cut {
-            row.resize(n, false);
-        }
+            out
+        };
+        let regrid32 = |v: &[u32]| {
+            let mut out = vec![0u32; n * n];
+            for f in 0..old {
+                out[f * n..f * n + old].copy_from_slice(&v[f * old..f * old + old]);
+            }
+            out
+        };
+        self.config_of = regrid(&self.config_of);
+        self.datagrams = regrid32(&self.datagrams);
+        self.segments = regrid32(&self.segments);
+        self.cut = vec![false; n * n];
+        self.n = n;
         self.recompute_cuts();
     }
 
@@ -146,34 +166,40 @@ impl Network {
 
     /// Every link back to the base behaviour.
     pub fn restore_base(&mut self) {
-        for row in &mut self.links {
-            for link in row {
-                link.faults = self.base.clone();
-            }
-        }
+        self.configs = vec![self.base.clone()];
+        self.config_of.iter_mut().for_each(|c| *c = 0);
     }
 
     /// Set the links `from -> to` (`None`: every node) to `faults`.
     pub fn set_links(&mut self, from: Option<u32>, to: Option<u32>, faults: &LinkFaults) {
-        for (f, row) in self.links.iter_mut().enumerate() {
-            if from.is_some_and(|x| x as usize != f) {
-                continue;
+        let index = match self.configs.iter().position(|c| c == faults) {
+            Some(i) => i,
+            None if self.configs.len() < u16::MAX as usize => {
+                self.configs.push(faults.clone());
+                self.configs.len() - 1
             }
-            for (t, link) in row.iter_mut().enumerate() {
-                if to.is_none_or(|x| x as usize == t) {
-                    link.faults = faults.clone();
-                }
+            // Past 65,535 distinct behaviours, reuse the last slot rather than fail.
+            None => {
+                let last = self.configs.len() - 1;
+                self.configs[last] = faults.clone();
+                last
+            }
+        } as u16;
+        let n = self.n;
+        for f in (0..n).filter(|&f| from.is_none_or(|x| x as usize == f)) {
+            for t in (0..n).filter(|&t| to.is_none_or(|x| x as usize == t)) {
+                self.config_of[f * n + t] = index;
             }
         }
     }
 
     pub fn link_faults(&self, from: usize, to: usize) -> &LinkFaults {
-        &self.links[from][to].faults
+        &self.configs[self.config_of[from * self.n + to] as usize]
     }
 
     /// Whether `from` cannot reach `to` now.
     pub fn is_cut(&self, from: usize, to: usize) -> bool {
-        self.cut[from][to]
+        self.cut[from * self.n + to]
     }
 
     pub fn partition(&mut self, groups: Vec<Vec<u32>>) {
@@ -197,10 +223,8 @@ impl Network {
     }
 
     fn recompute_cuts(&mut self) {
-        let n = self.cut.len();
-        for row in &mut self.cut {
-            row.iter_mut().for_each(|c| *c = false);
-        }
+        let n = self.n;
+        self.cut.iter_mut().for_each(|c| *c = false);
         for rule in &self.rules {
             match rule {
                 CutRule::Groups(groups) => {
@@ -216,124 +240,130 @@ impl Network {
                         for b in 0..n {
                             // A node in no group is alone: cut from everyone but itself.
                             if a != b && (group_of[a] != group_of[b] || group_of[a] == usize::MAX) {
-                                self.cut[a][b] = true;
+                                self.cut[a * n + b] = true;
                             }
                         }
                     }
                 }
                 CutRule::OneWay(from, to) => {
-                    if let Some(c) = self
-                        .cut
-                        .get_mut(*from as usize)
-                        .and_then(|r| r.get_mut(*to as usize))
-                    {
-                        *c = true;
+                    let (f, t) = (*from as usize, *to as usize);
+                    if f < n && t < n {
+                        self.cut[f * n + t] = true;
                     }
                 }
                 CutRule::Isolate(node) => {
                     let x = *node as usize;
-                    for other in 0..n {
-                        if other != x && x < n {
-                            self.cut[x][other] = true;
-                            self.cut[other][x] = true;
-                        }
+                    for other in (0..n).filter(|&o| o != x && x < n) {
+                        self.cut[x * n + other] = true;
+                        self.cut[other * n + x] = true;
                     }
                 }
             }
         }
     }
 
-    /// One-way latency for a stream segment or control message on `from -> to` (no faults).
-    pub fn latency(&mut self, from: usize, to: usize) -> u64 {
-        let seed = self.seed;
-        let link = &mut self.links[from][to];
-        let (min, max) = (link.faults.latency_min_ns, link.faults.latency_max_ns);
-        if max <= min {
-            return min;
-        }
-        stream(&mut link.rngs.latency, seed, from, to, "latency").gen_range(min..=max)
+    /// The draw of `kind` number `sub` for the `index`-th use of link `link`.
+    fn draw(&self, kind: Draw, link: usize, index: u32, sub: u64) -> u64 {
+        let x = ((index as u64) << 32 | (link as u64 & 0xffff_ffff)) ^ self.keys[kind as usize];
+        mix(mix(x)
+            ^ sub.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ self.keys[kind as usize].rotate_left(32))
     }
 
-    /// Draw the fate of one datagram on `from -> to`.
+    fn chance(&self, kind: Draw, link: usize, index: u32, p: f64) -> bool {
+        p > 0.0
+            && ((self.draw(kind, link, index, 0) >> 11) as f64) * (1.0 / (1u64 << 53) as f64) < p
+    }
+
+    /// A draw uniform in `0..=span`.
+    fn up_to(&self, kind: Draw, link: usize, index: u32, sub: u64, span: u64) -> u64 {
+        if span == 0 {
+            return 0;
+        }
+        let x = self.draw(kind, link, index, sub);
+        match span.checked_add(1) {
+            Some(range) => ((x as u128 * range as u128) >> 64) as u64,
+            None => x,
+        }
+    }
+
+    /// One-way latency for the next stream segment or control message on `from -> to`.
+    pub fn latency(&mut self, from: usize, to: usize) -> u64 {
+        let link = from * self.n + to;
+        let index = self.segments[link];
+        self.segments[link] = index.wrapping_add(1);
+        let f = self.link_faults(from, to);
+        let (min, max) = (f.latency_min_ns, f.latency_max_ns);
+        min + self.up_to(Draw::StreamLatency, link, index, 0, max.saturating_sub(min))
+    }
+
+    /// Draw the fate of the next datagram on `from -> to`.
     pub fn datagram_fate(&mut self, from: usize, to: usize) -> Fate {
-        let seed = self.seed;
+        let link = from * self.n + to;
+        let index = self.datagrams[link];
+        self.datagrams[link] = index.wrapping_add(1);
         let mut fate = Fate {
             delays: [None, None],
             corrupt: false,
             truncate: false,
+            index,
         };
-        let link = &mut self.links[from][to];
-        let f = &link.faults;
-        let r = &mut link.rngs;
-        if chance(&mut r.loss, seed, from, to, "loss", f.loss) {
+        let f = &self.configs[self.config_of[link] as usize];
+        if self.chance(Draw::Loss, link, index, f.loss) {
             self.stats.datagrams_lost += 1;
             return fate;
         }
-        let copies = if chance(&mut r.duplicate, seed, from, to, "duplicate", f.duplicate) {
+        let copies = if self.chance(Draw::Duplicate, link, index, f.duplicate) {
             self.stats.datagrams_duplicated += 1;
             2
         } else {
             1
         };
-        fate.corrupt = chance(&mut r.corrupt, seed, from, to, "corrupt", f.corrupt);
-        fate.truncate = chance(&mut r.truncate, seed, from, to, "truncate", f.truncate);
-        let (min, max, reorder, reorder_delay) = (
-            f.latency_min_ns,
-            f.latency_max_ns,
-            f.reorder,
-            f.reorder_delay_ns,
-        );
-        for slot in fate.delays.iter_mut().take(copies) {
-            let mut delay = if max > min {
-                stream(&mut r.latency, seed, from, to, "latency").gen_range(min..=max)
-            } else {
-                min
-            };
-            if chance(&mut r.reorder, seed, from, to, "reorder", reorder) {
-                delay +=
-                    stream(&mut r.reorder, seed, from, to, "reorder").gen_range(0..=reorder_delay);
+        fate.corrupt = self.chance(Draw::Corrupt, link, index, f.corrupt);
+        fate.truncate = self.chance(Draw::Truncate, link, index, f.truncate);
+        let span = f.latency_max_ns.saturating_sub(f.latency_min_ns);
+        for copy in 0..copies {
+            let mut delay = f.latency_min_ns + self.up_to(Draw::Latency, link, index, copy, span);
+            if f.reorder > 0.0
+                && self.up_to(Draw::Reorder, link, index, copy, u64::MAX)
+                    < (f.reorder * u64::MAX as f64) as u64
+            {
+                delay += self.up_to(Draw::ReorderDelay, link, index, copy, f.reorder_delay_ns);
                 self.stats.datagrams_reordered += 1;
             }
-            *slot = Some(delay);
+            fate.delays[copy as usize] = Some(delay);
         }
         fate
     }
 
-    /// Flip one to three bits of `data` (a truncation to zero leaves nothing to flip).
-    pub fn corrupt(&mut self, from: usize, to: usize, data: &mut [u8]) {
+    /// Flip one to three bits of `data`.
+    pub fn corrupt(&mut self, from: usize, to: usize, fate: &Fate, data: &mut [u8]) {
         if data.is_empty() {
             return;
         }
-        let seed = self.seed;
-        let rng = stream(
-            &mut self.links[from][to].rngs.corrupt,
-            seed,
-            from,
-            to,
-            "corrupt",
-        );
-        for _ in 0..rng.gen_range(1..=3) {
-            let bit = rng.gen_range(0..data.len() * 8);
+        let link = from * self.n + to;
+        let flips = 1 + self.up_to(Draw::Corrupt, link, fate.index, 1, 2);
+        for i in 0..flips {
+            let bit = self.up_to(
+                Draw::Corrupt,
+                link,
+                fate.index,
+                2 + i,
+                data.len() as u64 * 8 - 1,
+            ) as usize;
             data[bit / 8] ^= 1 << (bit % 8);
         }
         self.stats.datagrams_corrupted += 1;
     }
 
     /// Cut `data` to a random shorter length.
-    pub fn truncate(&mut self, from: usize, to: usize, data: &mut Vec<u8>) {
+    pub fn truncate(&mut self, from: usize, to: usize, fate: &Fate, data: &mut Vec<u8>) {
         if data.is_empty() {
             return;
         }
-        let seed = self.seed;
-        let rng = stream(
-            &mut self.links[from][to].rngs.truncate,
-            seed,
-            from,
-            to,
-            "truncate",
-        );
-        let len = rng.gen_range(0..data.len());
-        data.truncate(len);
+        let link = from * self.n + to;
+        let len = self.up_to(Draw::Truncate, link, fate.index, 1, data.len() as u64 - 1);
+        data.truncate(len as usize);
         self.stats.datagrams_truncated += 1;
     }
 }

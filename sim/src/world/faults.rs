@@ -69,8 +69,8 @@ impl<N: Node + 'static> World<N> {
         }
         slot.paused = false;
         let waiting = std::mem::take(&mut slot.backlog);
-        for entry in waiting {
-            self.push(self.now, entry.ev);
+        for ev in waiting {
+            self.push(self.now, ev);
         }
     }
 

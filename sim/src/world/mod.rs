@@ -15,11 +15,12 @@ use crate::ctx::{Ctx, Effect, NodeIo};
 use crate::faults::{Fault, LinkFaults, Schedule};
 use crate::network::{NetStats, Network};
 use crate::node::{Addr, Node, StreamEvent, StreamId, TimerId};
+use crate::queue::EventQueue;
 use crate::rng::derive_rng;
 use crate::storage::Storage;
 use crate::time::Time;
 use crate::trace::{Trace, TraceKind};
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use streams::SimStream;
 
@@ -65,7 +66,7 @@ enum Ev<N: Node> {
         inc: u32,
         event: StreamEvent,
     },
-    Fault(Fault),
+    Fault(Box<Fault>),
     Call {
         node: u32,
         call: Call<N>,
@@ -91,30 +92,6 @@ impl<N: Node> Ev<N> {
     }
 }
 
-struct Entry<N: Node> {
-    at: u64,
-    seq: u64,
-    ev: Ev<N>,
-}
-
-impl<N: Node> PartialEq for Entry<N> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl<N: Node> Eq for Entry<N> {}
-impl<N: Node> PartialOrd for Entry<N> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<N: Node> Ord for Entry<N> {
-    /// Reversed, so the max-heap pops the earliest (time, sequence) first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 type Factory<N> = Box<dyn FnMut(Addr) -> N>;
 
 /// Sees every datagram as it is sent: (time, from, to, bytes) -> deliver it?
@@ -127,7 +104,7 @@ struct Slot<N: Node> {
     /// Bumped on every crash, so the dead incarnation's timers and notices are dropped.
     inc: u32,
     paused: bool,
-    backlog: VecDeque<Entry<N>>,
+    backlog: VecDeque<Ev<N>>,
     clock: Clock,
 }
 
@@ -135,8 +112,7 @@ struct Slot<N: Node> {
 pub struct World<N: Node> {
     seed: u64,
     now: u64,
-    seq: u64,
-    queue: BinaryHeap<Entry<N>>,
+    queue: EventQueue<Ev<N>>,
     slots: Vec<Slot<N>>,
     net: Network,
     streams: BTreeMap<StreamId, SimStream>,
@@ -155,8 +131,7 @@ impl<N: Node + 'static> World<N> {
         World {
             seed,
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             slots: Vec::new(),
             net: Network::new(seed),
             streams: BTreeMap::new(),
@@ -331,7 +306,7 @@ impl<N: Node + 'static> World<N> {
 
     /// Apply `fault` at `at`.
     pub fn fault_at(&mut self, at: Time, fault: Fault) {
-        self.push(at.0.max(self.now), Ev::Fault(fault));
+        self.push(at.0.max(self.now), Ev::Fault(Box::new(fault)));
     }
 
     /// Queue every fault of `schedule`; an error (and nothing queued) if it does not fit.
@@ -346,13 +321,12 @@ impl<N: Node + 'static> World<N> {
 
     /// Deliver every event due up to and including `until`, then stand at `until`.
     pub fn run_until(&mut self, until: Time) -> Result<(), Halt> {
-        while let Some(top) = self.queue.peek() {
-            if top.at > until.0 {
+        while let Some(next) = self.queue.peek_time() {
+            if next > until.0 {
                 break;
             }
-            let entry = self.queue.pop().expect("peeked");
-            self.now = entry.at;
-            self.handle(entry);
+            let ev = self.pop();
+            self.handle(ev);
             if let Some(halt) = &self.halt {
                 return Err(halt.clone());
             }
@@ -372,11 +346,10 @@ impl<N: Node + 'static> World<N> {
             if done(self) {
                 return Ok(true);
             }
-            match self.queue.peek() {
-                Some(top) if top.at <= until.0 => {
-                    let entry = self.queue.pop().expect("peeked");
-                    self.now = entry.at;
-                    self.handle(entry);
+            match self.queue.peek_time() {
+                Some(next) if next <= until.0 => {
+                    let ev = self.pop();
+                    self.handle(ev);
                     if let Some(halt) = &self.halt {
                         return Err(halt.clone());
                     }
@@ -391,28 +364,30 @@ impl<N: Node + 'static> World<N> {
 
     /// The time of the next queued event, if any.
     pub fn next_event_time(&self) -> Option<Time> {
-        self.queue.peek().map(|e| Time(e.at))
+        self.queue.peek_time().map(Time)
     }
 
     fn push(&mut self, at: u64, ev: Ev<N>) {
-        self.seq += 1;
-        self.queue.push(Entry {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at, ev);
     }
 
-    fn handle(&mut self, entry: Entry<N>) {
-        if let Some(node) = entry.ev.target(&self.streams) {
+    /// Take the earliest event (the caller peeked that there is one) and move time to it.
+    fn pop(&mut self) -> Ev<N> {
+        let (at, ev) = self.queue.pop().expect("caller peeked");
+        self.now = at;
+        ev
+    }
+
+    fn handle(&mut self, ev: Ev<N>) {
+        if let Some(node) = ev.target(&self.streams) {
             if let Some(slot) = self.slots.get_mut(node as usize) {
                 if slot.paused {
-                    slot.backlog.push_back(entry);
+                    slot.backlog.push_back(ev);
                     return;
                 }
             }
         }
-        match entry.ev {
+        match ev {
             Ev::Start { node } => self.start_node(node),
             Ev::Datagram { from, to, data } => self.deliver_datagram(from, to, data),
             Ev::Timer { node, inc, id, tag } => {
@@ -426,7 +401,7 @@ impl<N: Node + 'static> World<N> {
             Ev::StreamDeliver { stream, dir } => self.stream_deliver(stream, dir),
             Ev::StreamCredit { stream, dir, bytes } => self.stream_credit(stream, dir, bytes),
             Ev::StreamNotify { node, inc, event } => self.stream_notify(node, inc, event),
-            Ev::Fault(fault) => self.apply(fault),
+            Ev::Fault(fault) => self.apply(*fault),
             Ev::Call { node, call } => {
                 if self.slots[node as usize].node.is_some() {
                     self.trace
@@ -531,10 +506,10 @@ impl<N: Node + 'static> World<N> {
         }
         let fate = self.net.datagram_fate(f, t);
         if fate.truncate {
-            self.net.truncate(f, t, &mut data);
+            self.net.truncate(f, t, &fate, &mut data);
         }
         if fate.corrupt {
-            self.net.corrupt(f, t, &mut data);
+            self.net.corrupt(f, t, &fate, &mut data);
         }
         match fate.delays {
             [Some(a), Some(b)] => {
