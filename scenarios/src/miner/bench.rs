@@ -74,3 +74,100 @@ pub fn hash(duration: Duration) -> HashBench {
         rounds,
     }
 }
+
+/// One end-to-end measurement.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EndToEnd {
+    pub miners: usize,
+    pub nonces: u64,
+    pub seconds: f64,
+    /// Nonces per second of wall time, from the client's start to its result.
+    pub rate: f64,
+}
+
+/// One server and `miners` miners on loopback UDP, each on its own thread with its own
+/// real runtime, then one client request for `[0, nonces - 1]`, timed.
+pub fn end_to_end(nonces: u64, miners: usize) -> anyhow::Result<EndToEnd> {
+    use miner::{ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
+    use sim::real::{RealConfig, Runtime};
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let params = lsp::Params::new(5, 200, 8, 0, 8);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut threads = Vec::new();
+    {
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let config = RealConfig {
+                udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                ..RealConfig::default()
+            };
+            let mut rt: Runtime<ServerNode> = Runtime::new(config)?;
+            tx.send(rt.local_udp_addr().expect("bound"))?;
+            rt.start(ServerNode::new(params, miner::scheduler::Config::default()));
+            rt.run_until(|_| stop.load(Ordering::Relaxed), None)?;
+            Ok(())
+        }));
+    }
+    let server = rx.recv()?;
+    let outbound = |seed: u64| -> anyhow::Result<Runtime<MinerNode>> {
+        let config = RealConfig {
+            udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            seed,
+            ..RealConfig::default()
+        };
+        Ok(Runtime::new(config)?)
+    };
+    for i in 0..miners {
+        let stop = stop.clone();
+        let seed = super::cli::process_seed() ^ i as u64;
+        threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let config = RealConfig {
+                udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                seed,
+                ..RealConfig::default()
+            };
+            let mut rt: Runtime<MinerNode> = Runtime::new(config)?;
+            let addr = rt.peer(server);
+            rt.start(MinerNode::Worker(WorkerNode::new(addr, params, None)));
+            rt.run_until(|_| stop.load(Ordering::Relaxed), None)?;
+            Ok(())
+        }));
+    }
+    // Let the miners join.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut rt = outbound(super::cli::process_seed())?;
+    let addr = rt.peer(server);
+    let t = Instant::now();
+    rt.start(MinerNode::Client(ClientNode::new(
+        addr,
+        params,
+        "end to end".into(),
+        nonces - 1,
+    )));
+    let outcome = |n: &mut MinerNode| match n {
+        MinerNode::Client(c) => c.client().and_then(|c| c.outcome()),
+        _ => None,
+    };
+    rt.run_until(|n| outcome(n).is_some(), Some(Duration::from_secs(600)))?;
+    let seconds = t.elapsed().as_secs_f64();
+    let got = outcome(rt.node_mut());
+    stop.store(true, Ordering::Relaxed);
+    for th in threads {
+        th.join()
+            .map_err(|_| anyhow::anyhow!("a bench thread panicked"))??;
+    }
+    anyhow::ensure!(
+        matches!(got, Some(Outcome::Result(_))),
+        "the request was not answered: {got:?}"
+    );
+    Ok(EndToEnd {
+        miners,
+        nonces,
+        seconds,
+        rate: nonces as f64 / seconds,
+    })
+}
