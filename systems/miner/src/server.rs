@@ -34,6 +34,19 @@ pub struct ServerStats {
     pub malformed: u64,
     /// Messages that do not fit the sender's role.
     pub unexpected: u64,
+    /// Requests whose message is too long to send to a miner in one LSP payload.
+    pub too_large: u64,
+}
+
+/// Whether every job of a request for `data` fits one LSP payload (the widest range
+/// numbers are 20 digits each; the client's own request may have had shorter ones).
+fn fits_a_job(data: &str) -> bool {
+    let widest = Message::Request {
+        data: data.to_string(),
+        lower: u64::MAX,
+        upper: u64::MAX,
+    };
+    widest.encode().len() <= lsp::MAX_PAYLOAD
 }
 
 /// The server: one LSP endpoint and the scheduler.
@@ -113,6 +126,13 @@ impl Server {
                 self.sched.add_miner(conn);
                 self.stats.miners_joined += 1;
                 ctx.record(MinerEvent::MinerJoined { conn });
+            }
+            (Role::Unknown | Role::Client, Message::Request { data, .. }) if !fits_a_job(&data) => {
+                // Its jobs would not fit one LSP payload, so no miner could be asked;
+                // the client is told by losing its connection (it prints Disconnected).
+                self.stats.too_large += 1;
+                self.roles.remove(&conn);
+                let _ = self.lsp.close_conn(ctx, conn);
             }
             (Role::Unknown | Role::Client, Message::Request { data, lower, upper }) => {
                 self.roles.insert(conn, Role::Client);
@@ -198,6 +218,8 @@ impl Server {
                     upper: job.upper,
                 }
                 .encode();
+                // Every job fits (checked when its request came in), so a failed write
+                // means the miner's connection is gone.
                 if self.lsp.write(ctx, miner, payload).is_ok() {
                     ctx.record(MinerEvent::ChunkSent {
                         conn: miner,

@@ -215,3 +215,56 @@ fn server_drops_hostile_payloads_and_keeps_serving() {
     let want = miner::min_hash("ok", 0, 20_000).unwrap();
     assert_eq!(outcome(&world, client), Some(Outcome::Result(want)));
 }
+
+#[test]
+fn a_request_too_long_for_a_job_disconnects_its_client_and_spares_the_miners() {
+    let mut world: World<TestNode> = World::new(4);
+    let server = world.add_node(|_| {
+        TestNode::Miner(MinerNode::Server(ServerNode::new(
+            params(),
+            Default::default(),
+        )))
+    });
+    world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
+            server,
+            params(),
+            Some(100_000),
+        )))
+    });
+    // The client's own request (Lower 0, Upper 1) fits a payload; a job with 20-digit
+    // bounds would not.
+    let long = "x".repeat(lsp::MAX_PAYLOAD - 90);
+    assert!(
+        miner::Message::Request {
+            data: long.clone(),
+            lower: 0,
+            upper: 1
+        }
+        .encode()
+        .len()
+            <= lsp::MAX_PAYLOAD
+    );
+    let greedy = world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Client(ClientNode::new(
+            server,
+            params(),
+            long.clone(),
+            1,
+        )))
+    });
+    let fine = world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Client(ClientNode::new(
+            server,
+            params(),
+            "fine".into(),
+            5_000,
+        )))
+    });
+    world.run_until(Time::from_secs(3)).unwrap();
+    assert_eq!(outcome(&world, greedy), Some(Outcome::Disconnected));
+    let want = miner::min_hash("fine", 0, 5_000).unwrap();
+    assert_eq!(outcome(&world, fine), Some(Outcome::Result(want)));
+    let stats = server_stats(&world);
+    assert_eq!((stats.too_large, stats.miners_lost), (1, 0), "{stats:?}");
+}
