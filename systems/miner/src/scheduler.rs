@@ -22,24 +22,27 @@
 //!    arrived. So while two requests compete this is exactly Shortest-Remaining-Time-
 //!    First (a small request that arrives after a huge one passes it and finishes
 //!    first), but every nonce given to someone else while a request waits counts as
-//!    progress for it: a request is overtaken by later arrivals for at most its own size
-//!    in work, never starved, and requests of similar size are served in arrival order
-//!    (the later one's key is larger by the work dispatched between the two arrivals).
+//!    progress for it. A request can be passed only by later arrivals smaller than its
+//!    own size, and by none that arrives once another `size` nonces have been handed out
+//!    since it arrived: it is never starved. Requests of similar size are served in
+//!    arrival order (the later one's key is larger by the work dispatched between the two
+//!    arrivals; simultaneous arrivals of equal size keep arrival order by the tie rule).
 //! 3. **All miners busy.** Idle miners are served fastest first (the top request gets the
 //!    fastest miner), and any miner that is idle while some request has unassigned work
-//!    gets a chunk at once. When no request has unassigned work left, an idle miner
-//!    may take a *backup* copy of an in-flight chunk (at most one copy per chunk) if it
-//!    would finish it before the miner holding it is expected to (from its measured rate;
-//!    a chunk already late is expected to need as long again as it has run): the request no longer
-//!    waits on its slowest miner (the tail of a request on miners of different speeds).
-//!    The first copy to return counts; the other result is ignored.
+//!    gets a chunk at once. When no request has unassigned work left, an idle miner may
+//!    take a *backup* copy of an in-flight chunk (at most one copy per chunk) if it would
+//!    finish it before the miner holding it is expected to (from its measured rate; a
+//!    chunk already late is expected to need as long again as it has run): the request
+//!    no longer waits on its slowest miner (the tail of a request on miners of different
+//!    speeds). The first copy to return counts; the other result is ignored.
 //! 4. **Failures.** A result is accepted only from the miner holding the chunk, with a
 //!    nonce inside it and a hash that is that nonce's (one hash to check); otherwise it
-//!    is dropped and the chunk goes back as if the miner were lost. A lost miner's chunk goes back to its request (served before the
-//!    untouched rest of the range) unless a backup copy is still running; so no nonce
-//!    range is ever lost. With no miner left, work waits for the next to join. A lost
-//!    client's requests are forgotten at once; chunks of theirs still on miners are not
-//!    cancelled (the protocol has no cancel), their results are ignored when they come.
+//!    is dropped and the chunk goes back as if the miner were lost. A lost miner's chunk
+//!    goes back to its request (served before the untouched rest of the range) unless a
+//!    backup copy is still running; so no nonce range is ever lost. With no miner left,
+//!    work waits for the next to join. A lost client's requests are forgotten at once;
+//!    chunks of theirs still on miners are not cancelled (the protocol has no cancel),
+//!    their results are ignored when they come.
 //!
 //! Per request the invariant is `done + in_flight + unassigned = size`, with the ranges
 //! disjoint; [`Scheduler::check_invariants`] asserts it (tests call it after every step).
