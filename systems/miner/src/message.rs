@@ -210,4 +210,44 @@ mod tests {
             assert!(Message::decode(&full[..cut]).is_err());
         }
     }
+
+    #[test]
+    fn random_mutations_never_panic_and_valid_survivors_round_trip() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(440);
+        let seeds = [
+            Message::Join.encode(),
+            Message::Request {
+                data: "abc".into(),
+                lower: 3,
+                upper: 900,
+            }
+            .encode(),
+            Message::Result {
+                hash: 77,
+                nonce: 12,
+            }
+            .encode(),
+        ];
+        for i in 0..20_000 {
+            let mut b = seeds[i % 3].clone();
+            for _ in 0..rng.gen_range(1..4) {
+                match rng.gen_range(0..3) {
+                    0 if !b.is_empty() => {
+                        let at = rng.gen_range(0..b.len());
+                        b[at] ^= 1 << rng.gen_range(0..8);
+                    }
+                    1 if !b.is_empty() => b.truncate(rng.gen_range(0..b.len())),
+                    _ => b.insert(rng.gen_range(0..=b.len()), rng.gen()),
+                }
+            }
+            if let Ok(m) = Message::decode(&b) {
+                // Whatever is accepted is a well-formed message.
+                assert_eq!(Message::decode(&m.encode()), Ok(m.clone()));
+                if let Message::Request { lower, upper, .. } = m {
+                    assert!(lower <= upper);
+                }
+            }
+        }
+    }
 }
