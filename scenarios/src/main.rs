@@ -62,6 +62,10 @@ enum Command {
         /// Worker threads (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run only shard K of N (1-based): every N-th seed of the range. The shards of a
+        /// range are disjoint and cover it, so N machines can split one sweep.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
         /// Print one JSON line per failing seed and a final summary line.
         #[arg(long)]
         json: bool,
@@ -111,8 +115,9 @@ fn main() -> ExitCode {
             scenario,
             seeds,
             jobs,
+            shard,
             json,
-        } => run_sweep(&scenario, &seeds, jobs, json),
+        } => run_sweep(&scenario, &seeds, jobs, shard.as_deref(), json),
         Command::Bench(BenchCommand::Sim {
             nodes,
             seconds,
@@ -216,7 +221,7 @@ fn print_report(r: &Report) {
     }
 }
 
-fn run_sweep(name: &str, seeds: &str, jobs: Option<usize>, json: bool) -> u8 {
+fn run_sweep(name: &str, seeds: &str, jobs: Option<usize>, shard: Option<&str>, json: bool) -> u8 {
     let Some(scenario) = catalog::find(name) else {
         return unknown_scenario(name);
     };
@@ -224,11 +229,16 @@ fn run_sweep(name: &str, seeds: &str, jobs: Option<usize>, json: bool) -> u8 {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
+    let seed_list = match shard.map(sweep::parse_shard).transpose() {
+        Ok(Some(shard)) => sweep::shard_seeds(range.clone(), shard),
+        Ok(None) => range.clone().collect(),
+        Err(e) => return usage_error(&e),
+    };
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if jobs == 0 {
         return usage_error("--jobs must be at least 1");
     }
-    let total = range.end - range.start;
+    let total = seed_list.len() as u64;
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total);
         bar.set_style(
@@ -252,7 +262,7 @@ fn run_sweep(name: &str, seeds: &str, jobs: Option<usize>, json: bool) -> u8 {
         }
         bar.inc(1);
     };
-    let results = sweep::sweep(scenario.as_ref(), range.clone(), jobs, &on_done);
+    let results = sweep::sweep_seeds(scenario.as_ref(), &seed_list, jobs, &on_done);
     bar.finish_and_clear();
 
     let mut failed = 0u64;
@@ -302,7 +312,7 @@ fn run_sweep(name: &str, seeds: &str, jobs: Option<usize>, json: bool) -> u8 {
     if json {
         println!(
             "{}",
-            serde_json::json!({"scenario": name, "seeds": format!("{}..{}", range.start, range.end), "total": total, "failed": bad})
+            serde_json::json!({"scenario": name, "seeds": format!("{}..{}", range.start, range.end), "shard": shard, "total": total, "failed": bad})
         );
     } else {
         println!("{name}: {total} seeds, {bad} failed");

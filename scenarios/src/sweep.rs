@@ -6,7 +6,7 @@
 
 use crate::harness::{Report, RunSpec, Scenario};
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The environment variable that narrows any sweep (and any seeded test) to one seed.
@@ -48,6 +48,34 @@ pub fn parse_range(text: &str) -> Result<Range<u64>, String> {
     Ok(a..b)
 }
 
+/// Parse `K/N`: shard K (1-based) of N.
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a shard like 2/8"))?;
+    let k: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{k}` is not a shard number"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a shard count"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {k}/{n} does not exist: K must be in 1..=N"));
+    }
+    Ok((k, n))
+}
+
+/// The seeds of `range` that shard `k` of `n` runs: every n-th seed, starting at the
+/// (k-1)-th. The shards of a range are disjoint and cover it, whatever the machine.
+pub fn shard_seeds(range: Range<u64>, (k, n): (u64, u64)) -> Vec<u64> {
+    range
+        .clone()
+        .filter(|s| (s - range.start) % n == k - 1)
+        .collect()
+}
+
 /// Run `scenario` for every seed in `seeds` on `jobs` threads. `on_done` is called as each
 /// run finishes (from any thread, in completion order), for progress. Results are in seed
 /// order; a run that could not start is an `Err` with its seed.
@@ -57,15 +85,24 @@ pub fn sweep(
     jobs: usize,
     on_done: &(dyn Fn(&Result<Report, String>) + Sync),
 ) -> Vec<(u64, Result<Report, String>)> {
-    let next = AtomicU64::new(seeds.start);
+    sweep_seeds(scenario, &seeds.collect::<Vec<_>>(), jobs, on_done)
+}
+
+/// [`sweep`] over any list of seeds.
+pub fn sweep_seeds(
+    scenario: &dyn Scenario,
+    seeds: &[u64],
+    jobs: usize,
+    on_done: &(dyn Fn(&Result<Report, String>) + Sync),
+) -> Vec<(u64, Result<Report, String>)> {
+    let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= seeds.end {
+                let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     return;
-                }
+                };
                 let result = scenario.run(&RunSpec {
                     seed,
                     ..RunSpec::default()
@@ -81,4 +118,23 @@ pub fn sweep(
     let mut results = results.into_inner().expect("threads joined");
     results.sort_by_key(|(seed, _)| *seed);
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_disjoint_and_cover_the_range() {
+        let mut all: Vec<u64> = (1..=3).flat_map(|k| shard_seeds(10..20, (k, 3))).collect();
+        all.sort();
+        assert_eq!(all, (10..20).collect::<Vec<_>>());
+        assert_eq!(shard_seeds(10..20, (2, 3)), vec![11, 14, 17]);
+        assert!(
+            parse_shard("0/3").is_err()
+                && parse_shard("4/3").is_err()
+                && parse_shard("1/0").is_err()
+        );
+        assert_eq!(parse_shard("2/8"), Ok((2, 8)));
+    }
 }

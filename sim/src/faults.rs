@@ -163,13 +163,28 @@ impl Fault {
     }
 }
 
-/// A fault at a virtual time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A fault at a virtual time. In JSON it is one flat object: `{"at_ns": 0, "kind": "crash",
+/// "node": 1}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimedFault {
     pub at_ns: u64,
     #[serde(flatten)]
     pub fault: Fault,
+}
+
+// By hand, because serde's `flatten` cannot refuse unknown fields, and a misspelt field in
+// a schedule must be an error, not a fault silently changed.
+impl<'de> Deserialize<'de> for TimedFault {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = serde_json::Map::deserialize(d)?;
+        let at = map
+            .remove("at_ns")
+            .ok_or_else(|| D::Error::missing_field("at_ns"))?;
+        let at_ns = u64::deserialize(at).map_err(D::Error::custom)?;
+        let fault = Fault::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)?;
+        Ok(TimedFault { at_ns, fault })
+    }
 }
 
 /// A run's faults: the fault phase until `heal_at_ns`, then the heal phase until `end_ns`.
@@ -224,5 +239,42 @@ impl Schedule {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timed_faults_round_trip_as_flat_json_and_refuse_unknown_fields() {
+        let tf = TimedFault {
+            at_ns: 5,
+            fault: Fault::Crash { node: 1 },
+        };
+        let text = serde_json::to_string(&tf).unwrap();
+        assert_eq!(text, r#"{"at_ns":5,"kind":"crash","node":1}"#);
+        assert_eq!(serde_json::from_str::<TimedFault>(&text).unwrap(), tf);
+        let link = TimedFault {
+            at_ns: 0,
+            fault: Fault::Link {
+                from: None,
+                to: Some(2),
+                faults: LinkFaults::default(),
+            },
+        };
+        let text = serde_json::to_string(&link).unwrap();
+        assert_eq!(serde_json::from_str::<TimedFault>(&text).unwrap(), link);
+        for bad in [
+            r#"{"at_ns":5,"kind":"crash","nod":1}"#,
+            r#"{"at_ns":5,"kind":"meteor"}"#,
+            r#"{"kind":"crash","node":1}"#,
+            r#"{"at_ns":-1,"kind":"crash","node":1}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<TimedFault>(bad).is_err(),
+                "{bad} was accepted"
+            );
+        }
     }
 }

@@ -77,6 +77,18 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// One directed link, packed in 12 bytes so a send touches one cache line.
+#[derive(Clone, Copy, Default)]
+struct Link {
+    /// How many datagrams and stream segments it has carried: the counters of its draws.
+    datagrams: u32,
+    segments: u32,
+    /// Its behaviour, an index into `configs`.
+    config: u16,
+    /// A partition stops everything from `from` to `to`.
+    cut: bool,
+}
+
 /// Links, partitions and counters for `n` nodes.
 pub struct Network {
     n: usize,
@@ -84,13 +96,8 @@ pub struct Network {
     base: LinkFaults,
     /// Distinct link behaviours; links name one by index. 0 is the base.
     configs: Vec<LinkFaults>,
-    /// Per link (`from * n + to`): its behaviour, and how many datagrams and stream
-    /// segments it has carried (the counters of the draws).
-    config_of: Vec<u16>,
-    datagrams: Vec<u32>,
-    segments: Vec<u32>,
-    /// cut[from * n + to]: `from` cannot reach `to`.
-    cut: Vec<bool>,
+    /// Per link, at `from * n + to`.
+    links: Vec<Link>,
     rules: Vec<CutRule>,
     pub stats: NetStats,
 }
@@ -113,10 +120,7 @@ impl Network {
             keys,
             base: LinkFaults::default(),
             configs: vec![LinkFaults::default()],
-            config_of: Vec::new(),
-            datagrams: Vec::new(),
-            segments: Vec::new(),
-            cut: Vec::new(),
+            links: Vec::new(),
             rules: Vec::new(),
             stats: NetStats::default(),
         }
@@ -132,24 +136,11 @@ impl Network {
             return;
         }
         let old = self.n;
-        let regrid = |v: &[u16]| {
-            let mut out = vec![0u16; n * n];
-            for f in 0..old {
-                out[f * n..f * n + old].copy_from_slice(&v[f * old..f * old + old]);
-            }
-            out
-        };
-        let regrid32 = |v: &[u32]| {
-            let mut out = vec![0u32; n * n];
-            for f in 0..old {
-                out[f * n..f * n + old].copy_from_slice(&v[f * old..f * old + old]);
-            }
-            out
-        };
-        self.config_of = regrid(&self.config_of);
-        self.datagrams = regrid32(&self.datagrams);
-        self.segments = regrid32(&self.segments);
-        self.cut = vec![false; n * n];
+        let mut links = vec![Link::default(); n * n];
+        for f in 0..old {
+            links[f * n..f * n + old].copy_from_slice(&self.links[f * old..f * old + old]);
+        }
+        self.links = links;
         self.n = n;
         self.recompute_cuts();
     }
@@ -167,7 +158,7 @@ impl Network {
     /// Every link back to the base behaviour.
     pub fn restore_base(&mut self) {
         self.configs = vec![self.base.clone()];
-        self.config_of.iter_mut().for_each(|c| *c = 0);
+        self.links.iter_mut().for_each(|l| l.config = 0);
     }
 
     /// Set the links `from -> to` (`None`: every node) to `faults`.
@@ -188,18 +179,18 @@ impl Network {
         let n = self.n;
         for f in (0..n).filter(|&f| from.is_none_or(|x| x as usize == f)) {
             for t in (0..n).filter(|&t| to.is_none_or(|x| x as usize == t)) {
-                self.config_of[f * n + t] = index;
+                self.links[f * n + t].config = index;
             }
         }
     }
 
     pub fn link_faults(&self, from: usize, to: usize) -> &LinkFaults {
-        &self.configs[self.config_of[from * self.n + to] as usize]
+        &self.configs[self.links[from * self.n + to].config as usize]
     }
 
     /// Whether `from` cannot reach `to` now.
     pub fn is_cut(&self, from: usize, to: usize) -> bool {
-        self.cut[from * self.n + to]
+        self.links[from * self.n + to].cut
     }
 
     pub fn partition(&mut self, groups: Vec<Vec<u32>>) {
@@ -224,7 +215,7 @@ impl Network {
 
     fn recompute_cuts(&mut self) {
         let n = self.n;
-        self.cut.iter_mut().for_each(|c| *c = false);
+        self.links.iter_mut().for_each(|l| l.cut = false);
         for rule in &self.rules {
             match rule {
                 CutRule::Groups(groups) => {
@@ -240,7 +231,7 @@ impl Network {
                         for b in 0..n {
                             // A node in no group is alone: cut from everyone but itself.
                             if a != b && (group_of[a] != group_of[b] || group_of[a] == usize::MAX) {
-                                self.cut[a * n + b] = true;
+                                self.links[a * n + b].cut = true;
                             }
                         }
                     }
@@ -248,14 +239,14 @@ impl Network {
                 CutRule::OneWay(from, to) => {
                     let (f, t) = (*from as usize, *to as usize);
                     if f < n && t < n {
-                        self.cut[f * n + t] = true;
+                        self.links[f * n + t].cut = true;
                     }
                 }
                 CutRule::Isolate(node) => {
                     let x = *node as usize;
                     for other in (0..n).filter(|&o| o != x && x < n) {
-                        self.cut[x * n + other] = true;
-                        self.cut[other * n + x] = true;
+                        self.links[x * n + other].cut = true;
+                        self.links[other * n + x].cut = true;
                     }
                 }
             }
@@ -290,8 +281,8 @@ impl Network {
     /// One-way latency for the next stream segment or control message on `from -> to`.
     pub fn latency(&mut self, from: usize, to: usize) -> u64 {
         let link = from * self.n + to;
-        let index = self.segments[link];
-        self.segments[link] = index.wrapping_add(1);
+        let index = self.links[link].segments;
+        self.links[link].segments = index.wrapping_add(1);
         let f = self.link_faults(from, to);
         let (min, max) = (f.latency_min_ns, f.latency_max_ns);
         min + self.up_to(Draw::StreamLatency, link, index, 0, max.saturating_sub(min))
@@ -300,15 +291,15 @@ impl Network {
     /// Draw the fate of the next datagram on `from -> to`.
     pub fn datagram_fate(&mut self, from: usize, to: usize) -> Fate {
         let link = from * self.n + to;
-        let index = self.datagrams[link];
-        self.datagrams[link] = index.wrapping_add(1);
+        let index = self.links[link].datagrams;
+        self.links[link].datagrams = index.wrapping_add(1);
         let mut fate = Fate {
             delays: [None, None],
             corrupt: false,
             truncate: false,
             index,
         };
-        let f = &self.configs[self.config_of[link] as usize];
+        let f = &self.configs[self.links[link].config as usize];
         if self.chance(Draw::Loss, link, index, f.loss) {
             self.stats.datagrams_lost += 1;
             return fate;
@@ -336,21 +327,28 @@ impl Network {
         fate
     }
 
-    /// Flip one to three bits of `data`.
+    /// Flip one to three distinct bits of `data`.
     pub fn corrupt(&mut self, from: usize, to: usize, fate: &Fate, data: &mut [u8]) {
         if data.is_empty() {
             return;
         }
         let link = from * self.n + to;
-        let flips = 1 + self.up_to(Draw::Corrupt, link, fate.index, 1, 2);
+        let flips = 1 + self.up_to(Draw::Corrupt, link, fate.index, 1, 2) as usize;
+        let last_bit = data.len() as u64 * 8 - 1;
+        // Bits are distinct: flipping one bit twice would undo it, and a datagram counted
+        // as corrupted would arrive intact. A repeat is drawn again with the next sub-draw,
+        // so draws without a repeat are unchanged. (Every datagram has at least 8 bits.)
+        let mut flipped = [usize::MAX; 3];
+        let mut sub = 2;
         for i in 0..flips {
-            let bit = self.up_to(
-                Draw::Corrupt,
-                link,
-                fate.index,
-                2 + i,
-                data.len() as u64 * 8 - 1,
-            ) as usize;
+            let bit = loop {
+                let bit = self.up_to(Draw::Corrupt, link, fate.index, sub, last_bit) as usize;
+                sub += 1;
+                if !flipped[..i].contains(&bit) {
+                    break bit;
+                }
+            };
+            flipped[i] = bit;
             data[bit / 8] ^= 1 << (bit % 8);
         }
         self.stats.datagrams_corrupted += 1;

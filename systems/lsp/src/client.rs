@@ -48,6 +48,8 @@ pub struct ClientEndpoint {
     timer: Option<TimerId>,
     /// Epochs spent waiting for the connect Ack.
     connect_epochs: u32,
+    /// `close` was called before the connection was up.
+    close_requested: bool,
     events: VecDeque<ClientEvent>,
     stats: Stats,
     out: Vec<Message>,
@@ -67,6 +69,7 @@ impl ClientEndpoint {
             conn: Conn::new(0, isn),
             timer: None,
             connect_epochs: 0,
+            close_requested: false,
             events: VecDeque::new(),
             stats: Stats::default(),
             out: Vec::new(),
@@ -131,6 +134,7 @@ impl ClientEndpoint {
             return Err(LspError::TooLarge(payload.len()));
         }
         match self.state {
+            State::Connecting if self.close_requested => return Err(LspError::Closed),
             State::Connecting => self.conn.write(payload),
             State::Connected => {
                 self.conn.write(payload);
@@ -145,8 +149,9 @@ impl ClientEndpoint {
     }
 
     /// Close: stop delivering reads, and finish with [`ClientEvent::Closed`] once every
-    /// written message is acknowledged or the connection is lost (§9). Errors if already
-    /// closing or finished.
+    /// written message is acknowledged or the connection is lost (§9). Called while still
+    /// connecting, it first finishes connecting (a failed connect then reports
+    /// `ConnectFailed` and `Closed { lost: true }`). Errors if already closing or finished.
     pub fn close<E>(&mut self, ctx: &mut Ctx<'_, E>) -> Result<(), LspError> {
         match self.state {
             State::Connected => {
@@ -156,14 +161,12 @@ impl ClientEndpoint {
                 self.maybe_closed(ctx);
                 Ok(())
             }
-            State::Connecting => {
-                // Never connected: nothing can be acknowledged; give up now.
-                self.conn.discard_outgoing();
-                self.finish(ctx);
-                self.events.push_back(ClientEvent::Closed { lost: false });
+            State::Connecting if !self.close_requested => {
+                // Finish connecting, flush what was written, then close.
+                self.close_requested = true;
                 Ok(())
             }
-            State::Closing | State::Done => Err(LspError::Closed),
+            State::Connecting | State::Closing | State::Done => Err(LspError::Closed),
         }
     }
 
@@ -205,6 +208,9 @@ impl ClientEndpoint {
                 if self.connect_epochs >= self.params.epoch_limit.max(1) {
                     self.finish(ctx);
                     self.events.push_back(ClientEvent::ConnectFailed);
+                    if self.close_requested {
+                        self.events.push_back(ClientEvent::Closed { lost: true });
+                    }
                 } else {
                     self.send_connect();
                 }
@@ -228,7 +234,11 @@ impl ClientEndpoint {
         if msg.ty == MsgType::Ack && msg.seq_num == self.isn && msg.conn_id > 0 {
             self.conn.id = msg.conn_id;
             self.conn.heard();
-            self.state = State::Connected;
+            self.state = if self.close_requested {
+                State::Closing
+            } else {
+                State::Connected
+            };
             self.events.push_back(ClientEvent::Connected {
                 conn_id: msg.conn_id,
             });

@@ -27,6 +27,48 @@
 //!
 //! Peer input never panics an endpoint: anything wrong is dropped and counted.
 //!
+//! # Example: a client and a server driven by hand
+//!
+//! An owning node would do the same from its `on_datagram` / `on_timer` handlers; here
+//! the datagrams are carried between two [`sim::NodeIo`]s directly.
+//!
+//! ```
+//! use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
+//! use rand::SeedableRng;
+//! use sim::{Addr, Effect, NodeIo, Storage, Time};
+//!
+//! let io = |n| NodeIo::<()>::new(Addr(n), rand_chacha::ChaCha8Rng::seed_from_u64(n as u64), Storage::default());
+//! let (mut sio, mut cio) = (io(0), io(1));
+//! let mut server = ServerEndpoint::new(&mut sio.ctx(Time::ZERO), Params::default());
+//! let mut client = ClientEndpoint::connect(&mut cio.ctx(Time::ZERO), Addr(0), 7, Params::default());
+//! client.write(&mut cio.ctx(Time::ZERO), b"hello".to_vec()).unwrap(); // sent once connected
+//!
+//! // Carry datagrams both ways until nothing is left in flight.
+//! loop {
+//!     let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+//!     cio.drain_effects(&mut to_server);
+//!     sio.drain_effects(&mut to_client);
+//!     let sends = |effects: Vec<Effect>| effects.into_iter().filter_map(|e| match e {
+//!         Effect::Send { data, .. } => Some(data),
+//!         _ => None, // timers: a real owner would schedule them
+//!     }).collect::<Vec<_>>();
+//!     let (up, down) = (sends(to_server), sends(to_client));
+//!     if up.is_empty() && down.is_empty() {
+//!         break;
+//!     }
+//!     for d in up {
+//!         server.on_datagram(&mut sio.ctx(Time::ZERO), Addr(1), &d);
+//!     }
+//!     for d in down {
+//!         client.on_datagram(&mut cio.ctx(Time::ZERO), Addr(0), &d);
+//!     }
+//! }
+//! assert_eq!(client.poll_event(), Some(ClientEvent::Connected { conn_id: 1 }));
+//! assert_eq!(server.poll_event(), Some(ServerEvent::Accepted { conn: 1, from: Addr(1) }));
+//! assert_eq!(server.poll_event(), Some(ServerEvent::Message { conn: 1, data: b"hello".to_vec() }));
+//! assert_eq!(client.unacked_len(), 0);
+//! ```
+//!
 //! # Modules
 //! [`wire`] (JSON messages), [`checksum`](checksum()) (the original's 16-bit checksum),
 //! [`params`] (K, δ, ω, back-off cap, M), `conn` (one connection's window, back-off,

@@ -224,6 +224,10 @@ impl ServerEndpoint {
     fn on_connect(&mut self, from: Addr, isn: i64) {
         if let Some(&(id, first_isn)) = self.by_addr.get(&from) {
             // Never a second connection per address; re-ack in case the Ack was lost (§4).
+            // The repeat is also a message from the peer: it is alive (§8b).
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.conn.heard();
+            }
             self.out.push(Message::ack(id, first_isn));
             self.stats.connects_sent += 1;
             return;

@@ -1,6 +1,6 @@
 //! Client and server endpoints driven by hand, one protocol rule per test.
 
-#[path = "common_harness.rs"]
+#[path = "common/mod.rs"]
 mod harness;
 
 use harness::{Pair, CLIENT, SERVER};
@@ -228,4 +228,49 @@ fn messages_from_strangers_and_wrong_conns_are_counted_not_used() {
     assert_eq!(p.server.stats().unknown_conn, 2);
     assert_eq!(p.server.stats().malformed, 1);
     assert_eq!(p.client.stats().unknown_conn, 2);
+}
+
+#[test]
+fn close_while_connecting_flushes_after_connecting() {
+    let mut p = Pair::new(Params::new(5, 1000, 1, 0, 1), 0);
+    p.filter = Box::new(|_, to, _| to != SERVER);
+    p.with_client(|c, ctx| c.write(ctx, b"early".to_vec()))
+        .unwrap();
+    p.with_client(|c, ctx| c.close(ctx)).unwrap();
+    assert_eq!(
+        p.with_client(|c, ctx| c.write(ctx, vec![1])),
+        Err(LspError::Closed)
+    );
+    p.advance(secs(2));
+    assert!(p.client_events.is_empty());
+    p.filter = Box::new(|_, _, _| true);
+    p.advance(secs(4));
+    assert_eq!(
+        p.client_events,
+        vec![
+            ClientEvent::Connected { conn_id: 1 },
+            ClientEvent::Closed { lost: false }
+        ]
+    );
+    assert!(p.server_events.contains(&ServerEvent::Message {
+        conn: 1,
+        data: b"early".to_vec()
+    }));
+}
+
+#[test]
+fn close_while_connecting_to_nobody_reports_loss() {
+    let mut p = Pair::new(Params::new(3, 1000, 1, 0, 1), 0);
+    p.filter = Box::new(|_, _, _| false);
+    p.with_client(|c, ctx| c.write(ctx, b"never".to_vec()))
+        .unwrap();
+    p.with_client(|c, ctx| c.close(ctx)).unwrap();
+    p.advance(secs(5));
+    assert_eq!(
+        p.client_events,
+        vec![
+            ClientEvent::ConnectFailed,
+            ClientEvent::Closed { lost: true }
+        ]
+    );
 }

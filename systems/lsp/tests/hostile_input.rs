@@ -2,7 +2,7 @@
 //! never panic, deliver exactly what the real peer wrote (once, in order), and count the
 //! rejects.
 
-#[path = "common_harness.rs"]
+#[path = "common/mod.rs"]
 mod harness;
 
 use harness::{Pair, CLIENT, SERVER};

@@ -1,0 +1,223 @@
+//! The `faultline` command as a user runs it: exit codes, JSON output, replay from a saved
+//! schedule, sweeps and FAULTLINE_SEED.
+
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .env_remove("FAULTLINE_SEED")
+        .output()
+        .expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(stdout(o).trim())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+#[test]
+fn list_names_every_scenario_first_on_its_line() {
+    let out = faultline(&["list"]);
+    assert!(out.status.success());
+    let names: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"exercise-counter".to_string()), "{names:?}");
+    assert!(names.contains(&"exercise-echo".to_string()), "{names:?}");
+}
+
+#[test]
+fn run_json_has_the_promised_fields_and_replays_from_its_schedule() {
+    let out = faultline(&["run", "exercise-counter", "--seed", "7", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    for field in [
+        "scenario",
+        "seed",
+        "ok",
+        "events",
+        "sim_time_ns",
+        "trace_hash",
+        "faults",
+        "violation",
+    ] {
+        assert!(report.get(field).is_some(), "missing {field}: {report}");
+    }
+    assert_eq!(report["ok"], true);
+    assert!(report["violation"].is_null());
+    assert_eq!(report["trace_hash"].as_str().unwrap().len(), 64);
+
+    // The printed schedule, saved and replayed, gives the very same run.
+    let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("schedule.json");
+    std::fs::write(&path, report["faults"].to_string()).unwrap();
+    let replay = faultline(&[
+        "run",
+        "exercise-counter",
+        "--seed",
+        "7",
+        "--schedule",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(json(&replay)["trace_hash"], report["trace_hash"]);
+
+    // And a trace file has one JSON line per delivered event.
+    let trace = dir.join("trace.jsonl");
+    let traced = faultline(&[
+        "run",
+        "exercise-counter",
+        "--seed",
+        "7",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(json(&traced)["trace_hash"], report["trace_hash"]);
+    let lines = std::fs::read_to_string(&trace).unwrap();
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert!(first.get("t_ns").is_some() && first.get("kind").is_some());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_violation_exits_1_with_its_name_time_seed_and_replay_command() {
+    // No heal phase and the server cut off for good: the echo clients cannot finish.
+    let dir = std::env::temp_dir().join(format!("faultline-cli-v-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cut.json");
+    let schedule = serde_json::json!({
+        "faults": [{"at_ns": 0, "kind": "isolate", "node": 0}],
+        "heal_at_ns": 3_000_000_000u64, "end_ns": 3_000_000_000u64
+    });
+    std::fs::write(&path, schedule.to_string()).unwrap();
+    let out = faultline(&[
+        "run",
+        "exercise-echo",
+        "--seed",
+        "3",
+        "--schedule",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("every-client-done-after-heal"), "{text}");
+    assert!(text.contains("seed 3"), "{text}");
+    assert!(
+        text.contains("replay: cargo run --release -- run exercise-echo --seed 3 --schedule"),
+        "{text}"
+    );
+    let out = faultline(&[
+        "run",
+        "exercise-echo",
+        "--seed",
+        "3",
+        "--schedule",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    let report = json(&out);
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        report["violation"]["invariant"],
+        "every-client-done-after-heal"
+    );
+    assert_eq!(report["violation"]["time_ns"], 3_000_000_000u64);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_message() {
+    for args in [
+        vec!["run", "no-such-scenario", "--seed", "1"],
+        vec!["run", "exercise-counter", "--seed", "minus-one"],
+        vec!["run", "exercise-counter"],
+        vec![
+            "run",
+            "exercise-counter",
+            "--seed",
+            "1",
+            "--schedule",
+            "/nonexistent/schedule.json",
+        ],
+        vec!["sweep", "exercise-counter", "--seeds", "5..5"],
+        vec!["sweep", "exercise-counter", "--seeds", "ten"],
+        vec![
+            "sweep",
+            "exercise-counter",
+            "--seeds",
+            "0..2",
+            "--jobs",
+            "0",
+        ],
+        vec!["frobnicate"],
+    ] {
+        let out = faultline(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?} printed no message");
+    }
+    let dir = std::env::temp_dir().join(format!("faultline-cli-b-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, body) in [
+        ("garbage.json", "{not json"),
+        (
+            "unknown.json",
+            r#"{"faults":[{"at_ns":0,"kind":"meteor"}],"heal_at_ns":1,"end_ns":2}"#,
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = faultline(&[
+            "run",
+            "exercise-counter",
+            "--seed",
+            "1",
+            "--schedule",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not a valid fault schedule"),
+            "{name}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn sweep_json_prints_a_summary_and_faultline_seed_narrows_it() {
+    let out = faultline(&[
+        "sweep",
+        "exercise-counter",
+        "--seeds",
+        "0..6",
+        "--jobs",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let summary = json(&out);
+    assert_eq!(summary["total"], 6);
+    assert_eq!(summary["failed"], 0);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["sweep", "exercise-counter", "--seeds", "0..100", "--json"])
+        .env("FAULTLINE_SEED", "42")
+        .output()
+        .unwrap();
+    let summary = json(&out);
+    assert_eq!(summary["total"], 1);
+    assert_eq!(summary["seeds"], "42..43");
+}
