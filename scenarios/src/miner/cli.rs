@@ -73,7 +73,9 @@ enum Command {
     /// Ask the server at HOST:PORT for the nonce in [0, MAXNONCE] with the smallest hash.
     Client {
         hostport: String,
+        #[arg(allow_hyphen_values = true)]
         message: String,
+        #[arg(allow_hyphen_values = true)]
         maxnonce: String,
         #[command(flatten)]
         lsp: LspOpts,
