@@ -29,7 +29,11 @@
 //!    arrivals; simultaneous arrivals of equal size keep arrival order by the tie rule).
 //! 3. **All miners busy.** Idle miners are served fastest first (the top request gets the
 //!    fastest miner), and any miner that is idle while some request has unassigned work
-//!    gets a chunk at once. When no request has unassigned work left, an idle miner may
+//!    gets a chunk at once. Then each timed miner gets a second chunk to queue
+//!    (prefetch): it starts on it the moment it sends a result, instead of idling for the
+//!    round trip to the server and back; the cost is that a request arriving later waits
+//!    up to two chunks (about 2 x `target_chunk`) for a miner. When no request has
+//!    unassigned work left, an idle miner may
 //!    take a *backup* copy of an in-flight chunk (at most one copy per chunk) if it would
 //!    finish it before the miner holding it is expected to (from its measured rate; a
 //!    chunk already late is expected to need as long again as it has run): the request
@@ -68,6 +72,8 @@ pub struct Config {
     pub max_chunk: u64,
     /// Hand idle miners backup copies of in-flight chunks (rule 3).
     pub backups: bool,
+    /// Queue a second chunk on each timed miner (rule 3), so it never waits a round trip.
+    pub prefetch: bool,
 }
 
 impl Default for Config {
@@ -78,6 +84,7 @@ impl Default for Config {
             target_chunk: Duration::from_millis(20),
             max_chunk: 50_000_000,
             backups: true,
+            prefetch: true,
         }
     }
 }
@@ -190,9 +197,24 @@ impl<C, M> Request<C, M> {
 
 #[derive(Clone, Debug)]
 struct MinerState {
-    job: Option<(ReqId, u64, u64, Time)>,
+    /// Chunks sent to this miner, in order: the first is being mined, a second (rule 3's
+    /// prefetch) waits in the miner's queue.
+    jobs: Vec<(ReqId, u64, u64)>,
+    /// When the first chunk started: when it was sent to an idle miner, or when the
+    /// result before it came back.
+    since: Time,
     /// Estimated nonces per second, from timed chunks (EWMA); 0 = unknown.
     rate: u64,
+}
+
+impl MinerState {
+    /// Send a chunk: it starts now if the miner was idle, else after those before it.
+    fn take_job(&mut self, req: ReqId, lo: u64, hi: u64, now: Time) {
+        if self.jobs.is_empty() {
+            self.since = now;
+        }
+        self.jobs.push((req, lo, hi));
+    }
 }
 
 fn len(lo: u64, hi: u64) -> u128 {
@@ -238,14 +260,16 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
 
     /// Miners with no job.
     pub fn idle_miners(&self) -> usize {
-        self.miners.values().filter(|m| m.job.is_none()).count()
+        self.miners.values().filter(|m| m.jobs.is_empty()).count()
     }
 
     /// A miner joined; it is idle until the next [`assign`](Self::assign).
     pub fn add_miner(&mut self, miner: M) {
-        self.miners
-            .entry(miner)
-            .or_insert(MinerState { job: None, rate: 0 });
+        self.miners.entry(miner).or_insert(MinerState {
+            jobs: Vec::new(),
+            since: Time::ZERO,
+            rate: 0,
+        });
     }
 
     /// A miner is lost: its chunk goes back to its request unless a backup copy runs.
@@ -253,7 +277,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
         let Some(state) = self.miners.remove(&miner) else {
             return;
         };
-        if let Some((req, lo, hi, _)) = state.job {
+        for (req, lo, hi) in state.jobs {
             self.drop_holder(req, lo, hi, miner);
         }
     }
@@ -290,23 +314,26 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
     /// Give every idle miner work it should do now (rules 2 and 3). The caller sends
     /// each job to its miner.
     pub fn assign(&mut self, now: Time) -> Vec<(M, Job)> {
-        let mut idle: Vec<(u64, M)> = self
+        // Idle miners, then (prefetch) timed miners with one chunk: (chunks held, rate, id).
+        let mut want: Vec<(usize, u64, M)> = self
             .miners
             .iter()
-            .filter(|(_, s)| s.job.is_none())
-            .map(|(&m, s)| (s.rate, m))
+            .filter(|(_, s)| {
+                s.jobs.is_empty() || (self.cfg.prefetch && s.jobs.len() == 1 && s.rate > 0)
+            })
+            .map(|(&m, s)| (s.jobs.len(), s.rate, m))
             .collect();
-        // Fastest first; unknown rates (0) last; ties by miner id.
-        idle.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        // Idle first; then fastest first, unknown rates (0) last; ties by miner id.
+        want.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
         let mut out = Vec::new();
-        for (rate, miner) in idle {
+        for (held, rate, miner) in want {
             let job = match self.top_request() {
                 Some(req) => self.dispatch(req, miner, rate, now),
-                None if self.cfg.backups => match self.backup_candidate(miner, now) {
+                None if held == 0 && self.cfg.backups => match self.backup_candidate(miner, now) {
                     Some(job) => job,
                     None => continue,
                 },
-                None => break,
+                None => continue,
             };
             out.push((miner, job));
         }
@@ -319,20 +346,14 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
             self.stats.rejected_results += 1;
             return ResultOutcome::Rejected;
         };
-        let Some((req, lo, hi, started)) = state.job.take() else {
+        if state.jobs.is_empty() {
             self.stats.rejected_results += 1;
             return ResultOutcome::Rejected;
-        };
-        let elapsed = now.as_nanos().saturating_sub(started.as_nanos());
-        if elapsed > 0 {
-            let sample =
-                (len(lo, hi) * 1_000_000_000 / elapsed as u128).min(u64::MAX as u128) as u64;
-            state.rate = if state.rate == 0 {
-                sample
-            } else {
-                (state.rate * 3 + sample) / 4
-            };
         }
+        // LSP delivers in order and a miner answers in order: this is its first chunk.
+        let (req, lo, hi) = state.jobs.remove(0);
+        let elapsed = now.as_nanos().saturating_sub(state.since.as_nanos());
+        state.since = now;
         if best.nonce < lo || best.nonce > hi {
             self.stats.rejected_results += 1;
             self.drop_holder(req, lo, hi, miner);
@@ -356,6 +377,8 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
             self.drop_holder(req, lo, hi, miner);
             return ResultOutcome::Rejected;
         }
+        self.time_chunk(miner, len(lo, hi), elapsed);
+        let request = self.requests.get_mut(&req).expect("looked up above");
         request.in_flight.remove(&lo);
         request.done += len(lo, hi);
         request.best = Some(request.best.map_or(best, |b| b.merge(best)));
@@ -377,6 +400,23 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
             lower: lo,
             upper: hi,
         })
+    }
+
+    /// Rule 1's rate estimate: a moving average over accepted chunks' times (a rejected
+    /// result's timing says nothing).
+    fn time_chunk(&mut self, miner: M, nonces: u128, elapsed_ns: u64) {
+        let Some(state) = self.miners.get_mut(&miner) else {
+            return;
+        };
+        if elapsed_ns == 0 {
+            return;
+        }
+        let sample = (nonces * 1_000_000_000 / elapsed_ns as u128).min(u64::MAX as u128) as u64;
+        state.rate = if state.rate == 0 {
+            sample
+        } else {
+            (state.rate * 3 + sample) / 4
+        };
     }
 
     /// The live request with unassigned work and the smallest (key, arrival).
@@ -423,7 +463,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
         self.miners
             .get_mut(&miner)
             .expect("assign walks live miners")
-            .job = Some((req, lo, hi, now));
+            .take_job(req, lo, hi, now);
         job
     }
 
@@ -453,20 +493,27 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
                     continue;
                 }
                 let holder = &self.miners[&c.holders[0]];
-                let Some((_, _, _, started)) = holder.job else {
+                // The holder mines its chunks in order: this one ends after those before it.
+                let Some(pos) = holder
+                    .jobs
+                    .iter()
+                    .position(|&(rq, l, _)| rq == req && l == lo)
+                else {
                     continue;
                 };
+                let ahead: u128 = holder.jobs[..=pos].iter().map(|&(_, l, h)| len(l, h)).sum();
                 let n = len(lo, c.upper);
                 let (Some(theirs), Some(mine)) = (
-                    self.expected_ns(holder.rate, n),
+                    self.expected_ns(holder.rate, ahead),
                     self.expected_ns(my_rate, n),
                 ) else {
                     continue;
                 };
-                // A chunk already late is taken to need as long again as it has run.
-                let elapsed = now.as_nanos().saturating_sub(started.as_nanos()) as u128;
-                let their_finish =
-                    (started.as_nanos() as u128 + theirs).max(now.as_nanos() as u128 + elapsed);
+                // A miner already late with its first chunk is taken to need as long again
+                // as it has run, for it and for everything queued behind it.
+                let started = holder.since.as_nanos() as u128;
+                let elapsed = (now.as_nanos() as u128).saturating_sub(started);
+                let their_finish = (started + theirs).max(now.as_nanos() as u128 + elapsed);
                 let my_finish = now.as_nanos() as u128 + mine;
                 if my_finish < their_finish && best.is_none_or(|(f, _, _)| their_finish > f) {
                     best = Some((their_finish, req, lo));
@@ -480,7 +527,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
         chunk.holders.push(miner);
         let hi = chunk.upper;
         self.stats.backups += 1;
-        self.miners.get_mut(&miner)?.job = Some((req, lo, hi, now));
+        self.miners.get_mut(&miner)?.take_job(req, lo, hi, now);
         Some(Job {
             req,
             data: request.data.clone(),
@@ -540,9 +587,12 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
                     "request {id}: chunk at {lo} has no miner"
                 );
                 for m in &c.holders {
-                    let job = self.miners.get(m).and_then(|s| s.job);
+                    let holds = self
+                        .miners
+                        .get(m)
+                        .is_some_and(|s| s.jobs.contains(&(id, lo, c.upper)));
                     assert!(
-                        matches!(job, Some((rq, l, h, _)) if rq == id && l == lo && h == c.upper),
+                        holds,
                         "request {id}: chunk at {lo} held by a miner not working on it"
                     );
                 }

@@ -8,14 +8,20 @@ const SEC: u64 = 1_000_000_000;
 
 struct MinerSim {
     rate: u64,
-    busy: Option<(Job, u64)>,
+    /// Jobs sent, in order, with the time each result reaches the server.
+    queue: std::collections::VecDeque<(Job, u64)>,
+    /// When the miner finishes the last job it was sent.
+    free_at: u64,
     busy_ns: u64,
 }
 
-/// The server's part, in virtual time: miners finish jobs after len / rate.
+/// The server's part, in virtual time: a job reaches its miner after the one-way
+/// `latency`, is mined after the jobs before it at len / rate, and its result reaches the
+/// server one `latency` later.
 struct Bench {
     s: Scheduler<u32, u32>,
     now: u64,
+    latency: u64,
     miners: BTreeMap<u32, MinerSim>,
     /// (time, answer) in completion order.
     answers: Vec<(u64, Answer<u32>)>,
@@ -29,9 +35,14 @@ struct Bench {
 
 impl Bench {
     fn new(cfg: Config, rates: &[u64]) -> Bench {
+        Bench::with_latency(cfg, rates, 0)
+    }
+
+    fn with_latency(cfg: Config, rates: &[u64], latency: u64) -> Bench {
         let mut b = Bench {
             s: Scheduler::new(cfg),
             now: 0,
+            latency,
             miners: BTreeMap::new(),
             answers: vec![],
             jobs: vec![],
@@ -50,7 +61,8 @@ impl Bench {
             id,
             MinerSim {
                 rate,
-                busy: None,
+                queue: Default::default(),
+                free_at: 0,
                 busy_ns: 0,
             },
         );
@@ -61,14 +73,21 @@ impl Bench {
     fn assign(&mut self) {
         for (m, job) in self.s.assign(Time::from_nanos(self.now)) {
             let sim = self.miners.get_mut(&m).unwrap();
-            assert!(sim.busy.is_none(), "miner {m} given a second job");
+            assert!(sim.queue.len() < 2, "miner {m} given a third job");
             let n = (job.upper - job.lower + 1) as u128;
             let dur = (n * SEC as u128 / sim.rate as u128) as u64;
             sim.busy_ns += dur;
-            sim.busy = Some((job.clone(), self.now + dur));
+            sim.free_at = sim.free_at.max(self.now + self.latency) + dur;
+            sim.queue
+                .push_back((job.clone(), sim.free_at + self.latency));
             self.jobs.push((m, job));
         }
         self.s.check_invariants();
+    }
+
+    /// The job a miner is mining now.
+    fn current(&self, m: u32) -> Option<Job> {
+        self.miners[&m].queue.front().map(|(j, _)| j.clone())
     }
 
     fn request(&mut self, client: u32, data: &str, upper: u64) -> ReqId {
@@ -83,11 +102,11 @@ impl Bench {
         let next = self
             .miners
             .iter()
-            .filter_map(|(&m, s)| s.busy.as_ref().map(|(_, t)| (*t, m)))
+            .filter_map(|(&m, s)| s.queue.front().map(|(_, t)| (*t, m)))
             .min();
         let Some((t, m)) = next else { return false };
         self.now = t;
-        let (job, _) = self.miners.get_mut(&m).unwrap().busy.take().unwrap();
+        let (job, _) = self.miners.get_mut(&m).unwrap().queue.pop_front().unwrap();
         let best = if self.real {
             min_hash(&job.data, job.lower, job.upper).unwrap()
         } else {
@@ -112,7 +131,7 @@ impl Bench {
         while self
             .miners
             .values()
-            .filter_map(|s| s.busy.as_ref())
+            .filter_map(|s| s.queue.front())
             .any(|(_, f)| *f <= t)
         {
             self.step();
@@ -199,7 +218,7 @@ fn lost_miners_range_is_reassigned_and_answer_is_exact() {
     b.real = true;
     let req = b.request(7, "lost miner", 20_000);
     b.run_until(25_000_000); // mid-way through the second chunk on each miner
-    let (lost_job, _) = b.miners[&0].busy.clone().expect("miner 0 is busy");
+    let lost_job = b.current(0).expect("miner 0 is busy");
     b.miners.remove(&0);
     b.s.remove_miner(0);
     b.s.check_invariants();
@@ -254,6 +273,12 @@ fn lost_clients_work_is_dropped_and_never_answered() {
     let gone = b.request(1, "gone", 10_000_000);
     let stays = b.request(2, "stays", 10_000_000);
     b.run_until(100_000_000);
+    let held = b
+        .miners
+        .values()
+        .flat_map(|s| s.queue.iter())
+        .filter(|(j, _)| j.req == gone)
+        .count();
     b.s.remove_client(1);
     b.s.check_invariants();
     let jobs_before = b.jobs.len();
@@ -266,13 +291,10 @@ fn lost_clients_work_is_dropped_and_never_answered() {
     assert_eq!(b.answers[0].1.req, stays);
     // No new work for the lost client after it was dropped.
     assert!(b.jobs[jobs_before..].iter().all(|(_, j)| j.req != gone));
-    // Its chunks still on miners came back and were ignored.
-    assert!(b.outcomes.contains(&ResultOutcome::Stale));
-    assert_eq!(
-        b.s.stats().stale_results,
-        2,
-        "both miners held a chunk of the lost client"
-    );
+    // Its chunks still on miners (each miner's current and prefetched one) came back and
+    // were ignored.
+    assert_eq!(held, 4);
+    assert_eq!(b.s.stats().stale_results, 4);
     // Both requests were 10M on 2M/s: the survivor finishes well before 10 s.
     assert!(b.answer_time(stays).unwrap() < 5_300_000_000);
 }
@@ -409,4 +431,49 @@ fn full_range_up_to_u64_max_is_bookkept_without_overflow() {
         other => panic!("{other:?}"),
     }
     s.check_invariants();
+}
+
+#[test]
+fn prefetch_hides_the_round_trip() {
+    // 2 ms each way: without a queued chunk a miner idles 4 ms per 20 ms chunk.
+    let size = 20_000_000u64;
+    let rates = [1_000_000, 3_000_000];
+    let ideal = size as u128 * SEC as u128 / 4_000_000;
+    let mut times = vec![];
+    for prefetch in [false, true] {
+        let cfg = Config {
+            prefetch,
+            ..Config::default()
+        };
+        let mut b = Bench::with_latency(cfg, &rates, 2_000_000);
+        let req = b.request(1, "rtt", size - 1);
+        b.run_to_end();
+        times.push(b.answer_time(req).unwrap() as u128);
+    }
+    assert!(
+        times[0] > ideal * 110 / 100,
+        "without prefetch: {} vs ideal {ideal}",
+        times[0]
+    );
+    assert!(
+        times[1] < ideal * 102 / 100,
+        "with prefetch: {} vs ideal {ideal}",
+        times[1]
+    );
+}
+
+#[test]
+fn a_miner_that_never_answers_does_not_hold_a_request_hostage() {
+    // Miner 1 mines at 1 nonce/s: in effect it never answers (and stays connected).
+    let mut b = Bench::new(Config::default(), &[1_000_000, 1]);
+    let req = b.request(1, "hostage", 100_000 - 1);
+    while b.answer_time(req).is_none() && b.now < 10 * SEC {
+        b.step();
+    }
+    let t = b
+        .answer_time(req)
+        .expect("answered while the silent miner still holds its chunk");
+    // 100k nonces on the live miner take 100 ms; the silent one's chunk is copied once the
+    // live miner runs out of other work.
+    assert!(t < 200_000_000, "answered at {t} ns");
 }
