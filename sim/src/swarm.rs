@@ -47,6 +47,20 @@ impl FaultKinds {
         }
     }
 
+    /// What a protocol over streams must survive: cuts of every shape, pauses, crashes
+    /// and stream resets (datagram faults do not touch streams).
+    pub fn stream() -> FaultKinds {
+        FaultKinds {
+            partition: true,
+            one_way: true,
+            isolate: true,
+            pause: true,
+            crash: true,
+            stream_reset: true,
+            ..FaultKinds::default()
+        }
+    }
+
     /// Everything.
     pub fn all() -> FaultKinds {
         FaultKinds {

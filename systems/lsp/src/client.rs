@@ -1,6 +1,6 @@
 //! The client end of LSP (spec "P1 Part A" §4, §9).
 
-use crate::conn::{validate_data, Conn, Epoch};
+use crate::conn::{Conn, Epoch};
 use crate::params::{Params, MAX_PAYLOAD};
 use crate::stats::Stats;
 use crate::wire::{Message, MsgType};
@@ -259,31 +259,15 @@ impl ClientEndpoint {
             self.stats.unknown_conn += 1;
             return;
         }
-        let ok = match msg.ty {
-            MsgType::Connect => false,
-            MsgType::Ack => self.conn.on_ack(msg.seq_num),
-            MsgType::CAck => self.conn.on_cack(msg.seq_num),
-            MsgType::Data => {
-                let seq = msg.seq_num;
-                let Some(payload) = validate_data(msg, &mut self.stats) else {
-                    return;
-                };
-                self.conn.on_data(
-                    &self.params,
-                    seq,
-                    payload,
-                    &mut self.stats,
-                    &mut self.out,
-                    &mut self.delivered,
-                )
-            }
-        };
-        if !ok {
-            self.stats.unexpected += 1;
+        if !self.conn.on_message(
+            &self.params,
+            msg,
+            &mut self.stats,
+            &mut self.out,
+            &mut self.delivered,
+        ) {
             return;
         }
-        self.conn.heard();
-        self.conn.pump(&self.params, &mut self.stats, &mut self.out);
         let deliver = self.state == State::Connected;
         for payload in self.delivered.drain(..) {
             if deliver {

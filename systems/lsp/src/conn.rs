@@ -5,7 +5,7 @@
 
 use crate::params::Params;
 use crate::stats::Stats;
-use crate::wire::Message;
+use crate::wire::{Message, MsgType};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How far past the next expected sequence number a Data may be and still be buffered.
@@ -139,6 +139,40 @@ impl Conn {
         seq < self.next_seq
     }
 
+    /// An Ack, CAck or Data for this connection, from either end's point of view (§6, §7):
+    /// apply it and, if the connection expected it, count the peer as heard from and send
+    /// whatever became eligible. Returns false if it was dropped (invalid Data) or
+    /// unexpected; both are counted. A Connect is the caller's business and is unexpected
+    /// here.
+    pub fn on_message(
+        &mut self,
+        params: &Params,
+        msg: Message,
+        stats: &mut Stats,
+        out: &mut Vec<Message>,
+        deliver: &mut Vec<Vec<u8>>,
+    ) -> bool {
+        let expected = match msg.ty {
+            MsgType::Connect => false,
+            MsgType::Ack => self.on_ack(msg.seq_num),
+            MsgType::CAck => self.on_cack(msg.seq_num),
+            MsgType::Data => {
+                let seq = msg.seq_num;
+                let Some(payload) = validate_data(msg, stats) else {
+                    return false;
+                };
+                self.on_data(params, seq, payload, stats, out, deliver)
+            }
+        };
+        if !expected {
+            stats.unexpected += 1;
+            return false;
+        }
+        self.heard();
+        self.pump(params, stats, out);
+        true
+    }
+
     /// A valid Data (size and checksum already checked). Acks it and moves whatever is now
     /// in order to `deliver` (§7). Returns false if it is too far ahead to accept.
     pub fn on_data(
@@ -244,7 +278,6 @@ pub(crate) fn validate_data(msg: Message, stats: &mut Stats) -> Option<Vec<u8>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::MsgType;
 
     fn params(window: u64, max_unacked: u64, max_backoff: u32) -> Params {
         Params::new(5, 1000, window, max_backoff, max_unacked)

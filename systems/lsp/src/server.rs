@@ -1,6 +1,6 @@
 //! The server end of LSP (spec "P1 Part A" §4, §10): many connections, one epoch timer.
 
-use crate::conn::{validate_data, Conn, Epoch};
+use crate::conn::{Conn, Epoch};
 use crate::params::{Params, MAX_PAYLOAD};
 use crate::stats::Stats;
 use crate::wire::{Message, MsgType};
@@ -261,31 +261,15 @@ impl ServerEndpoint {
                 return;
             }
         };
-        let ok = match msg.ty {
-            MsgType::Connect => unreachable!("handled by on_connect"),
-            MsgType::Ack => peer.conn.on_ack(msg.seq_num),
-            MsgType::CAck => peer.conn.on_cack(msg.seq_num),
-            MsgType::Data => {
-                let seq = msg.seq_num;
-                let Some(payload) = validate_data(msg, &mut self.stats) else {
-                    return;
-                };
-                peer.conn.on_data(
-                    &self.params,
-                    seq,
-                    payload,
-                    &mut self.stats,
-                    &mut self.out,
-                    &mut self.delivered,
-                )
-            }
-        };
-        if !ok {
-            self.stats.unexpected += 1;
+        if !peer.conn.on_message(
+            &self.params,
+            msg,
+            &mut self.stats,
+            &mut self.out,
+            &mut self.delivered,
+        ) {
             return;
         }
-        peer.conn.heard();
-        peer.conn.pump(&self.params, &mut self.stats, &mut self.out);
         let deliver = self.state == State::Open && !peer.closing;
         let conn = peer.conn.id;
         for data in self.delivered.drain(..) {
