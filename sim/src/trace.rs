@@ -42,14 +42,22 @@ impl TraceKind {
     }
 }
 
+/// Hash the buffer once it holds this much.
 const BATCH: usize = 4096;
+/// Payloads longer than this are hashed in place rather than copied.
+const LARGE: usize = 512;
+/// Room for a batch, one header copied whole, and one small payload.
+const BUF: usize = BATCH + HEAD + LARGE;
+/// Space for the longest header (five varints).
+const HEAD: usize = 64;
 
 /// The running hash and the optional log.
 pub struct Trace {
     hasher: Sha256,
     /// Records wait here and are hashed a few KiB at a time: one hasher call per batch,
     /// not two per event. The bytes hashed are the same either way.
-    pending: Vec<u8>,
+    buf: Box<[u8; BUF]>,
+    pos: usize,
     /// Time of the last event recorded (records carry the difference).
     last_at: u64,
     log: Option<Box<dyn Write>>,
@@ -60,7 +68,8 @@ impl Default for Trace {
     fn default() -> Self {
         Trace {
             hasher: Sha256::new(),
-            pending: Vec::with_capacity(BATCH * 2),
+            buf: Box::new([0; BUF]),
+            pos: 0,
             last_at: 0,
             log: None,
             log_error: None,
@@ -80,7 +89,7 @@ impl Trace {
         // numbers, all as LEB128 varints, then the bytes. The kind fixes which fields follow,
         // so the encoding parses one way only and distinct traces hash differently; it is
         // about half the bytes of fixed-width fields, and hashing is paid per byte.
-        let mut head = [0u8; 48];
+        let mut head = [0u8; HEAD];
         let mut len = 0;
         let mut put = |mut v: u64| loop {
             let byte = (v & 0x7f) as u8;
@@ -104,11 +113,19 @@ impl Trace {
             _ => put(b),
         }
         self.last_at = at.0;
-        self.pending.extend_from_slice(&head[..len]);
-        self.pending.extend_from_slice(data);
-        if self.pending.len() >= BATCH {
-            self.hasher.update(&self.pending);
-            self.pending.clear();
+        // The whole header array is copied (a fixed-size copy, inlined) and `pos` moves by
+        // its used length: a variable-length copy here costs a libc call per event.
+        self.buf[self.pos..self.pos + HEAD].copy_from_slice(&head);
+        self.pos += len;
+        if data.len() > LARGE {
+            self.flush();
+            self.hasher.update(data);
+        } else {
+            self.buf[self.pos..self.pos + data.len()].copy_from_slice(data);
+            self.pos += data.len();
+        }
+        if self.pos >= BATCH {
+            self.flush();
         }
         if self.log.is_some() {
             self.write_line(at, node, kind, a, b, data);
@@ -147,7 +164,12 @@ impl Trace {
     /// The hash of everything so far, hex.
     pub fn hash_hex(&self) -> String {
         let mut hasher = self.hasher.clone();
-        hasher.update(&self.pending);
+        hasher.update(&self.buf[..self.pos]);
         hex::encode(hasher.finalize())
+    }
+
+    fn flush(&mut self) {
+        self.hasher.update(&self.buf[..self.pos]);
+        self.pos = 0;
     }
 }
