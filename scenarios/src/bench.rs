@@ -43,6 +43,10 @@ pub struct SimBench {
     pub events: u64,
     pub wall_seconds: f64,
     pub events_per_second: f64,
+    /// CPU time this process used (user + system), and events per CPU second: on a shared
+    /// machine, wall time counts the time other processes held the core.
+    pub cpu_seconds: Option<f64>,
+    pub events_per_cpu_second: Option<f64>,
     pub peak_rss_kib: Option<u64>,
     pub trace_hash: String,
 }
@@ -55,16 +59,20 @@ pub fn run_sim_bench(nodes: u32, sim_seconds: u64, seed: u64) -> SimBench {
         world.add_node(move |_| Chatter { nodes, received: 0 });
     }
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     world
         .run_until(Time::from_secs(sim_seconds))
         .expect("no checker");
     let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu_start).map(|(end, start)| end - start);
     SimBench {
         nodes,
         sim_seconds,
         events: world.events(),
         wall_seconds: wall,
         events_per_second: world.events() as f64 / wall,
+        cpu_seconds: cpu,
+        events_per_cpu_second: cpu.filter(|&c| c > 0.0).map(|c| world.events() as f64 / c),
         peak_rss_kib: peak_rss_kib(),
         trace_hash: world.trace_hash(),
     }
@@ -75,4 +83,16 @@ pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time used by this process so far (user + system), from /proc/self/stat on Linux.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Clock ticks; Linux reports them at 100 per second to user space.
+    Some((utime + stime) / 100.0)
 }

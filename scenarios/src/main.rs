@@ -336,7 +336,13 @@ fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
             "nodes {}, simulated {} s: {} events in {:.2} s wall",
             r.nodes, r.sim_seconds, r.events, r.wall_seconds
         );
-        println!("  {:.2} M events/s", r.events_per_second / 1e6);
+        println!("  {:.2} M events/s (wall clock)", r.events_per_second / 1e6);
+        if let (Some(rate), Some(cpu)) = (r.events_per_cpu_second, r.cpu_seconds) {
+            println!(
+                "  {:.2} M events per CPU second ({cpu:.2} s of CPU)",
+                rate / 1e6
+            );
+        }
         match r.peak_rss_kib {
             Some(kib) => println!("  peak memory {:.1} MiB", kib as f64 / 1024.0),
             None => println!("  peak memory: unknown (no /proc/self/status)"),

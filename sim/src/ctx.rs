@@ -8,8 +8,7 @@ use crate::node::{Addr, StreamId, TimerId};
 use crate::storage::Storage;
 use crate::time::Time;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, HashSet};
-use std::hash::BuildHasherDefault;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// The RNG every node draws from: seeded per node from the run's master seed.
@@ -65,24 +64,44 @@ struct SendWindow {
     wants_writable: bool,
 }
 
-/// Membership-only set of ids: never iterated, so its order cannot leak, and hashed with
-/// one multiply, since the ids are small sequential numbers.
-type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
-
+/// Which of a node's timers are still live. Ids are handed out in order, so the live ones
+/// sit in a window `base..base + flags.len()` whose front is trimmed as timers fire or are
+/// cancelled: it spans only from the oldest live timer to the newest, and a lookup is an
+/// index, not a hash (this was 5% of the simulator's time as a hash set).
 #[derive(Default)]
-struct IdHasher(u64);
+struct LiveTimers {
+    base: u64,
+    flags: VecDeque<bool>,
+}
 
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+impl LiveTimers {
+    /// `id` is the next id after every id added before.
+    fn add(&mut self, id: u64) {
+        if self.flags.is_empty() {
+            self.base = id;
         }
+        debug_assert_eq!(id, self.base + self.flags.len() as u64);
+        self.flags.push_back(true);
     }
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+
+    /// Whether `id` was live; it is not any more.
+    fn remove(&mut self, id: u64) -> bool {
+        let Some(flag) = id
+            .checked_sub(self.base)
+            .and_then(|i| self.flags.get_mut(i as usize))
+        else {
+            return false;
+        };
+        let was_live = std::mem::replace(flag, false);
+        while self.flags.front() == Some(&false) {
+            self.flags.pop_front();
+            self.base += 1;
+        }
+        was_live
+    }
+
+    fn clear(&mut self) {
+        self.flags.clear();
     }
 }
 
@@ -98,7 +117,7 @@ struct IoState {
     rng: NodeRng,
     storage: Storage,
     effects: Vec<Effect>,
-    live_timers: IdSet,
+    live_timers: LiveTimers,
     next_timer: u64,
     next_stream: u32,
     streams: BTreeMap<StreamId, SendWindow>,
@@ -113,7 +132,7 @@ impl<E> NodeIo<E> {
                 rng,
                 storage,
                 effects: Vec::new(),
-                live_timers: IdSet::default(),
+                live_timers: LiveTimers::default(),
                 next_timer: 0,
                 next_stream: 0,
                 streams: BTreeMap::new(),
@@ -165,7 +184,7 @@ impl<E> NodeIo<E> {
 
     /// A timer fired: true if it is still live (not cancelled); it is live no more.
     pub fn take_timer(&mut self, id: TimerId) -> bool {
-        self.state.live_timers.remove(&id.0)
+        self.state.live_timers.remove(id.0)
     }
 
     /// A fresh stream id owned by this node (for streams it opens or, in the real runtime,
@@ -290,14 +309,14 @@ impl<E> Ctx<'_, E> {
     pub fn set_timer(&mut self, after: Duration, tag: u64) -> TimerId {
         let id = TimerId(self.io.next_timer);
         self.io.next_timer += 1;
-        self.io.live_timers.insert(id.0);
+        self.io.live_timers.add(id.0);
         self.io.effects.push(Effect::SetTimer { id, after, tag });
         id
     }
 
     /// Cancel a timer. Cancelling one that fired or was cancelled already does nothing.
     pub fn cancel_timer(&mut self, id: TimerId) {
-        self.io.live_timers.remove(&id.0);
+        self.io.live_timers.remove(id.0);
     }
 
     /// Open a reliable ordered stream to `to`. The node gets `Connected` or, if the peer
@@ -384,5 +403,31 @@ impl<E> Ctx<'_, E> {
             sink: Sink::Forward(&mut forward),
         };
         f(&mut inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_timers_track_out_of_order_fires_and_cancels() {
+        let mut live = LiveTimers::default();
+        for id in 10..15 {
+            live.add(id);
+        }
+        assert!(live.remove(12), "a middle timer fires");
+        assert!(!live.remove(12), "and only once");
+        assert!(live.remove(10));
+        assert!(!live.remove(9), "below the window");
+        assert!(!live.remove(99), "above the window");
+        assert_eq!(live.base, 11, "the front is trimmed past fired timers");
+        assert!(live.remove(11) && live.remove(13) && live.remove(14));
+        assert!(live.flags.is_empty());
+        live.add(15);
+        assert!(live.remove(15));
+        live.add(16);
+        live.clear();
+        assert!(!live.remove(16), "a crash forgets every timer");
     }
 }

@@ -327,21 +327,28 @@ impl Network {
         fate
     }
 
-    /// Flip one to three bits of `data`.
+    /// Flip one to three distinct bits of `data`.
     pub fn corrupt(&mut self, from: usize, to: usize, fate: &Fate, data: &mut [u8]) {
         if data.is_empty() {
             return;
         }
         let link = from * self.n + to;
-        let flips = 1 + self.up_to(Draw::Corrupt, link, fate.index, 1, 2);
+        let flips = 1 + self.up_to(Draw::Corrupt, link, fate.index, 1, 2) as usize;
+        let last_bit = data.len() as u64 * 8 - 1;
+        // Bits are distinct: flipping one bit twice would undo it, and a datagram counted
+        // as corrupted would arrive intact. A repeat is drawn again with the next sub-draw,
+        // so draws without a repeat are unchanged. (Every datagram has at least 8 bits.)
+        let mut flipped = [usize::MAX; 3];
+        let mut sub = 2;
         for i in 0..flips {
-            let bit = self.up_to(
-                Draw::Corrupt,
-                link,
-                fate.index,
-                2 + i,
-                data.len() as u64 * 8 - 1,
-            ) as usize;
+            let bit = loop {
+                let bit = self.up_to(Draw::Corrupt, link, fate.index, sub, last_bit) as usize;
+                sub += 1;
+                if !flipped[..i].contains(&bit) {
+                    break bit;
+                }
+            };
+            flipped[i] = bit;
             data[bit / 8] ^= 1 << (bit % 8);
         }
         self.stats.datagrams_corrupted += 1;

@@ -47,6 +47,20 @@ impl FaultKinds {
         }
     }
 
+    /// What a protocol over streams must survive: cuts of every shape, pauses, crashes
+    /// and stream resets (datagram faults do not touch streams).
+    pub fn stream() -> FaultKinds {
+        FaultKinds {
+            partition: true,
+            one_way: true,
+            isolate: true,
+            pause: true,
+            crash: true,
+            stream_reset: true,
+            ..FaultKinds::default()
+        }
+    }
+
     /// Everything.
     pub fn all() -> FaultKinds {
         FaultKinds {
@@ -86,6 +100,47 @@ impl FaultProfile {
             heal_phase,
             base_link: LinkFaults::default(),
             max_loss: 0.3,
+        }
+    }
+}
+
+/// Episodes of one fault kind: each begins with one fault and ends with another (a
+/// partition and its repair, a crash and its restart) before the fault phase ends.
+struct Episodes<'a> {
+    seed: u64,
+    phase: u64,
+    faults: &'a mut Vec<TimedFault>,
+    swarm: &'a mut Vec<String>,
+}
+
+impl Episodes<'_> {
+    /// If the seed turns `kind` on, about `per_phase` episodes over the phase, each lasting
+    /// between phase/`lasting.0` and phase/`lasting.1`.
+    fn add(
+        &mut self,
+        kind: &str,
+        allowed: bool,
+        per_phase: f64,
+        lasting: (u64, u64),
+        mut begin_end: impl FnMut(&mut ChaCha8Rng) -> (Fault, Fault),
+    ) {
+        let Some(mut r) = kind_rng(self.seed, kind, allowed) else {
+            return;
+        };
+        let starts = episode_starts(&mut r, self.phase, per_phase);
+        self.swarm
+            .push(format!("{} x{}", kind.replace('_', "-"), starts.len()));
+        for t in starts {
+            let (begin, end) = begin_end(&mut r);
+            let length = r.gen_range(self.phase / lasting.0..=self.phase / lasting.1);
+            self.faults.push(TimedFault {
+                at_ns: t,
+                fault: begin,
+            });
+            self.faults.push(TimedFault {
+                at_ns: (t + length).min(self.phase),
+                fault: end,
+            });
         }
     }
 }
@@ -168,76 +223,67 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
     }
 
     let nodes = &profile.nodes;
-    if let Some(mut r) = kind_rng(seed, "partition", k.partition && nodes.len() >= 2) {
-        let starts = episode_starts(&mut r, phase, 3.0);
-        swarm.push(format!("partition x{}", starts.len()));
-        for t in starts {
+    let crashable = &profile.crashable;
+    let mut plan = Episodes {
+        seed,
+        phase,
+        faults: &mut faults,
+        swarm: &mut swarm,
+    };
+    plan.add(
+        "partition",
+        k.partition && nodes.len() >= 2,
+        3.0,
+        (20, 4),
+        |r| {
             let mut shuffled = nodes.clone();
-            shuffled.shuffle(&mut r);
+            shuffled.shuffle(r);
             let cut = r.gen_range(1..shuffled.len());
             let groups = vec![shuffled[..cut].to_vec(), shuffled[cut..].to_vec()];
-            at(t, Fault::Partition { groups });
-            at(
-                (t + r.gen_range(phase / 20..=phase / 4)).min(phase),
-                Fault::Repair,
-            );
-        }
-    }
-    if let Some(mut r) = kind_rng(seed, "one_way", k.one_way && nodes.len() >= 2) {
-        let starts = episode_starts(&mut r, phase, 2.0);
-        swarm.push(format!("one-way cut x{}", starts.len()));
-        for t in starts {
-            let pair: Vec<u32> = nodes.choose_multiple(&mut r, 2).copied().collect();
-            at(
-                t,
+            (Fault::Partition { groups }, Fault::Repair)
+        },
+    );
+    plan.add(
+        "one_way",
+        k.one_way && nodes.len() >= 2,
+        2.0,
+        (20, 4),
+        |r| {
+            let pair: Vec<u32> = nodes.choose_multiple(r, 2).copied().collect();
+            (
                 Fault::CutOneWay {
                     from: pair[0],
                     to: pair[1],
                 },
-            );
-            at(
-                (t + r.gen_range(phase / 20..=phase / 4)).min(phase),
                 Fault::Repair,
-            );
-        }
-    }
-    if let Some(mut r) = kind_rng(seed, "isolate", k.isolate && !nodes.is_empty()) {
-        let starts = episode_starts(&mut r, phase, 2.0);
-        swarm.push(format!("isolate x{}", starts.len()));
-        for t in starts {
-            let node = *nodes.choose(&mut r).expect("non-empty");
-            at(t, Fault::Isolate { node });
-            at(
-                (t + r.gen_range(phase / 20..=phase / 4)).min(phase),
-                Fault::Repair,
-            );
-        }
-    }
-    let crashable = &profile.crashable;
-    if let Some(mut r) = kind_rng(seed, "crash", k.crash && !crashable.is_empty()) {
-        let starts = episode_starts(&mut r, phase, 3.0);
-        swarm.push(format!("crash x{}", starts.len()));
-        for t in starts {
-            let node = *crashable.choose(&mut r).expect("non-empty");
-            at(t, Fault::Crash { node });
-            at(
-                (t + r.gen_range(phase / 40..=phase / 5)).min(phase),
-                Fault::Restart { node },
-            );
-        }
-    }
-    if let Some(mut r) = kind_rng(seed, "pause", k.pause && !nodes.is_empty()) {
-        let starts = episode_starts(&mut r, phase, 3.0);
-        swarm.push(format!("pause x{}", starts.len()));
-        for t in starts {
-            let node = *nodes.choose(&mut r).expect("non-empty");
-            at(t, Fault::Pause { node });
-            at(
-                (t + r.gen_range(phase / 40..=phase / 5)).min(phase),
-                Fault::Resume { node },
-            );
-        }
-    }
+            )
+        },
+    );
+    plan.add(
+        "isolate",
+        k.isolate && !nodes.is_empty(),
+        2.0,
+        (20, 4),
+        |r| {
+            let node = *nodes.choose(r).expect("non-empty");
+            (Fault::Isolate { node }, Fault::Repair)
+        },
+    );
+    plan.add(
+        "crash",
+        k.crash && !crashable.is_empty(),
+        3.0,
+        (40, 5),
+        |r| {
+            let node = *crashable.choose(r).expect("non-empty");
+            (Fault::Crash { node }, Fault::Restart { node })
+        },
+    );
+    plan.add("pause", k.pause && !nodes.is_empty(), 3.0, (40, 5), |r| {
+        let node = *nodes.choose(r).expect("non-empty");
+        (Fault::Pause { node }, Fault::Resume { node })
+    });
+    let mut at = |at_ns: u64, fault: Fault| faults.push(TimedFault { at_ns, fault });
     if let Some(mut r) = kind_rng(seed, "clock", k.clock && !nodes.is_empty()) {
         swarm.push("clock offset and drift".to_string());
         for &node in nodes {

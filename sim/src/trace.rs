@@ -1,7 +1,7 @@
 //! The trace: a running SHA-256 over every delivered event, and an optional JSON-lines log.
 //!
-//! Each event is folded in as a header (true time, node, kind, and the kind's numbers)
-//! followed by its bytes, so two runs hash alike only if they delivered the same events, in the same
+//! Each event is folded in as a compact header (time since the previous event, node, kind,
+//! and the kind's numbers) followed by its bytes, so two runs hash alike only if they delivered the same events, in the same
 //! order, at the same times, with the same contents.
 
 use crate::node::Addr;
@@ -42,14 +42,24 @@ impl TraceKind {
     }
 }
 
+/// Hash the buffer once it holds this much.
 const BATCH: usize = 4096;
+/// Payloads longer than this are hashed in place rather than copied.
+const LARGE: usize = 512;
+/// Room for a batch, one header copied whole, and one small payload.
+const BUF: usize = BATCH + HEAD + LARGE;
+/// Space for the longest header (five varints).
+const HEAD: usize = 64;
 
 /// The running hash and the optional log.
 pub struct Trace {
     hasher: Sha256,
     /// Records wait here and are hashed a few KiB at a time: one hasher call per batch,
     /// not two per event. The bytes hashed are the same either way.
-    pending: Vec<u8>,
+    buf: Box<[u8; BUF]>,
+    pos: usize,
+    /// Time of the last event recorded (records carry the difference).
+    last_at: u64,
     log: Option<Box<dyn Write>>,
     log_error: Option<String>,
 }
@@ -58,7 +68,9 @@ impl Default for Trace {
     fn default() -> Self {
         Trace {
             hasher: Sha256::new(),
-            pending: Vec::with_capacity(BATCH * 2),
+            buf: Box::new([0; BUF]),
+            pos: 0,
+            last_at: 0,
             log: None,
             log_error: None,
         }
@@ -73,28 +85,47 @@ impl Trace {
 
     /// Fold one delivered event into the hash (and the log).
     pub fn record(&mut self, at: Time, node: Addr, kind: TraceKind, a: u64, b: u64, data: &[u8]) {
-        // Time, node, kind and `a` always; `b` and the length only where the kind has them,
-        // so the common event costs fewer bytes of hashing.
-        let mut head = [0u8; 33];
-        head[..8].copy_from_slice(&at.0.to_le_bytes());
-        head[8..12].copy_from_slice(&node.0.to_le_bytes());
-        head[12] = kind as u8;
-        head[13..21].copy_from_slice(&a.to_le_bytes());
-        let len = match kind {
-            TraceKind::Datagram | TraceKind::StreamData | TraceKind::Fault => {
-                head[21..25].copy_from_slice(&(data.len() as u32).to_le_bytes());
-                25
+        // A compact record: the time since the last event, then node, kind and the kind's
+        // numbers, all as LEB128 varints, then the bytes. The kind fixes which fields follow,
+        // so the encoding parses one way only and distinct traces hash differently; it is
+        // about half the bytes of fixed-width fields, and hashing is paid per byte.
+        let mut head = [0u8; HEAD];
+        let mut len = 0;
+        let mut put = |mut v: u64| loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                head[len] = byte;
+                len += 1;
+                break;
             }
-            _ => {
-                head[21..29].copy_from_slice(&b.to_le_bytes());
-                29
-            }
+            head[len] = byte | 0x80;
+            len += 1;
         };
-        self.pending.extend_from_slice(&head[..len]);
-        self.pending.extend_from_slice(data);
-        if self.pending.len() >= BATCH {
-            self.hasher.update(&self.pending);
-            self.pending.clear();
+        put(at.0.wrapping_sub(self.last_at));
+        put(node.0 as u64);
+        put(kind as u64);
+        put(a);
+        match kind {
+            TraceKind::Datagram | TraceKind::StreamData | TraceKind::Fault => {
+                put(data.len() as u64)
+            }
+            _ => put(b),
+        }
+        self.last_at = at.0;
+        // The whole header array is copied (a fixed-size copy, inlined) and `pos` moves by
+        // its used length: a variable-length copy here costs a libc call per event.
+        self.buf[self.pos..self.pos + HEAD].copy_from_slice(&head);
+        self.pos += len;
+        if data.len() > LARGE {
+            self.flush();
+            self.hasher.update(data);
+        } else {
+            self.buf[self.pos..self.pos + data.len()].copy_from_slice(data);
+            self.pos += data.len();
+        }
+        if self.pos >= BATCH {
+            self.flush();
         }
         if self.log.is_some() {
             self.write_line(at, node, kind, a, b, data);
@@ -133,7 +164,12 @@ impl Trace {
     /// The hash of everything so far, hex.
     pub fn hash_hex(&self) -> String {
         let mut hasher = self.hasher.clone();
-        hasher.update(&self.pending);
+        hasher.update(&self.buf[..self.pos]);
         hex::encode(hasher.finalize())
+    }
+
+    fn flush(&mut self) {
+        self.hasher.update(&self.buf[..self.pos]);
+        self.pos = 0;
     }
 }

@@ -187,15 +187,7 @@ impl EchoScenario {
             Duration::from_secs(10),
             Duration::from_secs(10),
         );
-        p.kinds = FaultKinds {
-            partition: true,
-            one_way: true,
-            isolate: true,
-            pause: true,
-            crash: true,
-            stream_reset: true,
-            ..FaultKinds::default()
-        };
+        p.kinds = FaultKinds::stream();
         // The server stays up; its streams may still be reset.
         p.crashable = nodes[1..].to_vec();
         p

@@ -1,10 +1,26 @@
-//! Scenarios and the real-program commands for `kv` (being written).
+//! Scenarios and the real-program commands for `kv` (spec P0).
+//!
+//! - `kv-basic1..6`, `kv-count1..2`, `kv-slowclient1..2`: the official tests' intents with
+//!   the spec's parameters ([`official`]).
+//! - `kv-swarm`, `kv-slow-readers`: many clients, slow readers, churn, and (swarm) stream
+//!   faults ([`swarm`]).
+//!
+//! Every run is checked on every event by [`check::KvChecker`] and at the end by
+//! [`rig::EndChecks`].
 
 use crate::harness::Scenario;
 
+pub mod bench;
+pub mod check;
 pub mod cli;
+pub mod official;
+pub mod rig;
+pub mod swarm;
 
 /// This system's scenarios for the catalog.
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
-    vec![]
+    let mut all = official::scenarios();
+    all.push(Box::new(swarm::Swarm));
+    all.push(Box::new(swarm::SlowReaders));
+    all
 }

@@ -54,6 +54,11 @@ enum Ev<N: Node> {
         stream: StreamId,
         dir: u8,
     },
+    /// The reader resumed: deliver what waited for it now, outside the delivery schedule.
+    StreamFlush {
+        stream: StreamId,
+        dir: u8,
+    },
     /// The reader of `dir` consumed `bytes`: credit travels back to the writer.
     StreamCredit {
         stream: StreamId,
@@ -82,7 +87,7 @@ impl<N: Node> Ev<N> {
             Ev::Timer { node, .. } | Ev::StreamNotify { node, .. } | Ev::Call { node, .. } => {
                 Some(*node)
             }
-            Ev::StreamDeliver { stream, dir } => {
+            Ev::StreamDeliver { stream, dir } | Ev::StreamFlush { stream, dir } => {
                 streams.get(stream).map(|s| s.ends[1 - *dir as usize])
             }
             Ev::StreamCredit { stream, dir, .. } => {
@@ -398,7 +403,8 @@ impl<N: Node + 'static> World<N> {
                     self.dispatch(node, |n, ctx| n.on_timer(ctx, id, tag));
                 }
             }
-            Ev::StreamDeliver { stream, dir } => self.stream_deliver(stream, dir),
+            Ev::StreamDeliver { stream, dir } => self.stream_deliver(stream, dir, true),
+            Ev::StreamFlush { stream, dir } => self.stream_deliver(stream, dir, false),
             Ev::StreamCredit { stream, dir, bytes } => self.stream_credit(stream, dir, bytes),
             Ev::StreamNotify { node, inc, event } => self.stream_notify(node, inc, event),
             Ev::Fault(fault) => self.apply(*fault),

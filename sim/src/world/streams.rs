@@ -105,49 +105,48 @@ impl<N: Node + 'static> World<N> {
     }
 
     pub(super) fn stream_write(&mut self, node: u32, stream: StreamId, bytes: Vec<u8>) {
-        let Some(d) = self.end_of(stream, node) else {
-            return;
-        };
-        let (from, to) = {
-            let s = &self.streams[&stream];
-            (s.ends[d] as usize, s.ends[1 - d] as usize)
-        };
-        let latency = self.net.latency(from, to);
-        self.net.stats.stream_bytes_written += bytes.len() as u64;
-        let now = self.now;
-        let flow = &mut self.streams.get_mut(&stream).expect("found").flows[d];
-        if flow.finished {
-            return;
+        let len = bytes.len() as u64;
+        if self.send_segment(node, stream, |ready| Segment::Data { ready, bytes }) {
+            self.net.stats.stream_bytes_written += len;
         }
-        let ready = (now + latency).max(flow.last_ready);
-        flow.last_ready = ready;
-        flow.in_flight.push_back(Segment::Data { ready, bytes });
-        self.queue_delivery(stream, d, ready);
     }
 
     pub(super) fn stream_close(&mut self, node: u32, stream: StreamId) {
         let Some(d) = self.end_of(stream, node) else {
             return;
         };
-        let (from, to) = {
-            let s = &self.streams[&stream];
-            (s.ends[d] as usize, s.ends[1 - d] as usize)
-        };
-        let latency = self.net.latency(from, to);
-        let now = self.now;
-        let s = self.streams.get_mut(&stream).expect("found");
-        let flow = &mut s.flows[d];
-        if flow.finished {
-            return;
+        if self.send_segment(node, stream, |ready| Segment::Fin { ready }) {
+            let s = self.streams.get_mut(&stream).expect("found");
+            s.flows[d].finished = true;
+            // The closer reads no more: what it has not read, and what comes, is dropped.
+            s.flows[1 - d].unread.clear();
+            s.flows[1 - d].reading_paused = false;
         }
-        flow.finished = true;
-        let ready = (now + latency).max(flow.last_ready);
+    }
+
+    /// Put a segment on `node`'s outgoing direction of `stream`, after every earlier one and
+    /// one link latency from now. False if the stream is gone or that direction is closed.
+    fn send_segment(
+        &mut self,
+        node: u32,
+        stream: StreamId,
+        segment: impl FnOnce(u64) -> Segment,
+    ) -> bool {
+        let Some(d) = self.end_of(stream, node) else {
+            return false;
+        };
+        let s = &self.streams[&stream];
+        if s.flows[d].finished {
+            return false;
+        }
+        let (from, to) = (s.ends[d] as usize, s.ends[1 - d] as usize);
+        let latency = self.net.latency(from, to);
+        let flow = &mut self.streams.get_mut(&stream).expect("found").flows[d];
+        let ready = (self.now + latency).max(flow.last_ready);
         flow.last_ready = ready;
-        flow.in_flight.push_back(Segment::Fin { ready });
-        // The closer reads no more: what it has not read, and what comes, is dropped.
-        s.flows[1 - d].unread.clear();
-        s.flows[1 - d].reading_paused = false;
+        flow.in_flight.push_back(segment(ready));
         self.queue_delivery(stream, d, ready);
+        true
     }
 
     pub(super) fn stream_reading(&mut self, node: u32, stream: StreamId, reading: bool) {
@@ -158,8 +157,13 @@ impl<N: Node + 'static> World<N> {
         let d = 1 - end;
         let flow = &mut self.streams.get_mut(&stream).expect("found").flows[d];
         flow.reading_paused = !reading;
-        if reading && !flow.unread.is_empty() {
-            self.queue_delivery(stream, d, self.now);
+        // What waited: unread data, or a close held back while the reader was paused
+        // (`stream_deliver` leaves a due Fin in flight without queueing a retry).
+        // A flush, not a queued delivery: one may be queued already for a later segment,
+        // and what waited should not wait for it.
+        if reading && !(flow.unread.is_empty() && flow.in_flight.is_empty()) {
+            let dir = d as u8;
+            self.push(self.now, Ev::StreamFlush { stream, dir });
         }
     }
 
@@ -177,12 +181,17 @@ impl<N: Node + 'static> World<N> {
         }
     }
 
-    pub(super) fn stream_deliver(&mut self, stream: StreamId, dir: u8) {
+    /// Deliver what is due on direction `dir`. `scheduled` is false for a flush on resume,
+    /// which leaves the queued delivery (if any) in place, so only one chain of deliveries
+    /// ever runs per direction.
+    pub(super) fn stream_deliver(&mut self, stream: StreamId, dir: u8, scheduled: bool) {
         let d = dir as usize;
         let Some(s) = self.streams.get_mut(&stream) else {
             return;
         };
-        s.flows[d].delivery_queued = false;
+        if scheduled {
+            s.flows[d].delivery_queued = false;
+        }
         let (writer, reader) = (s.ends[d], s.ends[1 - d]);
         // First what already arrived and waited for the reader.
         while !self.streams[&stream].flows[d].reading_paused {

@@ -1,1 +1,33 @@
-//! (being written)
+//! P0 of faultline: the key-value messaging server (spec `cmu440.md`, "P0").
+//!
+//! One server, many clients, each on its own reliable ordered stream. Clients send
+//! newline-terminated text requests (`Put`, `Get`, `Delete`, `Update`); only `Get` answers,
+//! one `key:value` line per value. The server is a sans-IO [`sim::Node`]: it serialises
+//! every store access by construction (one event at a time), keeps a per-client outgoing
+//! queue of at most 500 messages drained as the client's receive window allows, and drops
+//! (and counts) messages for a client whose queue is full, so a client that stops reading
+//! never holds anyone else up. It records what it applied, in order, as history events, so
+//! checkers can compare the run with a sequential model.
+//!
+//! Decisions where the spec is silent: a malformed line (or one over 1 MiB) is ignored and
+//! counted, and the connection stays open ([`protocol`]); the queue bound counts messages
+//! not yet wholly handed to the stream, a partly written one included ([`server`]); the
+//! real program records only counts as history ([`History::Counts`]), so its memory stays
+//! bounded. The same node runs in the simulator (`scenarios/src/kv`) and on real TCP
+//! (`faultline kv server`).
+//!
+//! Modules: [`store`] (the `kvstore` semantics), [`protocol`] (line format and reader),
+//! [`server`] (the server node), [`client`] (scenario clients), [`event`] (history events),
+//! [`node`] (the enum a world holds).
+
+pub mod client;
+pub mod event;
+pub mod node;
+pub mod protocol;
+pub mod server;
+pub mod store;
+
+pub use client::{Client, ClientConfig, ClientStats, Reading};
+pub use event::{KvEvent, QueueOutcome};
+pub use node::KvNode;
+pub use server::{History, Server, ServerStats, QUEUE_MAX_MESSAGES};

@@ -1,0 +1,470 @@
+//! Client nodes for scenarios: the official tests' `runTest` workload (spec P0 A.6), slow
+//! readers, clients that disconnect and reconnect.
+//!
+//! A client sends bursts of "write events" (Put on every third use of a key or if the key
+//! is missing, Update of a random existing value otherwise), each followed by a Delete of a
+//! random key (until its delete budget is spent) or a Get of the key just written, and
+//! sleeps between bursts (A.6: 100 writes, then 100 ms). Its keys are its own
+//! (`key_<cid>_<r>`, `key_slow_<cid>_<r>` for slow clients), so it keeps an exact model of
+//! them and, like the official test, a multiset of the reply lines it expects: a line not in
+//! it is recorded as `ClientUnexpected`. After a reconnect it starts a fresh key namespace
+//! (`key_<cid>_g<gen>_<r>`), because requests lost with the old stream make the old keys'
+//! contents unknown to it.
+//!
+//! Latency: a client that reads normally times each Get from the moment it issued it to the
+//! moment its last reply line arrived (replies come in order on one stream, and every Get
+//! of the workload finds at least one value).
+
+use crate::event::KvEvent;
+use crate::protocol::{encode_reply, LineReader, Request};
+use crate::store::Store;
+use rand::Rng;
+use sim::{Addr, CloseReason, Ctx, StreamId, Time};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// How a client reads its replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// Reads everything at once.
+    Normal,
+    /// Stops reading at connect and starts `after` the client started (A.6 SlowClient).
+    PausedUntil(Duration),
+    /// Alternates: paused for `paused`, then reading for `reading`, from connect on, until
+    /// `until` after the client started; from then on it reads normally.
+    Intermittent {
+        paused: Duration,
+        reading: Duration,
+        until: Duration,
+    },
+    /// Never reads.
+    Never,
+}
+
+/// What one client does.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub server: Addr,
+    pub cid: u32,
+    /// Write events to send (A.6 `numMsgs`); 0 makes an idle client (Count tests).
+    pub events: u32,
+    /// Deletes to send at most (A.6 `numDeletes`).
+    pub deletes: u32,
+    /// Use `key_slow_` keys (A.6 slow clients).
+    pub slow_keys: bool,
+    /// Random letters added to every value (A.6: 4096 when slow clients are present).
+    pub inflate: usize,
+    /// Write events per burst, and the sleep after each burst (A.6: 100, 100 ms).
+    pub burst: u32,
+    pub burst_pause: Duration,
+    pub reading: Reading,
+    /// Reconnect this long after the stream is lost (not after `disconnect`).
+    pub reconnect_after: Option<Duration>,
+    /// Send a malformed line before every `n`th write event (0: never), to exercise the
+    /// server's "ignored and counted" rule.
+    pub garbage_every: u32,
+}
+
+impl ClientConfig {
+    /// A normal `runTest` client.
+    pub fn workload(server: Addr, cid: u32, events: u32, deletes: u32) -> ClientConfig {
+        ClientConfig {
+            server,
+            cid,
+            events,
+            deletes,
+            slow_keys: false,
+            inflate: 0,
+            burst: 100,
+            burst_pause: Duration::from_millis(100),
+            reading: Reading::Normal,
+            reconnect_after: None,
+            garbage_every: 0,
+        }
+    }
+
+    /// A client that connects and sends nothing (A.6 Count tests).
+    pub fn idle(server: Addr, cid: u32) -> ClientConfig {
+        ClientConfig::workload(server, cid, 0, 0)
+    }
+}
+
+/// Figures a client gathered, for checks and reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    pub events_sent: u32,
+    /// Malformed lines sent on purpose.
+    pub garbage_sent: u64,
+    pub gets_sent: u64,
+    /// Reply lines expected, received, and received but not expected.
+    pub replies_expected: u64,
+    pub replies_received: u64,
+    pub replies_unexpected: u64,
+    /// Streams opened and lost (not counting `disconnect`).
+    pub connects: u64,
+    pub streams_lost: u64,
+    /// Get latencies in nanoseconds, for clients that read normally.
+    pub get_latencies_ns: Vec<u64>,
+}
+
+/// Durable storage key of the client's key-namespace generation.
+const GENERATION_KEY: &str = "kv/client/generation";
+
+const TAG_TICK: u64 = 1;
+const TAG_PAUSE: u64 = 2;
+const TAG_RESUME: u64 = 3;
+const TAG_RECONNECT: u64 = 4;
+
+/// A scenario client.
+#[derive(Debug)]
+pub struct Client {
+    cfg: ClientConfig,
+    stream: Option<StreamId>,
+    connected: bool,
+    /// Incremented on each reconnect; names the key namespace.
+    generation: u32,
+    stopped: bool,
+    started_at: Time,
+    out: Vec<u8>,
+    out_at: usize,
+    reader: LineReader,
+    model: Store,
+    uses: BTreeMap<Vec<u8>, u32>,
+    next_value: u64,
+    deletes_sent: u32,
+    /// Reply lines still expected (a multiset, as the official test keeps).
+    expected: BTreeMap<Vec<u8>, u32>,
+    /// Gets awaiting replies: when issued, and how many lines are still due.
+    pending_gets: VecDeque<(Time, usize)>,
+    pad: Vec<u8>,
+    stats: ClientStats,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Client {
+        Client {
+            cfg,
+            stream: None,
+            connected: false,
+            generation: 0,
+            stopped: false,
+            started_at: Time::ZERO,
+            out: Vec::new(),
+            out_at: 0,
+            reader: LineReader::default(),
+            model: Store::new(),
+            uses: BTreeMap::new(),
+            next_value: 0,
+            deletes_sent: 0,
+            expected: BTreeMap::new(),
+            pending_gets: VecDeque::new(),
+            pad: Vec::new(),
+            stats: ClientStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &ClientStats {
+        &self.stats
+    }
+
+    pub fn stream(&self) -> Option<StreamId> {
+        self.stream.filter(|_| self.connected)
+    }
+
+    /// Every write event is sent and handed to the stream.
+    pub fn workload_done(&self) -> bool {
+        self.stats.events_sent >= self.cfg.events && self.out_at == self.out.len()
+    }
+
+    /// Reply lines expected but not (yet) received.
+    pub fn replies_missing(&self) -> u64 {
+        self.expected.values().map(|&n| n as u64).sum()
+    }
+
+    /// The client's own model of its current key namespace.
+    pub fn model(&self) -> &Store {
+        &self.model
+    }
+
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        self.started_at = ctx.now();
+        // A restarted client cannot know which of its requests were applied before the
+        // crash, so each incarnation takes a fresh key namespace, kept in durable storage.
+        let previous = ctx.storage().get(GENERATION_KEY).map(<[u8]>::to_vec);
+        if let Some(g) = previous.and_then(|b| String::from_utf8(b).ok()?.parse::<u32>().ok()) {
+            self.generation = g + 1;
+        }
+        ctx.storage()
+            .put(GENERATION_KEY, self.generation.to_string());
+        ctx.storage().sync();
+        let rng = ctx.rng();
+        self.pad = (0..self.cfg.inflate)
+            .map(|_| rng.gen_range(b'a'..=b'z'))
+            .collect();
+        self.connect(ctx);
+    }
+
+    /// Close the connection for good (a killed client of the Count tests).
+    pub fn disconnect(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        self.stopped = true;
+        if let Some(stream) = self.stream.take() {
+            ctx.close(stream);
+            if self.connected {
+                ctx.record(KvEvent::ClientClosed {
+                    stream,
+                    reason: CloseReason::PeerClosed,
+                });
+            }
+        }
+        self.connected = false;
+    }
+
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, KvEvent>, tag: u64) {
+        if self.stopped {
+            return;
+        }
+        match tag {
+            TAG_TICK => self.burst(ctx),
+            TAG_PAUSE => {
+                if let (Some(stream), Reading::Intermittent { paused, until, .. }) =
+                    (self.stream(), self.cfg.reading)
+                {
+                    if ctx.now() < self.started_at + until {
+                        ctx.pause_reading(stream);
+                        ctx.set_timer(paused, TAG_RESUME);
+                    }
+                }
+            }
+            TAG_RESUME => {
+                if let Some(stream) = self.stream() {
+                    ctx.resume_reading(stream);
+                    if let Reading::Intermittent { reading, .. } = self.cfg.reading {
+                        ctx.set_timer(reading, TAG_PAUSE);
+                    }
+                }
+            }
+            TAG_RECONNECT if self.stream.is_none() => {
+                self.generation += 1;
+                ctx.storage()
+                    .put(GENERATION_KEY, self.generation.to_string());
+                ctx.storage().sync();
+                self.connect(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_connected(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId) {
+        if self.stream != Some(stream) {
+            return;
+        }
+        self.connected = true;
+        self.stats.connects += 1;
+        ctx.record(KvEvent::ClientConnected { stream });
+        match self.cfg.reading {
+            Reading::Normal => {}
+            Reading::Never => ctx.pause_reading(stream),
+            Reading::PausedUntil(after) => {
+                ctx.pause_reading(stream);
+                let at = self.started_at + after;
+                ctx.set_timer(at.since(ctx.now()), TAG_RESUME);
+            }
+            Reading::Intermittent { paused, .. } => {
+                ctx.pause_reading(stream);
+                ctx.set_timer(paused, TAG_RESUME);
+            }
+        }
+        self.burst(ctx);
+    }
+
+    pub fn on_data(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, data: &[u8]) {
+        if self.stream() != Some(stream) {
+            return;
+        }
+        let mut reader = std::mem::take(&mut self.reader);
+        reader.feed(data, |line| {
+            // The reply reader has the server's line limit; an over-long reply would be a
+            // server bug, which the checker sees as a missing reply.
+            if let Ok(line) = line {
+                self.on_reply(ctx, stream, line);
+            }
+        });
+        self.reader = reader;
+    }
+
+    pub fn on_writable(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId) {
+        if self.stream() == Some(stream) {
+            self.flush(ctx);
+        }
+    }
+
+    pub fn on_closed(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, reason: CloseReason) {
+        if self.stream != Some(stream) {
+            return;
+        }
+        if self.connected {
+            ctx.record(KvEvent::ClientClosed { stream, reason });
+        }
+        self.stream = None;
+        self.connected = false;
+        self.stats.streams_lost += 1;
+        // What was in flight is lost with the stream: forget the namespace's expectations.
+        self.out.clear();
+        self.out_at = 0;
+        self.reader = LineReader::default();
+        self.expected.clear();
+        self.pending_gets.clear();
+        self.model = Store::new();
+        self.uses.clear();
+        if let Some(after) = self.cfg.reconnect_after {
+            ctx.set_timer(after, TAG_RECONNECT);
+        }
+    }
+
+    fn connect(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        self.stream = Some(ctx.connect(self.cfg.server));
+    }
+
+    fn key(&self, r: u32) -> Vec<u8> {
+        let slow = if self.cfg.slow_keys { "slow_" } else { "" };
+        let cid = self.cfg.cid;
+        match self.generation {
+            0 => format!("key_{slow}{cid}_{r}").into_bytes(),
+            g => format!("key_{slow}{cid}_g{g}_{r}").into_bytes(),
+        }
+    }
+
+    fn new_value(&mut self) -> Vec<u8> {
+        self.next_value += 1;
+        let mut v = b"value_".to_vec();
+        v.extend_from_slice(&self.pad);
+        v.extend_from_slice(self.next_value.to_string().as_bytes());
+        v
+    }
+
+    /// One burst of write events (A.6), then sleep.
+    fn burst(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        if !self.connected || self.stopped {
+            return;
+        }
+        let num_keys = (self.cfg.events / 10).max(1);
+        for _ in 0..self.cfg.burst {
+            if self.stats.events_sent >= self.cfg.events {
+                break;
+            }
+            let garbage = self.cfg.garbage_every;
+            if garbage > 0 && self.stats.events_sent.is_multiple_of(garbage) {
+                self.out.extend_from_slice(b"Bogus:this is not a request\n");
+                self.stats.garbage_sent += 1;
+            }
+            let r = ctx.rng().gen_range(0..num_keys);
+            let key = self.key(r);
+            let uses = self.uses.entry(key.clone()).or_insert(0);
+            *uses += 1;
+            let third = (*uses).is_multiple_of(3);
+            let list_len = self.model.get(&key).len();
+            if list_len == 0 || third {
+                let value = self.new_value();
+                self.model.put(&key, &value);
+                self.send(Request::Put {
+                    key: key.clone(),
+                    value,
+                });
+            } else {
+                let old = self.model.get(&key)[ctx.rng().gen_range(0..list_len)].clone();
+                let new = self.new_value();
+                self.model.update(&key, &old, &new);
+                self.send(Request::Update {
+                    key: key.clone(),
+                    old,
+                    new,
+                });
+            }
+            let delete = self.deletes_sent < self.cfg.deletes && ctx.rng().gen_ratio(1, 10);
+            if delete {
+                let keys = self.model.backdoor();
+                let victim = keys.keys().nth(ctx.rng().gen_range(0..keys.len())).cloned();
+                if let Some(victim) = victim {
+                    self.model.delete(&victim);
+                    self.deletes_sent += 1;
+                    self.send(Request::Delete { key: victim });
+                }
+            } else {
+                let values = self.model.get(&key).to_vec();
+                for value in &values {
+                    *self.expected.entry(encode_reply(&key, value)).or_insert(0) += 1;
+                }
+                self.stats.replies_expected += values.len() as u64;
+                self.stats.gets_sent += 1;
+                if !values.is_empty() {
+                    self.pending_gets.push_back((ctx.now(), values.len()));
+                }
+                self.send(Request::Get { key });
+            }
+            self.stats.events_sent += 1;
+        }
+        self.flush(ctx);
+        if self.stats.events_sent < self.cfg.events {
+            ctx.set_timer(self.cfg.burst_pause, TAG_TICK);
+        }
+    }
+
+    fn send(&mut self, req: Request) {
+        self.out.extend_from_slice(&req.encode());
+    }
+
+    fn flush(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        let Some(stream) = self.stream() else { return };
+        if self.out_at < self.out.len() {
+            self.out_at += ctx.write(stream, &self.out[self.out_at..]).unwrap_or(0);
+        }
+        if self.out_at == self.out.len() {
+            self.out.clear();
+            self.out_at = 0;
+        } else if self.out_at > self.out.len() / 2 {
+            self.out.drain(..self.out_at);
+            self.out_at = 0;
+        }
+    }
+
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, line: &[u8]) {
+        self.stats.replies_received += 1;
+        ctx.record(KvEvent::ClientGot {
+            stream,
+            line: line.to_vec(),
+        });
+        let mut full = line.to_vec();
+        full.push(b'\n');
+        match self.expected.get_mut(&full) {
+            Some(n) => {
+                *n -= 1;
+                if *n == 0 {
+                    self.expected.remove(&full);
+                }
+            }
+            None => {
+                self.stats.replies_unexpected += 1;
+                ctx.record(KvEvent::ClientUnexpected {
+                    stream,
+                    line: line.to_vec(),
+                });
+            }
+        }
+        if self.cfg.reading == Reading::Normal {
+            if let Some(front) = self.pending_gets.front_mut() {
+                front.1 -= 1;
+                if front.1 == 0 {
+                    let issued = front.0;
+                    self.pending_gets.pop_front();
+                    self.stats
+                        .get_latencies_ns
+                        .push(ctx.now().since(issued).as_nanos() as u64);
+                }
+            }
+        }
+    }
+}

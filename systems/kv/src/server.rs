@@ -1,0 +1,355 @@
+//! The key-value server as a sans-IO node over streams (spec P0 A.2-A.5).
+//!
+//! Per client it keeps a growing line reader and an outgoing queue of at most
+//! [`QUEUE_MAX_MESSAGES`] messages. A reply goes straight to the stream when the queue is
+//! empty and the client's receive window takes it whole; otherwise it waits in the queue,
+//! which is drained on every `Writable`. When the queue is full a new message is dropped and
+//! counted (A.4): the server never waits for a client, so one that stops reading holds up
+//! neither the others nor the store. Requests are applied in the order their lines are
+//! completed, one event at a time, which serialises every store access (A.1).
+//!
+//! Driving contract (as for every node): call the `on_*` handlers with each event; after
+//! [`Server::close`] every client stream is closed and new ones are refused.
+
+use crate::event::{KvEvent, QueueOutcome};
+use crate::protocol::{encode_reply, parse_request, LineReader, ParseError, Request};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use sim::{Addr, CloseReason, Ctx, StreamId};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Spec P0 A.4: each client's outgoing queue holds at most this many messages.
+pub const QUEUE_MAX_MESSAGES: usize = 500;
+
+/// The server's counters (spec P0 A.2 `CountActive` / `CountDropped`, plus ours).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Clients connected now.
+    pub active: u64,
+    /// Clients that have disconnected since start.
+    pub dropped: u64,
+    /// Requests applied to the store.
+    pub applied: u64,
+    /// Lines ignored because they were not requests.
+    pub malformed: u64,
+    /// Reply messages dropped because a client's queue was full.
+    pub messages_dropped: u64,
+    /// Messages waiting in all queues now.
+    pub queued_now: u64,
+    /// The longest any one queue has been.
+    pub queue_high_water: u64,
+    /// Bytes held in line readers and queues now (what the clients cost in memory).
+    pub buffered_bytes: u64,
+}
+
+/// One connected client.
+#[derive(Debug)]
+struct Conn {
+    reader: LineReader,
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of the queue's first message already handed to the stream.
+    head_written: usize,
+    /// Bytes counted as sent during this handler call, written to the stream in one
+    /// piece at its end (one write per call instead of one per reply line).
+    staged: Vec<u8>,
+}
+
+impl Conn {
+    /// Spec P0 A.4: a message for a queue that is not full. It goes straight out if the
+    /// queue is empty and the client's window has room for it; otherwise it waits its turn
+    /// (with as much of it as fits sent already).
+    fn offer(&mut self, ctx: &Ctx<'_, KvEvent>, stream: StreamId, line: Vec<u8>) -> QueueOutcome {
+        if self.queue.is_empty() {
+            // Only an empty queue may send at once, or messages would overtake each other.
+            let room = ctx.writable_bytes(stream).saturating_sub(self.staged.len());
+            if room >= line.len() {
+                self.staged.extend_from_slice(&line);
+                return QueueOutcome::Sent;
+            }
+            self.staged.extend_from_slice(&line[..room]);
+            self.head_written = room;
+        }
+        self.queue.push_back(line);
+        QueueOutcome::Queued {
+            len: self.queue.len(),
+        }
+    }
+
+    /// Move queued messages into the staging buffer while the window has room.
+    fn drain_queue(&mut self, ctx: &Ctx<'_, KvEvent>, stream: StreamId) -> u64 {
+        let mut room = ctx.writable_bytes(stream).saturating_sub(self.staged.len());
+        let mut written = 0;
+        while let Some(head) = self.queue.front() {
+            let rest = &head[self.head_written..];
+            if rest.len() > room {
+                self.staged.extend_from_slice(&rest[..room]);
+                self.head_written += room;
+                break;
+            }
+            self.staged.extend_from_slice(rest);
+            room -= rest.len();
+            self.queue.pop_front();
+            self.head_written = 0;
+            written += 1;
+        }
+        written
+    }
+
+    /// Hand the staged bytes to the stream in one write. They were counted against the
+    /// window as they were staged, so the stream takes them all; when the window is used
+    /// up the node hears `Writable` once the client has read.
+    fn push_staged(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId) {
+        if !self.staged.is_empty() {
+            let _ = ctx.write(stream, &self.staged);
+            self.staged.clear();
+        }
+    }
+}
+
+/// What the server records as history (see [`crate::event`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum History {
+    /// Every applied request and every reply message: what the checkers need. Its cost
+    /// is a copy of every reply, held until the handler returns.
+    #[default]
+    Full,
+    /// Connects, leaves, malformed lines and stats only: for the real program, whose
+    /// memory must stay bounded however many replies one read of a socket asks for.
+    Counts,
+}
+
+/// The server's state.
+#[derive(Debug, Default)]
+pub struct Server {
+    store: Store,
+    clients: BTreeMap<StreamId, Conn>,
+    stats: ServerStats,
+    closed: bool,
+    history: History,
+}
+
+impl Server {
+    pub fn new() -> Server {
+        Server::default()
+    }
+
+    /// A server that records only `history` (see [`History`]).
+    pub fn with_history(history: History) -> Server {
+        Server {
+            history,
+            ..Server::default()
+        }
+    }
+
+    /// A server over an existing store (the tests' `CreateWithBackdoor`).
+    pub fn with_store(store: Store) -> Server {
+        Server {
+            store,
+            ..Server::default()
+        }
+    }
+
+    /// Spec P0 A.2 `CountActive`.
+    pub fn count_active(&self) -> u64 {
+        self.stats.active
+    }
+
+    /// Spec P0 A.2 `CountDropped`.
+    pub fn count_dropped(&self) -> u64 {
+        self.stats.dropped
+    }
+
+    pub fn stats(&self) -> ServerStats {
+        let mut stats = self.stats;
+        stats.queued_now = self.clients.values().map(|c| c.queue.len() as u64).sum();
+        stats.buffered_bytes = self
+            .clients
+            .values()
+            .map(|c| {
+                let queued: usize = c.queue.iter().map(Vec::len).sum();
+                (c.reader.buffered() + queued - c.head_written) as u64
+            })
+            .sum();
+        stats
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Messages waiting in one client's queue.
+    pub fn queue_len(&self, stream: StreamId) -> Option<usize> {
+        self.clients.get(&stream).map(|c| c.queue.len())
+    }
+
+    /// Spec P0 A.2 `Close`: close every client connection now and refuse new ones.
+    pub fn close(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        self.closed = true;
+        for stream in self.clients.keys().copied().collect::<Vec<_>>() {
+            ctx.close(stream);
+            self.forget(ctx, stream, CloseReason::PeerClosed);
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// A client connected (spec P0 A.5: active from accept).
+    pub fn on_accepted(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, _from: Addr) {
+        if self.closed {
+            ctx.close(stream);
+            return;
+        }
+        let conn = Conn {
+            reader: LineReader::default(),
+            queue: VecDeque::new(),
+            head_written: 0,
+            staged: Vec::new(),
+        };
+        if self.clients.insert(stream, conn).is_none() {
+            self.stats.active += 1;
+            ctx.record(KvEvent::Joined {
+                stream,
+                active: self.stats.active,
+                dropped: self.stats.dropped,
+            });
+        }
+    }
+
+    /// Bytes from a client: apply every request they complete, in order.
+    pub fn on_data(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, data: &[u8]) {
+        let Some(conn) = self.clients.get_mut(&stream) else {
+            return;
+        };
+        // Take the reader out so the line callback can borrow the rest of the server.
+        let mut reader = std::mem::take(&mut conn.reader);
+        reader.feed(data, |line| self.handle_line(ctx, stream, line));
+        if let Some(conn) = self.clients.get_mut(&stream) {
+            conn.reader = reader;
+            conn.push_staged(ctx, stream);
+        }
+    }
+
+    /// The client's window has room again: drain its queue.
+    pub fn on_writable(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId) {
+        self.flush(ctx, stream);
+    }
+
+    /// The connection ended (spec P0 A.5: EOF or error makes the client dropped).
+    pub fn on_closed(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, reason: CloseReason) {
+        self.forget(ctx, stream, reason);
+    }
+
+    /// Record the counts (the real program's periodic log line).
+    pub fn record_stats(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        ctx.record(KvEvent::Stats(self.stats()));
+    }
+
+    fn forget(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, reason: CloseReason) {
+        if self.clients.remove(&stream).is_some() {
+            self.stats.active -= 1;
+            self.stats.dropped += 1;
+            ctx.record(KvEvent::Left {
+                stream,
+                reason,
+                active: self.stats.active,
+                dropped: self.stats.dropped,
+            });
+        }
+    }
+
+    fn handle_line(
+        &mut self,
+        ctx: &mut Ctx<'_, KvEvent>,
+        stream: StreamId,
+        line: Result<&[u8], ParseError>,
+    ) {
+        match line.and_then(parse_request) {
+            Ok(req) => self.apply(ctx, stream, req),
+            Err(error) => {
+                // Recorded at every history level: the count alone would not say which
+                // client sent it.
+                self.stats.malformed += 1;
+                ctx.record(KvEvent::Malformed { stream, error });
+            }
+        }
+    }
+
+    fn apply(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, req: Request) {
+        self.stats.applied += 1;
+        match &req {
+            Request::Put { key, value } => self.store.put(key, value),
+            Request::Delete { key } => self.store.delete(key),
+            Request::Update { key, old, new } => self.store.update(key, old, new),
+            Request::Get { key } => self.answer_get(ctx, stream, key),
+        }
+        if self.history == History::Full && !matches!(req, Request::Get { .. }) {
+            ctx.record(KvEvent::Applied { stream, req });
+        }
+    }
+
+    /// One message per value (spec P0 A.3), each offered to the client's queue (A.4).
+    fn answer_get(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, key: &[u8]) {
+        let full = self.history == History::Full;
+        if full {
+            // The Get's `Applied` must come before its replies in the history.
+            ctx.record(KvEvent::Applied {
+                stream,
+                req: Request::Get { key: key.to_vec() },
+            });
+        }
+        let Server {
+            store,
+            clients,
+            stats,
+            ..
+        } = self;
+        let Some(conn) = clients.get_mut(&stream) else {
+            return;
+        };
+        for value in store.get(key) {
+            if conn.queue.len() >= QUEUE_MAX_MESSAGES {
+                // Full: drop it without building it, unless the history wants to see it.
+                stats.messages_dropped += 1;
+                if full {
+                    let line = encode_reply(key, value);
+                    ctx.record(KvEvent::Reply {
+                        stream,
+                        line,
+                        outcome: QueueOutcome::Dropped,
+                    });
+                }
+                continue;
+            }
+            let line = encode_reply(key, value);
+            let recorded = full.then(|| line.clone());
+            let outcome = conn.offer(ctx, stream, line);
+            if let QueueOutcome::Queued { len } = outcome {
+                stats.queue_high_water = stats.queue_high_water.max(len as u64);
+            }
+            if let Some(line) = recorded {
+                ctx.record(KvEvent::Reply {
+                    stream,
+                    line,
+                    outcome,
+                });
+            }
+        }
+    }
+
+    /// Hand queued messages to the stream while its window takes them.
+    fn flush(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId) {
+        let Some(conn) = self.clients.get_mut(&stream) else {
+            return;
+        };
+        let written = conn.drain_queue(ctx, stream);
+        conn.push_staged(ctx, stream);
+        if written > 0 && self.history == History::Full {
+            ctx.record(KvEvent::Written {
+                stream,
+                messages: written,
+            });
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The store the server serialises access to: a key maps to an ordered list of byte values.
+//!
+//! Semantics are exactly spec P0 A.1 (`kvstore`): Put appends; Get returns the whole list
+//! (empty for a missing key); Delete removes the key and all its values; Update removes the
+//! *first* value byte-equal to `old` (if any) and appends `new` at the *end* of the list,
+//! creating the key if it is missing. A `BTreeMap` keeps iteration order deterministic, so
+//! two stores can be compared and printed the same way on every run.
+
+use std::collections::BTreeMap;
+
+/// Key -> ordered list of values (spec P0 A.1: `map[string][][]byte`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Store {
+    map: BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// Append `value` to the end of `key`'s list, creating the key if missing.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.map
+            .entry(key.to_vec())
+            .or_default()
+            .push(value.to_vec());
+    }
+
+    /// The whole list of `key`; empty if the key is missing.
+    pub fn get(&self, key: &[u8]) -> &[Vec<u8>] {
+        self.map.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Remove `key` and all of its values. Deleting a missing key does nothing.
+    pub fn delete(&mut self, key: &[u8]) {
+        self.map.remove(key);
+    }
+
+    /// Remove the first value equal to `old` (if there is one) and append `new` at the end.
+    /// A missing key is created with `new` as its only value.
+    pub fn update(&mut self, key: &[u8], old: &[u8], new: &[u8]) {
+        let list = self.map.entry(key.to_vec()).or_default();
+        if let Some(at) = list.iter().position(|v| v.as_slice() == old) {
+            list.remove(at);
+        }
+        list.push(new.to_vec());
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The raw map, in key order (the tests' "backdoor", spec P0 A.1).
+    pub fn backdoor(&self) -> &BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
+        &self.map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(store: &Store, key: &str) -> Vec<String> {
+        store
+            .get(key.as_bytes())
+            .iter()
+            .map(|v| String::from_utf8(v.clone()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn put_appends_and_get_of_missing_key_is_empty() {
+        let mut s = Store::new();
+        assert!(s.get(b"k").is_empty());
+        s.put(b"k", b"a");
+        s.put(b"k", b"b");
+        s.put(b"k", b"a");
+        assert_eq!(list(&s, "k"), ["a", "b", "a"]);
+    }
+
+    #[test]
+    fn delete_removes_every_value() {
+        let mut s = Store::new();
+        s.put(b"k", b"a");
+        s.put(b"j", b"x");
+        s.delete(b"k");
+        s.delete(b"missing");
+        assert!(s.get(b"k").is_empty());
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn update_moves_first_equal_value_to_the_end() {
+        let mut s = Store::new();
+        for v in ["a", "b", "a", "c"] {
+            s.put(b"k", v.as_bytes());
+        }
+        s.update(b"k", b"a", b"z");
+        // The first "a" goes; "z" is appended, not put in place.
+        assert_eq!(list(&s, "k"), ["b", "a", "c", "z"]);
+    }
+
+    #[test]
+    fn update_without_match_appends_and_creates_missing_keys() {
+        let mut s = Store::new();
+        s.put(b"k", b"a");
+        s.update(b"k", b"nope", b"n");
+        assert_eq!(list(&s, "k"), ["a", "n"]);
+        s.update(b"fresh", b"x", b"y");
+        assert_eq!(list(&s, "fresh"), ["y"]);
+    }
+}

@@ -1,0 +1,67 @@
+//! Protocol parameters with the original's defaults (spec "P1 Part A" §2).
+
+use std::time::Duration;
+
+/// The largest payload a Data message may carry. A datagram must fit the 2000-byte receive
+/// buffer of the original test network: base64 of 1400 bytes is 1868 characters, and the
+/// JSON header around it is at most about 120, so every message stays below 2000 bytes.
+pub const MAX_PAYLOAD: usize = 1400;
+
+/// A receive buffer large enough for every datagram LSP sends.
+pub const RECV_BUFFER: usize = 2000;
+
+/// `Params{EpochLimit, EpochMillis, WindowSize, MaxBackOffInterval, MaxUnackedMessages}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// K: epochs with nothing received before a connection is lost; also bounds connecting.
+    pub epoch_limit: u32,
+    /// δ: length of one epoch, in milliseconds.
+    pub epoch_millis: u64,
+    /// ω: a Data with sequence number `s` goes out only if `s <= oldest unacked + ω - 1`.
+    pub window_size: u64,
+    /// Cap on a message's back-off, in epochs; 0 resends every epoch.
+    pub max_backoff_interval: u32,
+    /// M: at most this many sent-but-unacked Data messages (M <= ω).
+    pub max_unacked_messages: u64,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params {
+            epoch_limit: 5,
+            epoch_millis: 2000,
+            window_size: 1,
+            max_backoff_interval: 0,
+            max_unacked_messages: 1,
+        }
+    }
+}
+
+impl Params {
+    /// The positional form the official tests use: `{K, δ, ω, MaxBackOff, M}`.
+    pub fn new(
+        epoch_limit: u32,
+        epoch_millis: u64,
+        window_size: u64,
+        max_backoff_interval: u32,
+        max_unacked_messages: u64,
+    ) -> Params {
+        Params {
+            epoch_limit,
+            epoch_millis,
+            window_size,
+            max_backoff_interval,
+            max_unacked_messages,
+        }
+    }
+
+    /// One epoch.
+    pub fn epoch(&self) -> Duration {
+        Duration::from_millis(self.epoch_millis)
+    }
+
+    /// The window and unacked limits, made usable: both at least 1.
+    pub(crate) fn limits(&self) -> (u64, u64) {
+        (self.window_size.max(1), self.max_unacked_messages.max(1))
+    }
+}

@@ -1,0 +1,270 @@
+//! The server, miner and client nodes in a simulated world: the handout's answer end to
+//! end, and a hostile LSP peer that the server survives.
+
+use lsp::{ClientEndpoint, Params};
+use miner::server::ServerStats;
+use miner::{Best, ClientNode, MinerEvent, MinerNode, Outcome, ServerNode, WorkerNode};
+use sim::{Addr, Ctx, Node, Time, TimerId, World};
+
+fn params() -> Params {
+    Params::new(5, 100, 4, 0, 4)
+}
+
+/// A miner world node, or a raw LSP client that writes whatever payloads it is given.
+#[allow(clippy::large_enum_variant)]
+enum TestNode {
+    Miner(MinerNode),
+    Raw {
+        server: Addr,
+        payloads: Vec<Vec<u8>>,
+        lsp: Option<ClientEndpoint>,
+    },
+}
+
+impl Node for TestNode {
+    type Event = MinerEvent;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
+        match self {
+            TestNode::Miner(n) => n.on_start(ctx),
+            TestNode::Raw {
+                server,
+                payloads,
+                lsp,
+            } => {
+                let mut c = ClientEndpoint::connect(ctx, *server, 7, params());
+                for p in payloads.drain(..) {
+                    c.write(ctx, p).expect("queued");
+                }
+                *lsp = Some(c);
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_, MinerEvent>, from: Addr, data: &[u8]) {
+        match self {
+            TestNode::Miner(n) => n.on_datagram(ctx, from, data),
+            TestNode::Raw { lsp, .. } => {
+                let c = lsp.as_mut().expect("started");
+                c.on_datagram(ctx, from, data);
+                while c.poll_event().is_some() {}
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: u64) {
+        match self {
+            TestNode::Miner(n) => n.on_timer(ctx, timer, tag),
+            TestNode::Raw { lsp, .. } => {
+                let c = lsp.as_mut().expect("started");
+                c.on_timer(ctx, timer);
+                while c.poll_event().is_some() {}
+            }
+        }
+    }
+}
+
+fn outcome(world: &World<TestNode>, addr: Addr) -> Option<Outcome> {
+    match world.node(addr) {
+        Some(TestNode::Miner(MinerNode::Client(c))) => c.client().and_then(|c| c.outcome()),
+        _ => None,
+    }
+}
+
+fn server_stats(world: &World<TestNode>) -> ServerStats {
+    match world.node(Addr(0)) {
+        Some(TestNode::Miner(MinerNode::Server(s))) => s.server().expect("started").stats().clone(),
+        _ => panic!("server down"),
+    }
+}
+
+#[test]
+fn handout_request_is_answered_end_to_end() {
+    let mut world: World<TestNode> = World::new(1);
+    let server = world.add_node(|_| {
+        TestNode::Miner(MinerNode::Server(ServerNode::new(
+            params(),
+            Default::default(),
+        )))
+    });
+    world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
+            server,
+            params(),
+            Some(1_000),
+        )))
+    });
+    let client = world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Client(ClientNode::new(
+            server,
+            params(),
+            "msg".into(),
+            2,
+        )))
+    });
+    world.run_until(Time::from_secs(2)).unwrap();
+    assert_eq!(
+        outcome(&world, client),
+        Some(Outcome::Result(Best {
+            hash: 4754799531757243342,
+            nonce: 1
+        }))
+    );
+}
+
+#[test]
+fn request_waits_for_a_late_miner_and_client_without_server_disconnects() {
+    let mut world: World<TestNode> = World::new(2);
+    let server = world.add_node(|_| {
+        TestNode::Miner(MinerNode::Server(ServerNode::new(
+            params(),
+            Default::default(),
+        )))
+    });
+    let client = world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Client(ClientNode::new(
+            server,
+            params(),
+            "late".into(),
+            30_000,
+        )))
+    });
+    // No miner for 3 s: the request waits (heartbeats keep the client connected).
+    world.run_until(Time::from_secs(3)).unwrap();
+    assert_eq!(outcome(&world, client), None);
+    world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
+            server,
+            params(),
+            Some(100_000),
+        )))
+    });
+    world.run_until(Time::from_secs(5)).unwrap();
+    let want = miner::min_hash("late", 0, 30_000).unwrap();
+    assert_eq!(outcome(&world, client), Some(Outcome::Result(want)));
+    // A client whose server is gone prints Disconnected.
+    let orphan = world.add_node(|_| {
+        TestNode::Miner(MinerNode::Client(ClientNode::new(
+            Addr(99),
+            params(),
+            "x".into(),
+            1,
+        )))
+    });
+    world.run_until(Time::from_secs(7)).unwrap();
+    assert_eq!(outcome(&world, orphan), Some(Outcome::Disconnected));
+}
+
+#[test]
+fn server_drops_hostile_payloads_and_keeps_serving() {
+    let mut world: World<TestNode> = World::new(3);
+    let server = world.add_node(|_| {
+        TestNode::Miner(MinerNode::Server(ServerNode::new(
+            params(),
+            Default::default(),
+        )))
+    });
+    world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
+            server,
+            params(),
+            Some(100_000),
+        )))
+    });
+    let result = miner::Message::Result { hash: 1, nonce: 1 }.encode();
+    let join = miner::Message::Join.encode();
+    let request = miner::Message::Request {
+        data: "r".into(),
+        lower: 0,
+        upper: 10,
+    }
+    .encode();
+    // Garbage; a Result from a stranger; a client that then claims to be a miner; a
+    // miner that then sends a Request and an unsolicited Result.
+    let hostile: Vec<Vec<Vec<u8>>> = vec![
+        vec![
+            b"not json".to_vec(),
+            br#"{"Type":9}"#.to_vec(),
+            vec![0xff; 40],
+        ],
+        vec![result.clone()],
+        vec![request.clone(), join.clone()],
+        vec![join.clone(), request.clone(), result.clone()],
+    ];
+    for payloads in hostile {
+        world.add_node(move |_| TestNode::Raw {
+            server,
+            payloads: payloads.clone(),
+            lsp: None,
+        });
+    }
+    let client = world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Client(ClientNode::new(
+            server,
+            params(),
+            "ok".into(),
+            20_000,
+        )))
+    });
+    world.run_until(Time::from_secs(3)).unwrap();
+    let stats = server_stats(&world);
+    assert_eq!(stats.malformed, 3, "{stats:?}");
+    // Stranger's Result, the client's Join, the miner's Request and its Result.
+    assert_eq!(stats.unexpected, 4, "{stats:?}");
+    assert_eq!(stats.miners_joined, 2);
+    let want = miner::min_hash("ok", 0, 20_000).unwrap();
+    assert_eq!(outcome(&world, client), Some(Outcome::Result(want)));
+}
+
+#[test]
+fn a_request_too_long_for_a_job_disconnects_its_client_and_spares_the_miners() {
+    let mut world: World<TestNode> = World::new(4);
+    let server = world.add_node(|_| {
+        TestNode::Miner(MinerNode::Server(ServerNode::new(
+            params(),
+            Default::default(),
+        )))
+    });
+    world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
+            server,
+            params(),
+            Some(100_000),
+        )))
+    });
+    // The client's own request (Lower 0, Upper 1) fits a payload; a job with 20-digit
+    // bounds would not.
+    let long = "x".repeat(lsp::MAX_PAYLOAD - 90);
+    assert!(
+        miner::Message::Request {
+            data: long.clone(),
+            lower: 0,
+            upper: 1
+        }
+        .encode()
+        .len()
+            <= lsp::MAX_PAYLOAD
+    );
+    let greedy = world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Client(ClientNode::new(
+            server,
+            params(),
+            long.clone(),
+            1,
+        )))
+    });
+    let fine = world.add_node(move |_| {
+        TestNode::Miner(MinerNode::Client(ClientNode::new(
+            server,
+            params(),
+            "fine".into(),
+            5_000,
+        )))
+    });
+    world.run_until(Time::from_secs(3)).unwrap();
+    assert_eq!(outcome(&world, greedy), Some(Outcome::Disconnected));
+    let want = miner::min_hash("fine", 0, 5_000).unwrap();
+    assert_eq!(outcome(&world, fine), Some(Outcome::Result(want)));
+    let stats = server_stats(&world);
+    assert_eq!((stats.too_large, stats.miners_lost), (1, 0), "{stats:?}");
+}
