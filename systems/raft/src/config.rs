@@ -62,12 +62,27 @@ mod tests {
     fn defaults_meet_the_course_limits_and_bad_timing_is_refused() {
         let d = Config::default();
         assert_eq!(d.validate(), Ok(()));
-        assert!(d.election_min >= 4 * d.heartbeat, "several heartbeats per election timeout");
-        let fast = Config { heartbeat: Duration::from_millis(50), ..d.clone() };
-        assert!(fast.validate().is_err(), "20 heartbeats per second is over the limit");
-        let tight = Config { election_min: Duration::from_millis(150), ..d.clone() };
+        assert!(
+            d.election_min >= 4 * d.heartbeat,
+            "several heartbeats per election timeout"
+        );
+        let fast = Config {
+            heartbeat: Duration::from_millis(50),
+            ..d.clone()
+        };
+        assert!(
+            fast.validate().is_err(),
+            "20 heartbeats per second is over the limit"
+        );
+        let tight = Config {
+            election_min: Duration::from_millis(150),
+            ..d.clone()
+        };
         assert!(tight.validate().is_err());
-        let reversed = Config { election_max: Duration::from_millis(300), ..d };
+        let reversed = Config {
+            election_max: Duration::from_millis(300),
+            ..d
+        };
         assert!(reversed.validate().is_err());
     }
 }
