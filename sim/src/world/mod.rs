@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::ctx::{Ctx, Effect, NodeIo};
 use crate::faults::{Fault, LinkFaults, Schedule};
 use crate::network::{NetStats, Network};
-use crate::node::{Addr, Node, StreamEvent, StreamId, TimerId};
+use crate::node::{Addr, Node, StreamId, TimerId};
 use crate::queue::EventQueue;
 use crate::rng::derive_rng;
 use crate::storage::Storage;
@@ -22,7 +22,7 @@ use crate::time::Time;
 use crate::trace::{Trace, TraceKind};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
-use streams::SimStream;
+use streams::{Notice, SimStream};
 
 /// A call into a node, scheduled from outside (a workload step, a test's action).
 pub type Call<N> = Box<dyn FnOnce(&mut N, &mut Ctx<'_, <N as Node>::Event>)>;
@@ -69,7 +69,7 @@ enum Ev<N: Node> {
     StreamNotify {
         node: u32,
         inc: u32,
-        event: StreamEvent,
+        notice: Notice,
     },
     Fault(Box<Fault>),
     Call {
@@ -406,7 +406,7 @@ impl<N: Node + 'static> World<N> {
             Ev::StreamDeliver { stream, dir } => self.stream_deliver(stream, dir, true),
             Ev::StreamFlush { stream, dir } => self.stream_deliver(stream, dir, false),
             Ev::StreamCredit { stream, dir, bytes } => self.stream_credit(stream, dir, bytes),
-            Ev::StreamNotify { node, inc, event } => self.stream_notify(node, inc, event),
+            Ev::StreamNotify { node, inc, notice } => self.stream_notify(node, inc, notice),
             Ev::Fault(fault) => self.apply(*fault),
             Ev::Call { node, call } => {
                 if self.slots[node as usize].node.is_some() {

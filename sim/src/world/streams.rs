@@ -45,6 +45,22 @@ struct Flow {
     finished: bool,
 }
 
+/// What the world tells one end of a stream outside its data flow: the stream events that
+/// carry no bytes.
+pub(super) enum Notice {
+    Accepted {
+        stream: StreamId,
+        from: Addr,
+    },
+    Connected {
+        stream: StreamId,
+    },
+    Closed {
+        stream: StreamId,
+        reason: CloseReason,
+    },
+}
+
 /// A stream: `ends[0]` connected to `ends[1]`; `flows[d]` runs from `ends[d]` to the other.
 pub(super) struct SimStream {
     pub(super) ends: [u32; 2],
@@ -64,11 +80,11 @@ impl<N: Node + 'static> World<N> {
             };
             self.net.stats.streams_refused += 1;
             let inc = self.slots[node as usize].inc;
-            let event = StreamEvent::Closed {
+            let notice = Notice::Closed {
                 stream,
                 reason: CloseReason::Refused,
             };
-            self.push(self.now + delay, Ev::StreamNotify { node, inc, event });
+            self.push(self.now + delay, Ev::StreamNotify { node, inc, notice });
             return;
         }
         let accept_at = self.now + self.net.latency(node as usize, to as usize);
@@ -80,7 +96,7 @@ impl<N: Node + 'static> World<N> {
             flows,
         };
         self.streams.insert(stream, s);
-        let event = StreamEvent::Accepted {
+        let notice = Notice::Accepted {
             stream,
             from: Addr(node),
         };
@@ -90,7 +106,7 @@ impl<N: Node + 'static> World<N> {
             Ev::StreamNotify {
                 node: to,
                 inc,
-                event,
+                notice,
             },
         );
     }
@@ -336,16 +352,16 @@ impl<N: Node + 'static> World<N> {
         }
     }
 
-    pub(super) fn stream_notify(&mut self, node: u32, inc: u32, event: StreamEvent) {
+    pub(super) fn stream_notify(&mut self, node: u32, inc: u32, notice: Notice) {
         if self.slots[node as usize].inc != inc || self.slots[node as usize].node.is_none() {
             // The incarnation it was for is gone. A connect it accepted is refused.
-            if let StreamEvent::Accepted { stream, .. } = event {
+            if let Notice::Accepted { stream, .. } = notice {
                 self.refuse(stream);
             }
             return;
         }
-        match event {
-            StreamEvent::Accepted { stream, from } => {
+        match notice {
+            Notice::Accepted { stream, from } => {
                 if !self.streams.contains_key(&stream) {
                     return;
                 }
@@ -373,12 +389,12 @@ impl<N: Node + 'static> World<N> {
                         Ev::StreamNotify {
                             node: connector,
                             inc,
-                            event: StreamEvent::Connected { stream },
+                            notice: Notice::Connected { stream },
                         },
                     );
                 }
             }
-            StreamEvent::Connected { stream } => {
+            Notice::Connected { stream } => {
                 if self.slots[node as usize].io.stream_is_open(stream) {
                     self.trace.record(
                         self.now(),
@@ -393,8 +409,7 @@ impl<N: Node + 'static> World<N> {
                     });
                 }
             }
-            StreamEvent::Closed { stream, reason } => self.close_end(stream, node, reason),
-            StreamEvent::Data { .. } | StreamEvent::Writable { .. } => {}
+            Notice::Closed { stream, reason } => self.close_end(stream, node, reason),
         }
     }
 
@@ -402,7 +417,7 @@ impl<N: Node + 'static> World<N> {
     fn refuse(&mut self, stream: StreamId) {
         if let Some(s) = self.streams.remove(&stream) {
             self.net.stats.streams_refused += 1;
-            let event = StreamEvent::Closed {
+            let notice = Notice::Closed {
                 stream,
                 reason: CloseReason::Refused,
             };
@@ -411,7 +426,7 @@ impl<N: Node + 'static> World<N> {
                 Ev::StreamNotify {
                     node: s.ends[0],
                     inc: s.incs[0],
-                    event,
+                    notice,
                 },
             );
         }
@@ -435,7 +450,7 @@ impl<N: Node + 'static> World<N> {
                 } else {
                     self.net.latency(node as usize, peer as usize)
                 };
-                let event = StreamEvent::Closed {
+                let notice = Notice::Closed {
                     stream: id,
                     reason: CloseReason::Reset,
                 };
@@ -444,7 +459,7 @@ impl<N: Node + 'static> World<N> {
                     Ev::StreamNotify {
                         node: peer,
                         inc: s.incs[end],
-                        event,
+                        notice,
                     },
                 );
             }
