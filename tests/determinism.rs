@@ -1,6 +1,7 @@
 //! Every scenario in the catalog is deterministic: the same seed gives the same trace hash
 //! twice in a row and whatever the sweep's thread count; different seeds give different
-//! runs. `FAULTLINE_SEED=N` narrows the seeds to N.
+//! runs; and every one of those runs keeps its invariants. `FAULTLINE_SEED=N` narrows the
+//! seeds to N.
 
 use scenarios::catalog;
 use scenarios::harness::RunSpec;
@@ -32,6 +33,12 @@ fn same_seed_same_trace_hash_twice_for_every_scenario() {
                 scenario.name()
             );
             assert_eq!(first.events, second.events);
+            assert!(
+                first.ok,
+                "{} seed {seed} violated an invariant: {:?}",
+                scenario.name(),
+                first.violation
+            );
             assert!(first.events > 0, "{} delivered no events", scenario.name());
         }
     }
