@@ -279,7 +279,9 @@ impl<N: Node + 'static> World<N> {
         self.slots[addr.index()].clock.local(self.now())
     }
 
-    /// Call into a node now (its effects are carried out). `None` if it is down.
+    /// Call into a node now (its effects are carried out). `None` if it is down. It runs
+    /// even on a paused node (the caller asked for now); use [`World::call_at`] for a call
+    /// that waits for the node like any other event.
     pub fn with_node<R>(
         &mut self,
         addr: Addr,
