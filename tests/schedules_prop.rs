@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use scenarios::catalog;
 use scenarios::harness::RunSpec;
-use sim::{Fault, LinkFaults, Schedule, TimedFault};
+use faultline::{Fault, LinkFaults, Schedule, TimedFault};
 
 const PHASE_NS: u64 = 10_000_000_000;
 

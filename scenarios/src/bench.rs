@@ -5,7 +5,7 @@
 //! effect and trace-hash work, which is what every scenario pays per event.
 
 use rand::Rng;
-use sim::{Addr, Ctx, LinkFaults, Node, Time, TimerId, World};
+use faultline::{Addr, Ctx, LinkFaults, Node, Time, TimerId, World};
 use std::time::{Duration, Instant};
 
 struct Chatter {

@@ -5,7 +5,7 @@
 //! CLI, the sweeps and the tests only ever talk to this trait.
 
 use serde::Serialize;
-use sim::{Schedule, Violation};
+use faultline::{Schedule, Violation};
 use std::path::PathBuf;
 
 /// How to run one scenario once.
@@ -60,16 +60,16 @@ pub fn replay_command(scenario: &str, spec: &RunSpec) -> String {
 /// Run a built world under the spec's schedule (or one generated from the seed under
 /// `profile`) to its end, then run `end_checks` (liveness and final-state invariants) and
 /// fill in the report. The world must already hold its nodes and checker.
-pub fn drive<N: sim::Node + 'static>(
+pub fn drive<N: faultline::Node + 'static>(
     scenario: &str,
     spec: &RunSpec,
-    profile: &sim::swarm::FaultProfile,
-    mut world: sim::World<N>,
-    end_checks: impl FnOnce(&mut sim::World<N>) -> Result<(), sim::Failure>,
-) -> Result<(Report, sim::World<N>), String> {
+    profile: &faultline::swarm::FaultProfile,
+    mut world: faultline::World<N>,
+    end_checks: impl FnOnce(&mut faultline::World<N>) -> Result<(), faultline::Failure>,
+) -> Result<(Report, faultline::World<N>), String> {
     let schedule = match &spec.schedule {
         Some(s) => s.clone(),
-        None => sim::swarm::generate(spec.seed, profile),
+        None => faultline::swarm::generate(spec.seed, profile),
     };
     world.set_base_link(profile.base_link.clone());
     world
@@ -80,8 +80,8 @@ pub fn drive<N: sim::Node + 'static>(
             .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
         world.set_trace_log(Box::new(std::io::BufWriter::new(file)));
     }
-    let outcome = match world.run_until(sim::Time(schedule.end_ns)) {
-        Ok(()) => end_checks(&mut world).map_err(|failure| sim::Halt {
+    let outcome = match world.run_until(faultline::Time(schedule.end_ns)) {
+        Ok(()) => end_checks(&mut world).map_err(|failure| faultline::Halt {
             at: world.now(),
             failure,
         }),

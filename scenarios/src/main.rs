@@ -211,7 +211,7 @@ fn print_report(r: &Report) {
     println!("{} seed {}: {verdict}", r.scenario, r.seed);
     println!("  faults:     {}", r.faults.swarm.join(", "));
     println!("  events:     {}", r.events);
-    println!("  sim time:   {}", sim::Time(r.sim_time_ns));
+    println!("  sim time:   {}", faultline::Time(r.sim_time_ns));
     println!("  trace hash: {}", r.trace_hash);
     for (k, v) in &r.metrics {
         println!("  {k}: {v}");
@@ -285,7 +285,7 @@ fn run_sweep(name: &str, seeds: &str, jobs: Option<usize>, shard: Option<&str>, 
                     println!(
                         "seed {seed}: `{}` at {}: {}",
                         v.invariant,
-                        sim::Time(v.time_ns),
+                        faultline::Time(v.time_ns),
                         v.detail
                     );
                     println!("  replay: {}", v.replay);

@@ -110,12 +110,12 @@ fn slow_readers_do_not_change_fast_clients_latency() {
 #[test]
 fn swarm_holds_under_random_explicit_schedules() {
     use rand::Rng;
-    use sim::{Fault, LinkFaults, Schedule, TimedFault};
+    use faultline::{Fault, LinkFaults, Schedule, TimedFault};
     let scenario = scenarios::catalog::find("kv-swarm").unwrap();
     const NODES: u32 = 15; // the server and 14 clients
     const PHASE_NS: u64 = 4_000_000_000;
     for case in 0..12u64 {
-        let mut rng = sim::derive_rng(case, "kv-test/schedules");
+        let mut rng = faultline::derive_rng(case, "kv-test/schedules");
         let mut faults: Vec<TimedFault> = (0..rng.gen_range(1..30))
             .map(|_| {
                 let node = rng.gen_range(0..NODES);

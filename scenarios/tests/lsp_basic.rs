@@ -5,7 +5,7 @@ mod lsp_common;
 
 use lsp::Params;
 use lsp_common::echo;
-use sim::Time;
+use faultline::Time;
 
 fn p(k: u32, ms: u64, w: u64, m: u64) -> Params {
     Params::new(k, ms, w, 0, m)

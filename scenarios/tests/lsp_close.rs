@@ -7,7 +7,7 @@ use lsp::{ClientEvent, LspError, Params, ServerEvent};
 use lsp_common::echo;
 use scenarios::lsp::lab::{echo_plan, payloads, Lab, LabSpec};
 use scenarios::lsp::node::ClientPlan;
-use sim::Time;
+use faultline::Time;
 
 fn close_params(k: u32) -> Params {
     Params::new(k, 500, 1, 0, 1)

@@ -6,7 +6,7 @@ mod lsp_common;
 use lsp::{Message, MsgType, Params, ServerEvent};
 use scenarios::lsp::lab::{Lab, LabSpec};
 use scenarios::lsp::node::ClientPlan;
-use sim::Addr;
+use faultline::Addr;
 
 #[derive(Clone, Copy, Debug)]
 enum Tamper {

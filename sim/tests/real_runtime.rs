@@ -1,8 +1,8 @@
 //! The real runtime on loopback: datagrams, timers, external calls and durable storage.
 //! Every run is bounded by a timeout; ports come from port 0.
 
-use sim::real::{RealConfig, Runtime};
-use sim::{Addr, Ctx, Node, Time, TimerId};
+use faultline::real::{RealConfig, Runtime};
+use faultline::{Addr, Ctx, Node, Time, TimerId};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -216,8 +216,8 @@ fn send_and_clone<T: Send + Clone>() {}
 
 #[test]
 fn external_handles_are_send_and_clone_even_for_local_nodes() {
-    send_and_clone::<sim::real::External<Local>>();
-    send_and_clone::<sim::real::External<Inbox>>();
+    send_and_clone::<faultline::real::External<Local>>();
+    send_and_clone::<faultline::real::External<Inbox>>();
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! paused reader, graceful close, reset and refused connections. Every run is bounded by a
 //! timeout; ports come from port 0.
 
-use sim::real::{External, RealConfig, Runtime};
-use sim::{Addr, CloseReason, Ctx, Node, StreamEvent, StreamId, TimerId};
+use faultline::real::{External, RealConfig, Runtime};
+use faultline::{Addr, CloseReason, Ctx, Node, StreamEvent, StreamId, TimerId};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -5,7 +5,7 @@
 //! directly and compare the log (and the network counters) with what the fault promises.
 
 use rand::Rng;
-use sim::{Addr, Ctx, Fault, LinkFaults, Node, Time, TimerId, World};
+use faultline::{Addr, Ctx, Fault, LinkFaults, Node, Time, TimerId, World};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -593,7 +593,7 @@ fn heal_stops_drift_but_keeps_offset() {
 }
 
 /// A chattering world of four nodes over a jittered, lossy, duplicating, reordering network.
-fn chatter_run(seed: u64) -> (String, u64, sim::NetStats) {
+fn chatter_run(seed: u64) -> (String, u64, faultline::NetStats) {
     let mut w: World<Probe> = World::new(seed);
     w.set_base_link(LinkFaults {
         loss: 0.1,

@@ -4,7 +4,7 @@
 //! peer, and a graceful close that delivers everything first. One small node logs every
 //! stream event and pumps an outbox; the tests drive the `World` directly.
 
-use sim::{
+use faultline::{
     Addr, CloseReason, Ctx, Fault, LinkFaults, Node, StreamError, StreamEvent, StreamId, Time,
     World,
 };

@@ -8,7 +8,7 @@
 //! holds the same, complete vector.
 
 use sha2::{Digest, Sha256};
-use sim::{Addr, Ctx, Time, TimerId};
+use faultline::{Addr, Ctx, Time, TimerId};
 use std::time::Duration;
 
 pub const GOSSIP_EVERY: Duration = Duration::from_millis(100);

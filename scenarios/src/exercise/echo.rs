@@ -8,7 +8,7 @@
 //! phase every client finishes a whole session.
 
 use rand::Rng;
-use sim::{Addr, CloseReason, Ctx, StreamEvent, StreamId, TimerId};
+use faultline::{Addr, CloseReason, Ctx, StreamEvent, StreamId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 

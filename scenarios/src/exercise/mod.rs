@@ -13,8 +13,8 @@ pub mod echo;
 use crate::harness::{drive, Report, RunSpec, Scenario};
 use counter::{CounterEvent, Replica};
 use echo::{EchoClient, EchoEvent, EchoServer};
-use sim::swarm::{FaultKinds, FaultProfile};
-use sim::{Addr, Ctx, Failure, Node, StreamEvent, Time, TimerId, World};
+use faultline::swarm::{FaultKinds, FaultProfile};
+use faultline::{Addr, Ctx, Failure, Node, StreamEvent, Time, TimerId, World};
 use std::time::Duration;
 
 /// History events of the exercise nodes.
@@ -124,7 +124,7 @@ impl Scenario for CounterScenario {
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let profile = Self::profile();
         let mut world: World<ExerciseNode> = World::new(spec.seed);
-        let stop = Time(sim::time::duration_nanos(profile.fault_phase));
+        let stop = Time(faultline::time::duration_nanos(profile.fault_phase));
         for _ in 0..REPLICAS {
             world.add_node(move |me| ExerciseNode::Replica(Replica::new(me, REPLICAS, stop)));
         }

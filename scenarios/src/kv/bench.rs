@@ -1,6 +1,6 @@
 //! `faultline kv bench`: operations per second on real TCP loopback.
 //!
-//! Each measurement runs a server node on `sim::real` in a thread of this process and
+//! Each measurement runs a server node on `faultline::real` in a thread of this process and
 //! closed-loop client threads on plain `std::net` sockets. A fast client sends batches of
 //! `Put:key_c_i:value_i` + `Get:key_c_i` pairs (fresh keys, so each Get answers exactly one
 //! line), reads the replies and compares them whole with what it expects, and repeats: two
@@ -11,8 +11,8 @@
 
 use kv::{History, KvNode, Server};
 use serde_json::json;
-use sim::real::{RealConfig, Runtime};
-use sim::{Ctx, Node, StreamEvent, StreamId};
+use faultline::real::{RealConfig, Runtime};
+use faultline::{Ctx, Node, StreamEvent, StreamId};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -20,7 +20,7 @@
 //! The final store is compared with the model at the end of the run by the scenario.
 
 use kv::{KvEvent, QueueOutcome, QUEUE_MAX_MESSAGES};
-use sim::{Addr, Checker, Failure, StreamId, Time};
+use faultline::{Addr, Checker, Failure, StreamId, Time};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -390,7 +390,7 @@ impl Checker<KvEvent> for SharedChecker {
 mod tests {
     use super::*;
     use kv::protocol::Request;
-    use sim::CloseReason;
+    use faultline::CloseReason;
 
     const SERVER: Addr = Addr(0);
     const CLIENT: Addr = Addr(1);

@@ -1,7 +1,7 @@
 //! `faultline kv ...`: the key-value server as a real program on TCP, and its benchmark.
 //!
 //! `faultline kv server --port P` runs the same [`kv::Server`] node the scenarios test, on
-//! `sim::real` (TCP, the OS clock), bound to 127.0.0.1 by default, so `nc 127.0.0.1 P`
+//! `faultline::real` (TCP, the OS clock), bound to 127.0.0.1 by default, so `nc 127.0.0.1 P`
 //! talks to it by hand. It prints `kv: listening on ADDR` on stdout first. The counts
 //! (spec P0 A.2 `CountActive` / `CountDropped`, plus malformed lines, dropped messages,
 //! queued messages and buffered bytes) go to stderr as a log line whenever a client
@@ -12,7 +12,7 @@
 //! `faultline kv bench` measures operations per second on loopback (see [`super::bench`]).
 
 use kv::{History, KvEvent, KvNode, Server, ServerStats};
-use sim::real::{RealConfig, Runtime};
+use faultline::real::{RealConfig, Runtime};
 use std::cell::Cell;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};

@@ -7,8 +7,8 @@ use super::rig::{EndChecks, Rig};
 use crate::harness::{Report, RunSpec, Scenario};
 use kv::{ClientConfig, Reading};
 use rand::seq::SliceRandom;
-use sim::swarm::FaultProfile;
-use sim::{Fault, Time};
+use faultline::swarm::FaultProfile;
+use faultline::{Fault, Time};
 use std::time::Duration;
 
 /// A profile with every fault off: the run lasts `timeout`.
@@ -79,7 +79,7 @@ impl Scenario for Count {
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let mut rig = Rig::new(spec.seed);
-        let mut rng = sim::derive_rng(spec.seed, "kv/count/victims");
+        let mut rng = faultline::derive_rng(spec.seed, "kv/count/victims");
         let mut live = Vec::new();
         let mut killed = 0u64;
         let mut at = Time::ZERO;
@@ -179,7 +179,7 @@ impl Scenario for Slow {
                     .and_then(kv::KvNode::as_client)
                     .expect("slow client up");
                 if c.stats().replies_received < kv::QUEUE_MAX_MESSAGES as u64 {
-                    return Err(sim::Failure::new(
+                    return Err(faultline::Failure::new(
                         "slow-reader-gets-its-queue",
                         format!("{addr} read only {} replies", c.stats().replies_received),
                     ));
@@ -189,14 +189,14 @@ impl Scenario for Slow {
                     .stream()
                     .map_or(0, |s| rig.checker.borrow().undelivered(s));
                 if owed > 0 {
-                    return Err(sim::Failure::new(
+                    return Err(faultline::Failure::new(
                         "slow-reader-gets-its-queue",
                         format!("{addr}: {owed} queued replies never arrived after it read again"),
                     ));
                 }
             }
             if rig.checker.borrow().stats.replies_dropped == 0 {
-                return Err(sim::Failure::new(
+                return Err(faultline::Failure::new(
                     "slow-reader-messages-dropped",
                     "no message was dropped: the slow readers never filled their queues",
                 ));

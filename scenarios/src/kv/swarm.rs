@@ -7,8 +7,8 @@ use crate::harness::{Report, RunSpec, Scenario};
 use kv::{ClientConfig, KvNode, Reading};
 use rand::Rng;
 use serde_json::json;
-use sim::swarm::{FaultKinds, FaultProfile};
-use sim::{Fault, LinkFaults, Schedule, Time, TimedFault};
+use faultline::swarm::{FaultKinds, FaultProfile};
+use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use std::time::Duration;
 
 const SWARM_FAULT_PHASE: Duration = Duration::from_secs(4);
@@ -31,8 +31,8 @@ impl Swarm {
     /// The generated schedule plus stream delay episodes: every link slows to 5-60 ms for
     /// a while (streams ride the links' latency), drawn from their own named stream.
     fn schedule(seed: u64, profile: &FaultProfile) -> Schedule {
-        let mut schedule = sim::swarm::generate(seed, profile);
-        let mut rng = sim::derive_rng(seed, "kv/swarm/delays");
+        let mut schedule = faultline::swarm::generate(seed, profile);
+        let mut rng = faultline::derive_rng(seed, "kv/swarm/delays");
         if rng.gen_bool(0.5) {
             let phase = schedule.heal_at_ns;
             let episodes = rng.gen_range(1..=3);
@@ -78,7 +78,7 @@ impl Scenario for Swarm {
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let mut rig = Rig::new(spec.seed);
         let server = rig.server;
-        let mut rng = sim::derive_rng(spec.seed, "kv/swarm/workload");
+        let mut rng = faultline::derive_rng(spec.seed, "kv/swarm/workload");
         let worker = |cid| ClientConfig {
             inflate: 256,
             burst: 50,
@@ -203,7 +203,7 @@ impl Scenario for SlowReaders {
         let profile = FaultProfile::new(alone.node_ids(), Duration::ZERO, SLOW_READERS_RUN);
         let mut baseline_world = alone.world;
         baseline_world
-            .run_until(Time(sim::time::duration_nanos(SLOW_READERS_RUN)))
+            .run_until(Time(faultline::time::duration_nanos(SLOW_READERS_RUN)))
             .map_err(|h| {
                 format!(
                     "the baseline run (fast clients alone) failed: {} at {}",
@@ -247,7 +247,7 @@ impl Scenario for SlowReaders {
         let mut report = rig.run(self.name(), spec, &profile, checks, move |world, rig| {
             let with_slow = latencies(world, &rig.clients);
             if let Some(detail) = held_up(&baseline_for_check, &with_slow) {
-                return Err(sim::Failure::new("fast-clients-not-held-up", detail));
+                return Err(faultline::Failure::new("fast-clients-not-held-up", detail));
             }
             let never: Vec<_> = rig
                 .clients
@@ -256,13 +256,13 @@ impl Scenario for SlowReaders {
                 .filter(|c| c.config().reading == Reading::Never)
                 .collect();
             if never.iter().any(|c| c.stats().replies_received > 0) {
-                return Err(sim::Failure::new(
+                return Err(faultline::Failure::new(
                     "never-reader-reads-nothing",
                     "a client that never reads got a reply",
                 ));
             }
             if rig.checker.borrow().stats.replies_dropped == 0 {
-                return Err(sim::Failure::new(
+                return Err(faultline::Failure::new(
                     "slow-reader-messages-dropped",
                     "no message was dropped",
                 ));

@@ -42,7 +42,7 @@ pub fn sim_stream(clients: usize, msgs: usize, window: u64) -> SimFigures {
     let mut lab =
         Lab::new(LabSpec::new(1, params).clients(clients, |i| echo_plan(i, msgs, false, true)));
     let start = Instant::now();
-    let limit = sim::Time::from_secs(3600);
+    let limit = faultline::Time::from_secs(3600);
     let done = lab.run_until(limit, |l| {
         (0..clients).all(|i| l.client(i).reads.len() == msgs)
     });

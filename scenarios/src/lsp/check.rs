@@ -11,7 +11,7 @@
 
 use super::node::LspEvent;
 use lsp::{Message, MsgType, Params};
-use sim::{Addr, Checker, Failure, Time};
+use faultline::{Addr, Checker, Failure, Time};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// History checker for runs where the server reads everything (it never closes first).

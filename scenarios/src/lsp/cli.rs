@@ -12,7 +12,7 @@ use super::real::{ClientNode, Outcome, RealEvent, ServerNode};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use lsp::Params;
-use sim::real::{RealConfig, Runtime};
+use faultline::real::{RealConfig, Runtime};
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 

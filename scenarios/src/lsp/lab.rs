@@ -5,7 +5,7 @@
 use super::check::{LspChecker, WireMonitor};
 use super::node::{ClientNode, ClientPlan, LspNode, ServerNode};
 use lsp::{Message, MsgType, Params};
-use sim::{Addr, Fault, LinkFaults, Time, World};
+use faultline::{Addr, Fault, LinkFaults, Time, World};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -146,7 +146,7 @@ impl Lab {
         let mut checker = LspChecker::new(params);
         let l = losses.clone();
         world.set_checker(move |now: Time, node: Addr, e: &super::node::LspEvent| {
-            let r = sim::Checker::on_event(&mut checker, now, node, e);
+            let r = faultline::Checker::on_event(&mut checker, now, node, e);
             *l.borrow_mut() = checker.losses;
             r
         });
@@ -210,7 +210,7 @@ impl Lab {
     pub fn with_client<R>(
         &mut self,
         i: usize,
-        f: impl FnOnce(&mut ClientNode, &mut sim::Ctx<'_, super::node::LspEvent>) -> R,
+        f: impl FnOnce(&mut ClientNode, &mut faultline::Ctx<'_, super::node::LspEvent>) -> R,
     ) -> R {
         self.world
             .with_node(self.clients[i], |n, ctx| f(n.as_client_mut(), ctx))
@@ -220,7 +220,7 @@ impl Lab {
     /// Call into the server now.
     pub fn with_server<R>(
         &mut self,
-        f: impl FnOnce(&mut ServerNode, &mut sim::Ctx<'_, super::node::LspEvent>) -> R,
+        f: impl FnOnce(&mut ServerNode, &mut faultline::Ctx<'_, super::node::LspEvent>) -> R,
     ) -> R {
         self.world
             .with_node(self.server, |n, ctx| f(n.as_server_mut(), ctx))

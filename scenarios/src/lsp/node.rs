@@ -7,7 +7,7 @@
 //! not move), which is what the loss rule (spec §8b) counts silence from.
 
 use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
-use sim::{Addr, Ctx, Node, Time, TimerId};
+use faultline::{Addr, Ctx, Node, Time, TimerId};
 use std::collections::VecDeque;
 
 /// Timer tag of a client's pacing sleep (the endpoint's own timer uses tag 0).

@@ -2,7 +2,7 @@
 //! line needs (echo server, stdin client, benchmark sink and sender).
 
 use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
-use sim::{Addr, Ctx, Node, TimerId};
+use faultline::{Addr, Ctx, Node, TimerId};
 
 /// What the real nodes report to the program around them (printed, counted).
 #[derive(Clone, Debug, PartialEq, Eq)]

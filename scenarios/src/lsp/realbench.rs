@@ -2,7 +2,7 @@
 //! moving the same messages in the same run, then the simulator's speed on LSP.
 //!
 //! LSP: a sink server and a client in two threads of this process, each on its own
-//! [`sim::real::Runtime`]; the client writes every message at once and the clock stops
+//! [`faultline::real::Runtime`]; the client writes every message at once and the clock stops
 //! when the close completes (everything acknowledged, so everything was read). TCP: one
 //! thread writes length-prefixed messages through a buffered stream, another reads them;
 //! the clock stops when the reader has them all. Figures count payload bytes only.
@@ -12,7 +12,7 @@ use super::real::{ClientNode, Outcome, ServerNode};
 use anyhow::{bail, Context};
 use lsp::Params;
 use serde::Serialize;
-use sim::real::{RealConfig, Runtime};
+use faultline::real::{RealConfig, Runtime};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};

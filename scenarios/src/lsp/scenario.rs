@@ -23,8 +23,8 @@ use super::node::{ClientPlan, LspNode};
 use crate::harness::{drive, Report, RunSpec, Scenario};
 use lsp::{ClientEvent, Message, MsgType, Params, ServerEvent};
 use rand::Rng;
-use sim::swarm::{FaultKinds, FaultProfile};
-use sim::{Failure, Fault, LinkFaults, Schedule, Time, TimedFault, World};
+use faultline::swarm::{FaultKinds, FaultProfile};
+use faultline::{Failure, Fault, LinkFaults, Schedule, Time, TimedFault, World};
 use std::time::Duration;
 
 /// One LSP scenario's shape.
@@ -62,10 +62,10 @@ impl LspScenario {
         if let Some(s) = &spec.schedule {
             return s.clone();
         }
-        let mut s = sim::swarm::generate(spec.seed, profile);
+        let mut s = faultline::swarm::generate(spec.seed, profile);
         if self.cut_server {
             let phase = s.heal_at_ns;
-            let mut r = sim::derive_rng(spec.seed, "lsp/cut");
+            let mut r = faultline::derive_rng(spec.seed, "lsp/cut");
             let at_ns = r.gen_range(phase / 5..=phase / 2);
             s.faults.push(TimedFault {
                 at_ns,
@@ -81,7 +81,7 @@ impl LspScenario {
 /// Shorten, lengthen or corrupt Data payloads (Size and Checksum unchanged), each at a
 /// rate the seed picks, until `until`.
 fn tamperer(seed: u64, until: Time) -> super::lab::Rule {
-    let mut r = sim::derive_rng(seed, "lsp/tamper");
+    let mut r = faultline::derive_rng(seed, "lsp/tamper");
     let rate = |r: &mut rand_chacha::ChaCha8Rng| {
         if r.gen_bool(0.5) {
             r.gen_range(0.01..0.1)
@@ -204,8 +204,8 @@ impl Scenario for LspScenario {
 fn end_checks(
     world: &mut World<LspNode>,
     params: &Params,
-    server: sim::Addr,
-    clients: &[sim::Addr],
+    server: faultline::Addr,
+    clients: &[faultline::Addr],
     msgs: usize,
     cut_at: Option<Time>,
 ) -> Result<(), Failure> {

@@ -89,7 +89,7 @@ pub struct EndToEnd {
 /// real runtime, then one client request for `[0, nonces - 1]`, timed.
 pub fn end_to_end(nonces: u64, miners: usize) -> anyhow::Result<EndToEnd> {
     use miner::{ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
-    use sim::real::{RealConfig, Runtime};
+    use faultline::real::{RealConfig, Runtime};
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;

@@ -16,7 +16,7 @@
 use miner::hash::min_hash;
 use miner::scheduler::ReqId;
 use miner::{Best, MinerEvent};
-use sim::{Addr, Checker, Failure, Time};
+use faultline::{Addr, Checker, Failure, Time};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;

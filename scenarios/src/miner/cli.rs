@@ -15,7 +15,7 @@ use super::bench;
 use anyhow::Context;
 use clap::Subcommand;
 use miner::{ClientNode, Outcome, ServerNode, WorkerNode};
-use sim::real::{RealConfig, Runtime};
+use faultline::real::{RealConfig, Runtime};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;

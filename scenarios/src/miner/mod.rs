@@ -29,8 +29,8 @@ use crate::harness::{drive, Report, RunSpec, Scenario};
 use checker::{MinerChecker, Observed};
 use miner::{scheduler, ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
 use rand::Rng;
-use sim::swarm::{FaultKinds, FaultProfile};
-use sim::{Addr, Failure, Time, World};
+use faultline::swarm::{FaultKinds, FaultProfile};
+use faultline::{Addr, Failure, Time, World};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -239,10 +239,10 @@ fn workload(
     window: Duration,
     sizes: std::ops::Range<u64>,
 ) -> Vec<(String, u64, Time)> {
-    let mut rng = sim::derive_rng(seed, "miner/workload");
+    let mut rng = faultline::derive_rng(seed, "miner/workload");
     let mut clients: Vec<(String, u64, Time)> = (0..n)
         .map(|i| {
-            let start = rng.gen_range(0..sim::time::duration_nanos(window));
+            let start = rng.gen_range(0..faultline::time::duration_nanos(window));
             let upper = rng.gen_range(sizes.clone());
             (format!("block {i} seed {seed}"), upper, Time(start))
         })
@@ -459,7 +459,7 @@ impl Scenario for SmallAfterHuge {
         );
         if small_done >= huge_done && report.violation.is_none() {
             report.ok = false;
-            report.violation = Some(sim::Violation {
+            report.violation = Some(faultline::Violation {
                 invariant: "small-after-huge-finishes-first".into(),
                 detail: format!("small done at {small_done}, huge at {huge_done}"),
                 time_ns: small_done.as_nanos(),

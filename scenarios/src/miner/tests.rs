@@ -116,7 +116,7 @@ fn small_request_after_huge_finishes_first() {
 }
 
 use miner::MinerEvent;
-use sim::{Checker, Fault};
+use faultline::{Checker, Fault};
 
 /// Build `setup` with the invariant checker and a log of every recorded event.
 type Log = Rc<RefCell<Vec<(Time, Addr, MinerEvent)>>>;

@@ -10,8 +10,8 @@ use super::cluster::Cluster;
 use super::kv::{self, KvScenario};
 use crate::harness::{RunSpec, Scenario};
 use raft::Workload;
-use sim::linearizability::{self, KvModel};
-use sim::Time;
+use faultline::linearizability::{self, KvModel};
+use faultline::Time;
 use std::time::{Duration, Instant};
 
 /// What one benchmark measured.

@@ -16,8 +16,8 @@
 //! At the end: the client history is linearizable ([`check_linearizable`]).
 
 use raft::{ClientEvent, Event, RaftEvent, RaftKvNode};
-use sim::linearizability::{self, KvInput, KvModel, KvOutput, Operation, Verdict};
-use sim::{Addr, Failure, Time, World};
+use faultline::linearizability::{self, KvInput, KvModel, KvOutput, Operation, Verdict};
+use faultline::{Addr, Failure, Time, World};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -11,8 +11,8 @@
 use anyhow::{bail, Context};
 use raft::node::Event;
 use raft::{ClientConfig, Config, KvClient, KvServer, RaftEvent, RaftKvNode};
-use sim::linearizability::{KvInput, KvOutput};
-use sim::real::{RealConfig, Runtime};
+use faultline::linearizability::{KvInput, KvOutput};
+use faultline::real::{RealConfig, Runtime};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -147,7 +147,7 @@ fn node(
     };
     let mut rt: Runtime<RaftKvNode> =
         Runtime::new(config).with_context(|| format!("cannot bind {bind}"))?;
-    let peers: Vec<sim::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
+    let peers: Vec<faultline::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
     rt.on_history(move |e: &Event| match e {
         Event::Raft(RaftEvent::Started { term, log_len }) => {
             eprintln!("raft node {id}: started at term {term} with {log_len} log entries")
@@ -169,7 +169,7 @@ fn kv(cluster: &[SocketAddr], op: KvOp, timeout: Duration) -> anyhow::Result<i32
         ..RealConfig::default()
     };
     let mut rt: Runtime<RaftKvNode> = Runtime::new(config)?;
-    let servers: Vec<sim::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
+    let servers: Vec<faultline::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
     // A fresh id per process: sequence numbers restart at 1, so an id must never be reused.
     let id = clock_seed() >> 1;
     rt.start(RaftKvNode::Client(KvClient::new(

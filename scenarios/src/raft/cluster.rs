@@ -7,7 +7,7 @@ use super::checks::{self, Observed};
 use crate::harness::{replay_command, Report, RunSpec};
 use raft::msg::Msg;
 use raft::{ClientConfig, Config, KvClient, KvServer, RaftKvNode, Role, Workload};
-use sim::{Addr, Failure, Fault, Halt, LinkFaults, Schedule, Time, World};
+use faultline::{Addr, Failure, Fault, Halt, LinkFaults, Schedule, Time, World};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -380,7 +380,7 @@ impl Cluster {
         mut metrics: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Report, String> {
         self.world.finish_trace_log()?;
-        let violation = outcome.err().map(|halt| sim::Violation {
+        let violation = outcome.err().map(|halt| faultline::Violation {
             invariant: halt.failure.invariant,
             detail: halt.failure.detail,
             time_ns: halt.at.as_nanos(),

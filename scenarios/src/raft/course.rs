@@ -8,8 +8,8 @@ use crate::harness::{Report, RunSpec, Scenario};
 use raft::Config;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use sim::NodeRng as ChaCha8Rng;
-use sim::{LinkFaults, Schedule};
+use faultline::NodeRng as ChaCha8Rng;
+use faultline::{LinkFaults, Schedule};
 use std::time::Duration;
 
 type Metrics = serde_json::Map<String, serde_json::Value>;
@@ -38,7 +38,7 @@ impl Scenario for Scripted {
             .load_schedule(&faults)
             .map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
         cluster.trace_to(spec)?;
-        let mut rng = sim::derive_rng(spec.seed, "scenario/script");
+        let mut rng = faultline::derive_rng(spec.seed, "scenario/script");
         let mut metrics = Metrics::new();
         let outcome =
             (self.script)(&mut cluster, &mut rng, &mut metrics).and_then(|_| cluster.check_logs());
@@ -403,7 +403,7 @@ fn unreliable() -> LinkFaults {
 }
 
 fn set_link(c: &mut Cluster, link: LinkFaults) {
-    c.world.apply(sim::Fault::Link {
+    c.world.apply(faultline::Fault::Link {
         from: None,
         to: None,
         faults: link,
@@ -443,14 +443,14 @@ fn figure8(c: &mut Cluster, rng: &mut ChaCha8Rng, m: &mut Metrics) -> Step<()> {
         };
         c.run_for(pause)?;
         if let Some(l) = leader {
-            if c.world.is_up(sim::Addr(l)) {
+            if c.world.is_up(faultline::Addr(l)) {
                 c.crash(l);
                 up -= 1;
                 crashes += 1;
             }
         }
         if up < 3 {
-            let down: Vec<u32> = (0..n).filter(|&i| !c.world.is_up(sim::Addr(i))).collect();
+            let down: Vec<u32> = (0..n).filter(|&i| !c.world.is_up(faultline::Addr(i))).collect();
             if let Some(&s) = down.choose(rng) {
                 c.restart(s);
                 up += 1;
@@ -458,7 +458,7 @@ fn figure8(c: &mut Cluster, rng: &mut ChaCha8Rng, m: &mut Metrics) -> Step<()> {
         }
     }
     for i in 0..n {
-        if !c.world.is_up(sim::Addr(i)) {
+        if !c.world.is_up(faultline::Addr(i)) {
             c.restart(i);
         }
     }

@@ -14,8 +14,8 @@ use crate::harness::{Report, RunSpec, Scenario};
 use raft::{Config, Role, Workload};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use sim::swarm::{FaultKinds, FaultProfile};
-use sim::{Fault, LinkFaults, Schedule, Time, TimedFault};
+use faultline::swarm::{FaultKinds, FaultProfile};
+use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use std::time::Duration;
 
 /// Liveness bound of the heal phase (spec "P2": a new leader within 5 s).
@@ -111,15 +111,15 @@ impl KvScenario {
 
     /// The schedule the seed gives this scenario.
     pub fn schedule(&self, seed: u64) -> Schedule {
-        let heal = sim::time::duration_nanos(self.fault_phase);
-        let end = heal + sim::time::duration_nanos(self.heal_phase);
-        let mut rng = sim::derive_rng(seed, "scenario/raft-kv/faults");
+        let heal = faultline::time::duration_nanos(self.fault_phase);
+        let end = heal + faultline::time::duration_nanos(self.heal_phase);
+        let mut rng = faultline::derive_rng(seed, "scenario/raft-kv/faults");
         let mut faults = Vec::new();
         let mut at = |at_ns: u64, fault: Fault| faults.push(TimedFault { at_ns, fault });
         let ms = |x: u64| x * 1_000_000;
         match self.faults {
             Faults::Calm => {}
-            Faults::Swarm => return sim::swarm::generate(seed, &self.profile()),
+            Faults::Swarm => return faultline::swarm::generate(seed, &self.profile()),
             Faults::Unreliable => {
                 let link = LinkFaults {
                     loss: 0.1,

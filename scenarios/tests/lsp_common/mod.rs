@@ -3,7 +3,7 @@
 
 use lsp::{ClientEvent, Params};
 use scenarios::lsp::lab::{echo_plan, Lab, LabSpec};
-use sim::Time;
+use faultline::Time;
 
 /// Run an echo test: `clients` clients each write `msgs` messages and read the echoes.
 /// Returns the lab once every client has read every echo; fails past `limit`.

@@ -58,8 +58,8 @@
 //! # Example: a UDP echo node, run for real
 //!
 //! ```
-//! use sim::real::{RealConfig, Runtime};
-//! use sim::{Addr, Ctx, Node};
+//! use faultline::real::{RealConfig, Runtime};
+//! use faultline::{Addr, Ctx, Node};
 //! use std::time::Duration;
 //!
 //! /// Sends every datagram back to where it came from.

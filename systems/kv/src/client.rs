@@ -19,7 +19,7 @@ use crate::event::KvEvent;
 use crate::protocol::{encode_reply, LineReader, Request};
 use crate::store::Store;
 use rand::Rng;
-use sim::{Addr, CloseReason, Ctx, StreamId, Time};
+use faultline::{Addr, CloseReason, Ctx, StreamId, Time};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 

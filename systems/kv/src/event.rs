@@ -1,4 +1,4 @@
-//! History events the kv nodes record for checkers (see `sim::Ctx::record`).
+//! History events the kv nodes record for checkers (see `faultline::Ctx::record`).
 //!
 //! The server is the serialisation point (spec P0 A.1: the store is not thread-safe and
 //! every access is serialised), so the order of its `Applied` events *is* the order of the
@@ -9,7 +9,7 @@
 
 use crate::protocol::{ParseError, Request};
 use serde::{Deserialize, Serialize};
-use sim::{CloseReason, StreamId};
+use faultline::{CloseReason, StreamId};
 
 /// What the server's outgoing queue did with one reply message (spec P0 A.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

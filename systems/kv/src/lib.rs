@@ -2,7 +2,7 @@
 //!
 //! One server, many clients, each on its own reliable ordered stream. Clients send
 //! newline-terminated text requests (`Put`, `Get`, `Delete`, `Update`); only `Get` answers,
-//! one `key:value` line per value. The server is a sans-IO [`sim::Node`]: it serialises
+//! one `key:value` line per value. The server is a sans-IO [`faultline::Node`]: it serialises
 //! every store access by construction (one event at a time), keeps a per-client outgoing
 //! queue of at most 500 messages drained as the client's receive window allows, and drops
 //! (and counts) messages for a client whose queue is full, so a client that stops reading

@@ -3,7 +3,7 @@
 use crate::client::Client;
 use crate::event::KvEvent;
 use crate::server::Server;
-use sim::{Ctx, Node, StreamEvent, TimerId};
+use faultline::{Ctx, Node, StreamEvent, TimerId};
 use std::time::Duration;
 
 const TAG_STATS: u64 = 100;

@@ -2,7 +2,7 @@
 //! malformed lines and the 500-message queue, checked effect by effect.
 
 use kv::{KvEvent, QueueOutcome, Server, QUEUE_MAX_MESSAGES};
-use sim::{derive_rng, Addr, CloseReason, Ctx, Effect, NodeIo, Storage, StreamId, Time};
+use faultline::{derive_rng, Addr, CloseReason, Ctx, Effect, NodeIo, Storage, StreamId, Time};
 
 struct Rig {
     io: NodeIo<KvEvent>,

@@ -5,7 +5,7 @@ use crate::params::{Params, MAX_PAYLOAD};
 use crate::stats::Stats;
 use crate::wire::{Message, MsgType};
 use crate::LspError;
-use sim::{Addr, Ctx, TimerId};
+use faultline::{Addr, Ctx, TimerId};
 use std::collections::VecDeque;
 
 /// What the client's application learns, in order, from [`ClientEndpoint::poll_event`].

@@ -2,9 +2,9 @@
 //! reliable, ordered message streams over unreliable datagrams, as sans-IO endpoints.
 //!
 //! A [`ClientEndpoint`] holds one connection to a server; a [`ServerEndpoint`] accepts
-//! any number of clients. Neither touches a socket or a clock: an owning [`sim::Node`]
+//! any number of clients. Neither touches a socket or a clock: an owning [`faultline::Node`]
 //! hands them the datagrams and timers it receives and calls their application methods,
-//! and they ask the node's [`sim::Ctx`] to send datagrams and set timers. The same
+//! and they ask the node's [`faultline::Ctx`] to send datagrams and set timers. The same
 //! endpoints therefore run in the simulator and on real UDP, and several can live in one
 //! node (the bitcoin miner builds its server, miners and clients on them).
 //!
@@ -30,12 +30,12 @@
 //! # Example: a client and a server driven by hand
 //!
 //! An owning node would do the same from its `on_datagram` / `on_timer` handlers; here
-//! the datagrams are carried between two [`sim::NodeIo`]s directly.
+//! the datagrams are carried between two [`faultline::NodeIo`]s directly.
 //!
 //! ```
 //! use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
 //! use rand::SeedableRng;
-//! use sim::{Addr, Effect, NodeIo, Storage, Time};
+//! use faultline::{Addr, Effect, NodeIo, Storage, Time};
 //!
 //! let io = |n| NodeIo::<()>::new(Addr(n), rand_chacha::ChaCha8Rng::seed_from_u64(n as u64), Storage::default());
 //! let (mut sio, mut cio) = (io(0), io(1));

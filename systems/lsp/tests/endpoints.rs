@@ -5,7 +5,7 @@ mod harness;
 
 use harness::{Pair, CLIENT, SERVER};
 use lsp::{ClientEvent, LspError, Message, MsgType, Params, ServerEvent};
-use sim::{Addr, Time};
+use faultline::{Addr, Time};
 
 fn secs(s: u64) -> Time {
     Time::from_secs(s)

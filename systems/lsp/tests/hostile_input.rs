@@ -8,7 +8,7 @@ mod harness;
 use harness::{Pair, CLIENT, SERVER};
 use lsp::{ClientEvent, Message, Params, ServerEvent};
 use proptest::prelude::*;
-use sim::Addr;
+use faultline::Addr;
 
 const ISN: i64 = 100;
 

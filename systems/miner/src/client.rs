@@ -9,7 +9,7 @@ use crate::message::Message;
 use crate::worker::TAG_START;
 use lsp::{ClientEndpoint, ClientEvent, Params};
 use rand::Rng;
-use sim::{Addr, Ctx, Node, TimerId};
+use faultline::{Addr, Ctx, Node, TimerId};
 use std::time::Duration;
 
 /// How the client's request ended.

@@ -7,7 +7,7 @@
 //! an answer's chunks cover its range exactly.
 
 use crate::scheduler::ReqId;
-use sim::Addr;
+use faultline::Addr;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MinerEvent {

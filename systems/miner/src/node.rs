@@ -5,7 +5,7 @@ use crate::client::ClientNode;
 use crate::event::MinerEvent;
 use crate::server::ServerNode;
 use crate::worker::WorkerNode;
-use sim::{Addr, Ctx, Node, TimerId};
+use faultline::{Addr, Ctx, Node, TimerId};
 
 pub enum MinerNode {
     Server(ServerNode),

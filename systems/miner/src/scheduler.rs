@@ -52,7 +52,7 @@
 //! disjoint; [`Scheduler::check_invariants`] asserts it (tests call it after every step).
 
 use crate::hash::Best;
-use sim::Time;
+use faultline::Time;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

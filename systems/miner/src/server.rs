@@ -12,7 +12,7 @@ use crate::hash::Best;
 use crate::message::Message;
 use crate::scheduler::{self, ResultOutcome, Scheduler};
 use lsp::{Params, ServerEndpoint, ServerEvent};
-use sim::{Addr, Ctx, Node, TimerId};
+use faultline::{Addr, Ctx, Node, TimerId};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::hash::{Best, Hasher};
 use crate::message::Message;
 use lsp::{ClientEndpoint, ClientEvent, Params};
 use rand::Rng;
-use sim::{Addr, Ctx, Node, TimerId};
+use faultline::{Addr, Ctx, Node, TimerId};
 use std::collections::VecDeque;
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 use lsp::{ClientEndpoint, Params};
 use miner::server::ServerStats;
 use miner::{Best, ClientNode, MinerEvent, MinerNode, Outcome, ServerNode, WorkerNode};
-use sim::{Addr, Ctx, Node, Time, TimerId, World};
+use faultline::{Addr, Ctx, Node, Time, TimerId, World};
 
 fn params() -> Params {
     Params::new(5, 100, 4, 0, 4)

@@ -11,8 +11,8 @@
 use crate::msg::{ClientResult, Msg};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sim::linearizability::{KvInput, KvOutput};
-use sim::{Addr, Ctx, TimerId};
+use faultline::linearizability::{KvInput, KvOutput};
+use faultline::{Addr, Ctx, TimerId};
 use std::time::Duration;
 
 pub const TAG_RETRY: u64 = 10;

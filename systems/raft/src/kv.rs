@@ -10,7 +10,7 @@
 
 use bincode::Options;
 use serde::{Deserialize, Serialize};
-use sim::linearizability::{KvInput, KvOutput};
+use faultline::linearizability::{KvInput, KvOutput};
 use std::collections::BTreeMap;
 
 /// A command in the Raft log.

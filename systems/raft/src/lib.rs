@@ -8,7 +8,7 @@
 //! [`server::KvServer`] runs a key-value store ([`kv`]) with Get / Put / Append whose
 //! clients ([`client::KvClient`]) tag operations with ids and sequence numbers, so retries
 //! apply once; clients record invoke and return events that
-//! `sim::linearizability` checks. [`node::RaftKvNode`] is the node type of a world.
+//! `faultline::linearizability` checks. [`node::RaftKvNode`] is the node type of a world.
 
 pub mod client;
 pub mod config;

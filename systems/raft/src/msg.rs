@@ -8,7 +8,7 @@
 
 use bincode::Options;
 use serde::{Deserialize, Serialize};
-use sim::linearizability::{KvInput, KvOutput};
+use faultline::linearizability::{KvInput, KvOutput};
 
 /// Largest datagram we encode or accept.
 pub const MAX_DATAGRAM: u64 = 60 * 1024;

@@ -4,7 +4,7 @@ use crate::client::{ClientEvent, KvClient};
 use crate::raft::RaftEvent;
 use crate::server::KvServer;
 use serde::{Deserialize, Serialize};
-use sim::{Addr, Ctx, Node, TimerId};
+use faultline::{Addr, Ctx, Node, TimerId};
 
 /// Every history event of a Raft + key-value run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 
 use crate::msg::Entry;
 use bincode::Options;
-use sim::Storage;
+use faultline::Storage;
 
 const META: &str = "raft/meta";
 const LEN: &str = "raft/len";

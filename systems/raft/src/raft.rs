@@ -22,7 +22,7 @@ use crate::msg::{Conflict, Entry, Msg};
 use crate::persist;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sim::{Addr, Ctx, Time, TimerId};
+use faultline::{Addr, Ctx, Time, TimerId};
 use std::collections::BTreeSet;
 
 /// Timer tags used by the core; a node owning it must route these tags here.
@@ -299,8 +299,8 @@ impl Raft {
     }
 
     fn redraw_election_timeout<E>(&mut self, ctx: &mut Ctx<'_, E>) {
-        let min = sim::time::duration_nanos(self.cfg.election_min);
-        let max = sim::time::duration_nanos(self.cfg.election_max).max(min);
+        let min = faultline::time::duration_nanos(self.cfg.election_min);
+        let max = faultline::time::duration_nanos(self.cfg.election_max).max(min);
         self.election_timeout = std::time::Duration::from_nanos(ctx.rng().gen_range(min..=max));
     }
 

@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::kv::{Command, KvState};
 use crate::msg::{ClientResult, Msg};
 use crate::raft::{Raft, RaftEvent, TAG_ELECTION, TAG_HEARTBEAT};
-use sim::linearizability::KvInput;
-use sim::{Addr, Ctx, TimerId};
+use faultline::linearizability::KvInput;
+use faultline::{Addr, Ctx, TimerId};
 use std::collections::BTreeMap;
 
 /// A client request the leader proposed and will answer when it applies.

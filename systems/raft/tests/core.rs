@@ -4,10 +4,10 @@
 
 use raft::msg::{Conflict, Entry, Msg};
 use raft::{Config, Event, KvServer, Raft, RaftKvNode};
-use sim::{Addr, Effect, Node, NodeIo, Storage, Time};
+use faultline::{Addr, Effect, Node, NodeIo, Storage, Time};
 
 fn io(me: u32, storage: Storage) -> NodeIo<Event> {
-    NodeIo::new(Addr(me), sim::derive_rng(7, &format!("test/{me}")), storage)
+    NodeIo::new(Addr(me), faultline::derive_rng(7, &format!("test/{me}")), storage)
 }
 
 fn peers(n: u32) -> Vec<Addr> {

@@ -4,7 +4,7 @@
 
 use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
 use rand::SeedableRng;
-use sim::{Addr, Effect, NodeIo, Storage, Time, TimerId};
+use faultline::{Addr, Effect, NodeIo, Storage, Time, TimerId};
 use std::collections::BTreeMap;
 
 pub const SERVER: Addr = Addr(0);
@@ -139,7 +139,7 @@ impl Pair {
 
     pub fn with_client<R>(
         &mut self,
-        f: impl FnOnce(&mut ClientEndpoint, &mut sim::Ctx<'_, ()>) -> R,
+        f: impl FnOnce(&mut ClientEndpoint, &mut faultline::Ctx<'_, ()>) -> R,
     ) -> R {
         let r = f(&mut self.client, &mut self.client_io.ctx(self.now));
         self.collect();
@@ -148,7 +148,7 @@ impl Pair {
 
     pub fn with_server<R>(
         &mut self,
-        f: impl FnOnce(&mut ServerEndpoint, &mut sim::Ctx<'_, ()>) -> R,
+        f: impl FnOnce(&mut ServerEndpoint, &mut faultline::Ctx<'_, ()>) -> R,
     ) -> R {
         let r = f(&mut self.server, &mut self.server_io.ctx(self.now));
         self.collect();
