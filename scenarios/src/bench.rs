@@ -4,8 +4,8 @@
 //! peer, and every datagram received is answered once. This is mostly queue, dispatch,
 //! effect and trace-hash work, which is what every scenario pays per event.
 
-use rand::Rng;
 use faultline::{Addr, Ctx, LinkFaults, Node, Time, TimerId, World};
+use rand::Rng;
 use std::time::{Duration, Instant};
 
 struct Chatter {
@@ -15,16 +15,17 @@ struct Chatter {
 
 impl Node for Chatter {
     type Event = ();
+    type Timer = ();
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, ()>) {
         let first = Duration::from_micros(ctx.rng().gen_range(1..1000));
-        ctx.set_timer(first, 0);
+        ctx.set_timer(first, ());
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, ()>, _: TimerId, _: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, ()>, _: TimerId, _: ()) {
         let to = Addr(ctx.rng().gen_range(0..self.nodes));
         ctx.send(to, [1u8; 16]);
-        ctx.set_timer(Duration::from_millis(1), 0);
+        ctx.set_timer(Duration::from_millis(1), ());
     }
 
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, ()>, from: Addr, data: &[u8]) {

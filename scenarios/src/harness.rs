@@ -4,8 +4,8 @@
 //! optional explicit fault schedule, optional trace file) and returns a [`Report`]. The
 //! CLI, the sweeps and the tests only ever talk to this trait.
 
-use serde::Serialize;
 use faultline::{Schedule, Violation};
+use serde::Serialize;
 use std::path::PathBuf;
 
 /// How to run one scenario once.

@@ -109,8 +109,8 @@ fn slow_readers_do_not_change_fast_clients_latency() {
 /// is in memory (spec P0), so a crash would lose what the model holds.
 #[test]
 fn swarm_holds_under_random_explicit_schedules() {
-    use rand::Rng;
     use faultline::{Fault, LinkFaults, Schedule, TimedFault};
+    use rand::Rng;
     let scenario = scenarios::catalog::find("kv-swarm").unwrap();
     const NODES: u32 = 15; // the server and 14 clients
     const PHASE_NS: u64 = 4_000_000_000;

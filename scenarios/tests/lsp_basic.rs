@@ -3,9 +3,9 @@
 
 mod lsp_common;
 
+use faultline::Time;
 use lsp::Params;
 use lsp_common::echo;
-use faultline::Time;
 
 fn p(k: u32, ms: u64, w: u64, m: u64) -> Params {
     Params::new(k, ms, w, 0, m)

@@ -3,11 +3,11 @@
 
 mod lsp_common;
 
+use faultline::Time;
 use lsp::{ClientEvent, LspError, Params, ServerEvent};
 use lsp_common::echo;
 use scenarios::lsp::lab::{echo_plan, payloads, Lab, LabSpec};
 use scenarios::lsp::node::ClientPlan;
-use faultline::Time;
 
 fn close_params(k: u32) -> Params {
     Params::new(k, 500, 1, 0, 1)

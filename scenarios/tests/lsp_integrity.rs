@@ -3,10 +3,10 @@
 
 mod lsp_common;
 
+use faultline::Addr;
 use lsp::{Message, MsgType, Params, ServerEvent};
 use scenarios::lsp::lab::{Lab, LabSpec};
 use scenarios::lsp::node::ClientPlan;
-use faultline::Addr;
 
 #[derive(Clone, Copy, Debug)]
 enum Tamper {

@@ -2,10 +2,10 @@
 
 mod lsp_common;
 
+use faultline::Addr;
 use lsp::{Message, MsgType, Params};
 use scenarios::lsp::lab::{payloads, Lab, LabSpec};
 use scenarios::lsp::node::ClientPlan;
-use faultline::Addr;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// 100 clients with random ISNs in 1..=256 write one message each. Per connection the

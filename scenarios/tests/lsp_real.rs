@@ -1,5 +1,8 @@
 //! The real programs as separate processes on UDP loopback: `faultline lsp server` echoes,
 //! `faultline lsp client` sends stdin lines and prints the echoes.
+// These tests drive real processes and sockets: wall-clock deadlines and threads are the
+// point here, not a leak into simulated code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};

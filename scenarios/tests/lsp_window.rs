@@ -3,11 +3,11 @@
 
 mod lsp_common;
 
+use faultline::{Addr, Fault, LinkFaults, Time};
 use lsp::{Message, MsgType, Params, ServerEvent};
 use lsp_common::echo;
 use scenarios::lsp::lab::{payloads, Lab, LabSpec};
 use scenarios::lsp::node::ClientPlan;
-use faultline::{Addr, Fault, LinkFaults, Time};
 use std::collections::BTreeSet;
 
 fn is_ack(bytes: &[u8]) -> bool {

@@ -1,5 +1,8 @@
 //! The miner's three real programs as separate processes over loopback UDP: a server,
 //! two miners and a client; then a miner killed in the middle of a request.
+// These tests drive real processes and sockets: wall-clock deadlines and threads are the
+// point here, not a leak into simulated code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

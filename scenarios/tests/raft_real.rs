@@ -1,6 +1,9 @@
 //! A real three-node Raft cluster on loopback: three `faultline raft node` processes, a
 //! write through `faultline raft kv`, the leader's process killed, the data read back from
 //! the survivors, then every process restarted from its storage directory.
+// These tests drive real processes and sockets: wall-clock deadlines and threads are the
+// point here, not a leak into simulated code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;

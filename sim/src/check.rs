@@ -8,6 +8,7 @@
 use crate::node::Addr;
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::fmt;
 
 /// An invariant that does not hold: its name and what was seen.
@@ -65,6 +66,23 @@ impl fmt::Display for Violation {
 pub trait Checker<E> {
     /// `node` recorded `event` at true time `now`.
     fn on_event(&mut self, now: Time, node: Addr, event: &E) -> Result<(), Failure>;
+}
+
+/// A checker the world holds, kept reachable by its concrete type (see
+/// [`World::checker`](crate::World::checker)), so a scenario can read what its checker saw
+/// after the run without sharing it through an `Rc<RefCell<..>>`.
+pub(crate) trait HeldChecker<E>: Checker<E> {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<E, C: Checker<E> + 'static> HeldChecker<E> for C {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
 /// A checker that accepts everything.

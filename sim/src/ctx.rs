@@ -7,6 +7,7 @@
 use crate::node::{Addr, StreamId, TimerId};
 use crate::storage::Storage;
 use crate::time::Time;
+use crate::timer::TimerTag;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -306,7 +307,8 @@ impl<E> Ctx<'_, E> {
     }
 
     /// Fire `on_timer(id, tag)` after `after` has passed on this node's clock.
-    pub fn set_timer(&mut self, after: Duration, tag: u64) -> TimerId {
+    pub fn set_timer(&mut self, after: Duration, tag: impl TimerTag) -> TimerId {
+        let tag = tag.to_raw();
         let id = TimerId(self.io.next_timer);
         self.io.next_timer += 1;
         self.io.live_timers.add(id.0);

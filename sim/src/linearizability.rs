@@ -17,7 +17,11 @@
 //! output for it: it can then be linearized anywhere after its invocation, including after
 //! everything else, which is the same as never having happened.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+// The memo is a membership-only set with a fixed hasher: it is never iterated, so no order
+// can leak out of it, and a B-tree would cost the search a log factor per lookup.
+#[allow(clippy::disallowed_types)]
+use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::rc::Rc;
@@ -190,6 +194,7 @@ impl Hasher for MemoHasher {
 }
 
 /// Membership-only memo set; never iterated, so its order cannot leak.
+#[allow(clippy::disallowed_types)]
 type Memo<S> = HashSet<(Bits, S), BuildHasherDefault<MemoHasher>>;
 
 /// Wing & Gong search with Lowe's memoisation over one part. `Some(true)`: linearizable;

@@ -15,6 +15,7 @@
 //!    `connect`'s id, `write`'s accepted count, `storage`) answer from the node's own state.
 
 use crate::ctx::Ctx;
+use crate::timer::TimerTag;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -103,10 +104,13 @@ impl StreamEvent {
 /// A deterministic, sans-IO state machine: one node of a system.
 ///
 /// `Event` is the type of history events the node records for checkers (see
-/// [`Ctx::record`]); use `()` if it records none.
+/// [`Ctx::record`]); use `()` if it records none. `Timer` names what its timers are for
+/// (see [`crate::timer`]); use `()` if it has one kind of timer or none.
 pub trait Node {
     /// History events this node records for checkers.
     type Event;
+    /// The tags of this node's timers.
+    type Timer: TimerTag;
 
     /// The node starts (or restarts after a crash: its storage holds what was synced).
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Event>);
@@ -117,12 +121,31 @@ pub trait Node {
     }
 
     /// A timer set with [`Ctx::set_timer`] fired (and was not cancelled).
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Event>, timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Event>, timer: TimerId, tag: Self::Timer) {
         let _ = (ctx, timer, tag);
     }
 
     /// Something happened on a stream.
     fn on_stream(&mut self, ctx: &mut Ctx<'_, Self::Event>, event: StreamEvent) {
         let _ = (ctx, event);
+    }
+}
+
+/// A boxed node is a node: a world of kinds can box a large one to keep the enum small.
+impl<N: Node> Node for Box<N> {
+    type Event = N::Event;
+    type Timer = N::Timer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Event>) {
+        (**self).on_start(ctx)
+    }
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_, Self::Event>, from: Addr, data: &[u8]) {
+        (**self).on_datagram(ctx, from, data)
+    }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Event>, timer: TimerId, tag: Self::Timer) {
+        (**self).on_timer(ctx, timer, tag)
+    }
+    fn on_stream(&mut self, ctx: &mut Ctx<'_, Self::Event>, event: StreamEvent) {
+        (**self).on_stream(ctx, event)
     }
 }

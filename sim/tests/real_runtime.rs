@@ -1,5 +1,8 @@
 //! The real runtime on loopback: datagrams, timers, external calls and durable storage.
 //! Every run is bounded by a timeout; ports come from port 0.
+// These tests drive real processes and sockets: wall-clock deadlines and threads are the
+// point here, not a leak into simulated code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use faultline::real::{RealConfig, Runtime};
 use faultline::{Addr, Ctx, Node, Time, TimerId};
@@ -28,6 +31,7 @@ struct Ponger {
 
 impl Node for Ponger {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, _ctx: &mut Ctx<'_, ()>) {}
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, ()>, from: Addr, data: &[u8]) {
         let Some(k) = data.strip_prefix(b"ping ") else {
@@ -59,6 +63,7 @@ impl Pinger {
 
 impl Node for Pinger {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, ctx: &mut Ctx<'_, ()>) {
         self.ping(ctx);
         ctx.set_timer(Duration::from_millis(100), 0);
@@ -141,6 +146,7 @@ const CANCELLED: u64 = 4;
 
 impl Node for Clock {
     type Event = u64;
+    type Timer = u64;
     fn on_start(&mut self, ctx: &mut Ctx<'_, u64>) {
         self.set_at = ctx.now();
         for (tag, ms) in TIMERS_MS {
@@ -199,6 +205,7 @@ struct Inbox {
 
 impl Node for Inbox {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, _ctx: &mut Ctx<'_, ()>) {}
 }
 
@@ -209,6 +216,7 @@ struct Local {
 
 impl Node for Local {
     type Event = Rc<()>;
+    type Timer = u64;
     fn on_start(&mut self, _ctx: &mut Ctx<'_, Rc<()>>) {}
 }
 
@@ -271,6 +279,7 @@ struct Keeper {
 
 impl Node for Keeper {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, ctx: &mut Ctx<'_, ()>) {
         let storage = ctx.storage();
         self.seen = storage

@@ -1,6 +1,9 @@
 //! The real runtime's streams over loopback TCP: flow control through a small window, a
 //! paused reader, graceful close, reset and refused connections. Every run is bounded by a
 //! timeout; ports come from port 0.
+// These tests drive real processes and sockets: wall-clock deadlines and threads are the
+// point here, not a leak into simulated code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use faultline::real::{External, RealConfig, Runtime};
 use faultline::{Addr, CloseReason, Ctx, Node, StreamEvent, StreamId, TimerId};
@@ -70,6 +73,7 @@ impl EchoServer {
 
 impl Node for EchoServer {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, _ctx: &mut Ctx<'_, ()>) {}
     fn on_stream(&mut self, ctx: &mut Ctx<'_, ()>, event: StreamEvent) {
         match event {
@@ -119,6 +123,7 @@ impl EchoClient {
 
 impl Node for EchoClient {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, ctx: &mut Ctx<'_, ()>) {
         self.stream = Some(ctx.connect(self.server));
         self.push(ctx); // before Connected: the first window's worth waits in the buffer
@@ -198,6 +203,7 @@ struct SlowReader {
 
 impl Node for SlowReader {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, _ctx: &mut Ctx<'_, ()>) {}
     fn on_stream(&mut self, ctx: &mut Ctx<'_, ()>, event: StreamEvent) {
         match event {
@@ -233,6 +239,7 @@ impl Flooder {
 
 impl Node for Flooder {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, ctx: &mut Ctx<'_, ()>) {
         self.stream = Some(ctx.connect(self.server));
         ctx.set_timer(Duration::from_millis(10), 0);
@@ -333,6 +340,7 @@ struct Recorder {
 
 impl Node for Recorder {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, ctx: &mut Ctx<'_, ()>) {
         if let Some((to, data, close)) = self.dial.clone() {
             let stream = ctx.connect(to);

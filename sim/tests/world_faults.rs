@@ -4,8 +4,8 @@
 //! middlebox. One small probe node logs everything it sees; the tests drive the `World`
 //! directly and compare the log (and the network counters) with what the fault promises.
 
-use rand::Rng;
 use faultline::{Addr, Ctx, Fault, LinkFaults, Node, Time, TimerId, World};
+use rand::Rng;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -63,6 +63,7 @@ impl Probe {
 
 impl Node for Probe {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, ctx: &mut Ctx<'_, ()>) {
         let k = ctx.storage().get("k").map(<[u8]>::to_vec);
         self.log.push((ctx.now(), Seen::Start(k)));

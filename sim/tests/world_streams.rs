@@ -61,6 +61,7 @@ impl Peer {
 
 impl Node for Peer {
     type Event = ();
+    type Timer = u64;
     fn on_start(&mut self, _ctx: &mut Ctx<'_, ()>) {}
     fn on_stream(&mut self, ctx: &mut Ctx<'_, ()>, event: StreamEvent) {
         self.events.push((ctx.now(), event.clone()));

@@ -7,14 +7,19 @@
 //! would be a corrupted or invented update). Liveness: after the heal phase every replica
 //! holds the same, complete vector.
 
+use faultline::{Addr, Ctx, Node, Time, TimerId};
 use sha2::{Digest, Sha256};
-use faultline::{Addr, Ctx, Time, TimerId};
 use std::time::Duration;
 
 pub const GOSSIP_EVERY: Duration = Duration::from_millis(100);
 pub const INCREMENT_EVERY: Duration = Duration::from_millis(40);
-const TIMER_GOSSIP: u64 = 1;
-const TIMER_INCREMENT: u64 = 2;
+faultline::timer_tags! {
+    /// A replica's timers: gossip its vector, count one more.
+    pub enum CounterTimer {
+        Gossip = 1,
+        Increment = 2,
+    }
+}
 const CHECK_LEN: usize = 8;
 
 /// What a replica records for the checker.
@@ -81,40 +86,45 @@ impl Replica {
     pub fn counts(&self) -> &[u64] {
         &self.counts
     }
+}
 
-    pub fn on_start(&mut self, ctx: &mut Ctx<'_, CounterEvent>) {
+impl Node for Replica {
+    type Event = CounterEvent;
+    type Timer = CounterTimer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, CounterEvent>) {
         if let Some(bytes) = ctx.storage().get("count") {
             if let Ok(raw) = <[u8; 8]>::try_from(bytes) {
                 self.counts[self.me] = u64::from_le_bytes(raw);
             }
         }
-        ctx.set_timer(GOSSIP_EVERY, TIMER_GOSSIP);
-        ctx.set_timer(INCREMENT_EVERY, TIMER_INCREMENT);
+        ctx.set_timer(GOSSIP_EVERY, CounterTimer::Gossip);
+        ctx.set_timer(INCREMENT_EVERY, CounterTimer::Increment);
     }
 
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, CounterEvent>, _id: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, CounterEvent>, _id: TimerId, tag: CounterTimer) {
         match tag {
-            TIMER_INCREMENT if ctx.now() < self.stop_at => {
+            CounterTimer::Increment if ctx.now() < self.stop_at => {
                 self.counts[self.me] += 1;
                 let value = self.counts[self.me];
                 // Synced before anyone can hear of it: a crash never un-counts a gossiped value.
                 ctx.storage().put("count", value.to_le_bytes().to_vec());
                 ctx.storage().sync();
                 ctx.record(CounterEvent::Incremented { value });
-                ctx.set_timer(INCREMENT_EVERY, TIMER_INCREMENT);
+                ctx.set_timer(INCREMENT_EVERY, CounterTimer::Increment);
             }
-            TIMER_GOSSIP => {
+            CounterTimer::Gossip => {
                 let message = encode(&self.counts);
                 for &peer in &self.peers {
                     ctx.send(peer, message.clone());
                 }
-                ctx.set_timer(GOSSIP_EVERY, TIMER_GOSSIP);
+                ctx.set_timer(GOSSIP_EVERY, CounterTimer::Gossip);
             }
             _ => {}
         }
     }
 
-    pub fn on_datagram(&mut self, ctx: &mut Ctx<'_, CounterEvent>, data: &[u8]) {
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_, CounterEvent>, _from: Addr, data: &[u8]) {
         let Some(theirs) = decode(data, self.counts.len()) else {
             self.rejected += 1;
             return;

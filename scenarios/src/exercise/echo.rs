@@ -7,13 +7,18 @@
 //! A reset ends the session; the client reconnects and starts over. Liveness: after the heal
 //! phase every client finishes a whole session.
 
+use faultline::{Addr, CloseReason, Ctx, Node, StreamEvent, StreamId, TimerId};
 use rand::Rng;
-use faultline::{Addr, CloseReason, Ctx, StreamEvent, StreamId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-const TIMER_RECONNECT: u64 = 1;
-const TIMER_TOGGLE_READING: u64 = 2;
+faultline::timer_tags! {
+    /// A client's timers: reconnect after a lost session, stop or start reading.
+    pub enum EchoTimer {
+        Reconnect = 1,
+        ToggleReading = 2,
+    }
+}
 const RECONNECT_AFTER: Duration = Duration::from_millis(100);
 
 /// What the echo nodes record for the checker.
@@ -60,8 +65,15 @@ impl EchoServer {
             ctx.resume_reading(stream);
         }
     }
+}
 
-    pub fn on_stream(&mut self, ctx: &mut Ctx<'_, EchoEvent>, event: StreamEvent) {
+impl Node for EchoServer {
+    type Event = EchoEvent;
+    type Timer = ();
+
+    fn on_start(&mut self, _: &mut Ctx<'_, EchoEvent>) {}
+
+    fn on_stream(&mut self, ctx: &mut Ctx<'_, EchoEvent>, event: StreamEvent) {
         match event {
             StreamEvent::Accepted { stream, .. } => {
                 self.pending.insert(stream, VecDeque::new());
@@ -105,12 +117,6 @@ impl EchoClient {
         }
     }
 
-    pub fn on_start(&mut self, ctx: &mut Ctx<'_, EchoEvent>) {
-        self.connect(ctx);
-        let pause = Duration::from_millis(ctx.rng().gen_range(100..500));
-        ctx.set_timer(pause, TIMER_TOGGLE_READING);
-    }
-
     fn connect(&mut self, ctx: &mut Ctx<'_, EchoEvent>) {
         self.sent.clear();
         self.received = 0;
@@ -140,11 +146,22 @@ impl EchoClient {
             }
         }
     }
+}
 
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, EchoEvent>, _id: TimerId, tag: u64) {
+impl Node for EchoClient {
+    type Event = EchoEvent;
+    type Timer = EchoTimer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, EchoEvent>) {
+        self.connect(ctx);
+        let pause = Duration::from_millis(ctx.rng().gen_range(100..500));
+        ctx.set_timer(pause, EchoTimer::ToggleReading);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, EchoEvent>, _id: TimerId, tag: EchoTimer) {
         match tag {
-            TIMER_RECONNECT if !self.done => self.connect(ctx),
-            TIMER_TOGGLE_READING if !self.done => {
+            EchoTimer::Reconnect if !self.done => self.connect(ctx),
+            EchoTimer::ToggleReading if !self.done => {
                 if let Some(stream) = self.stream {
                     self.reading = !self.reading;
                     if self.reading {
@@ -154,13 +171,13 @@ impl EchoClient {
                     }
                 }
                 let next = Duration::from_millis(ctx.rng().gen_range(100..500));
-                ctx.set_timer(next, TIMER_TOGGLE_READING);
+                ctx.set_timer(next, EchoTimer::ToggleReading);
             }
             _ => {}
         }
     }
 
-    pub fn on_stream(&mut self, ctx: &mut Ctx<'_, EchoEvent>, event: StreamEvent) {
+    fn on_stream(&mut self, ctx: &mut Ctx<'_, EchoEvent>, event: StreamEvent) {
         if Some(event.stream()) != self.stream {
             return;
         }
@@ -183,7 +200,7 @@ impl EchoClient {
             StreamEvent::Closed { reason, .. } => {
                 self.stream = None;
                 ctx.record(EchoEvent::SessionLost { reason });
-                ctx.set_timer(RECONNECT_AFTER, TIMER_RECONNECT);
+                ctx.set_timer(RECONNECT_AFTER, EchoTimer::Reconnect);
             }
             StreamEvent::Accepted { .. } => {}
         }

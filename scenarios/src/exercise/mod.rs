@@ -14,7 +14,7 @@ use crate::harness::{drive, Report, RunSpec, Scenario};
 use counter::{CounterEvent, Replica};
 use echo::{EchoClient, EchoEvent, EchoServer};
 use faultline::swarm::{FaultKinds, FaultProfile};
-use faultline::{Addr, Ctx, Failure, Node, StreamEvent, Time, TimerId, World};
+use faultline::{Addr, Failure, Time, World};
 use std::time::Duration;
 
 /// History events of the exercise nodes.
@@ -24,69 +24,12 @@ pub enum ExerciseEvent {
     Echo(EchoEvent),
 }
 
-/// One node of the exercise system.
-pub enum ExerciseNode {
-    Replica(Replica),
-    EchoServer(EchoServer),
-    EchoClient(EchoClient),
-}
-
-/// Runs `f` with a context whose events are wrapped into [`ExerciseEvent`].
-fn counter_ctx<R>(
-    ctx: &mut Ctx<'_, ExerciseEvent>,
-    f: impl FnOnce(&mut Ctx<'_, CounterEvent>) -> R,
-) -> R {
-    relay(ctx, ExerciseEvent::Counter, f)
-}
-
-fn echo_ctx<R>(
-    ctx: &mut Ctx<'_, ExerciseEvent>,
-    f: impl FnOnce(&mut Ctx<'_, EchoEvent>) -> R,
-) -> R {
-    relay(ctx, ExerciseEvent::Echo, f)
-}
-
-/// Give an inner state machine a context of its own event type, then move what it did
-/// (effects, history) into the outer context, in order.
-fn relay<E, R>(
-    outer: &mut Ctx<'_, ExerciseEvent>,
-    wrap: fn(E) -> ExerciseEvent,
-    f: impl FnOnce(&mut Ctx<'_, E>) -> R,
-) -> R {
-    outer.nest(wrap, f)
-}
-
-impl Node for ExerciseNode {
-    type Event = ExerciseEvent;
-
-    fn on_start(&mut self, ctx: &mut Ctx<'_, ExerciseEvent>) {
-        match self {
-            ExerciseNode::Replica(r) => counter_ctx(ctx, |c| r.on_start(c)),
-            ExerciseNode::EchoServer(_) => {}
-            ExerciseNode::EchoClient(c) => echo_ctx(ctx, |x| c.on_start(x)),
-        }
-    }
-
-    fn on_datagram(&mut self, ctx: &mut Ctx<'_, ExerciseEvent>, _from: Addr, data: &[u8]) {
-        if let ExerciseNode::Replica(r) = self {
-            counter_ctx(ctx, |c| r.on_datagram(c, data));
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, ExerciseEvent>, timer: TimerId, tag: u64) {
-        match self {
-            ExerciseNode::Replica(r) => counter_ctx(ctx, |c| r.on_timer(c, timer, tag)),
-            ExerciseNode::EchoServer(_) => {}
-            ExerciseNode::EchoClient(c) => echo_ctx(ctx, |x| c.on_timer(x, timer, tag)),
-        }
-    }
-
-    fn on_stream(&mut self, ctx: &mut Ctx<'_, ExerciseEvent>, event: StreamEvent) {
-        match self {
-            ExerciseNode::Replica(_) => {}
-            ExerciseNode::EchoServer(s) => echo_ctx(ctx, |x| s.on_stream(x, event)),
-            ExerciseNode::EchoClient(c) => echo_ctx(ctx, |x| c.on_stream(x, event)),
-        }
+faultline::node_kinds! {
+    /// One node of the exercise system.
+    pub enum ExerciseNode: ExerciseEvent {
+        Replica(Replica) => ExerciseEvent::Counter,
+        EchoServer(EchoServer) => ExerciseEvent::Echo,
+        EchoClient(EchoClient) => ExerciseEvent::Echo,
     }
 }
 

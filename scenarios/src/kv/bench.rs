@@ -9,10 +9,10 @@
 //! reads, on the same runtime and sockets, counting each echoed line as an operation: it is
 //! what the runtime and the kernel give with no key-value work at all.
 
-use kv::{History, KvNode, Server};
-use serde_json::json;
 use faultline::real::{RealConfig, Runtime};
 use faultline::{Ctx, Node, StreamEvent, StreamId};
+use kv::{History, KvNode, Server};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -64,6 +64,7 @@ impl EchoNode {
 
 impl Node for EchoNode {
     type Event = ();
+    type Timer = ();
     fn on_start(&mut self, _ctx: &mut Ctx<'_, ()>) {}
     fn on_stream(&mut self, ctx: &mut Ctx<'_, ()>, event: StreamEvent) {
         match event {
@@ -226,9 +227,11 @@ fn measure(
 ) -> anyhow::Result<Measurement> {
     let served = match mode {
         Mode::Kv => serve(
-            || KvNode::Server {
-                server: Server::with_history(History::Counts),
-                stats_every: None,
+            || {
+                KvNode::Server(kv::ServerNode {
+                    server: Server::with_history(History::Counts),
+                    stats_every: None,
+                })
             },
             |n: &KvNode| {
                 n.as_server()

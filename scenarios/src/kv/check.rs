@@ -19,8 +19,8 @@
 //!
 //! The final store is compared with the model at the end of the run by the scenario.
 
-use kv::{KvEvent, QueueOutcome, QUEUE_MAX_MESSAGES};
 use faultline::{Addr, Checker, Failure, StreamId, Time};
+use kv::{KvEvent, QueueOutcome, QUEUE_MAX_MESSAGES};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -389,8 +389,8 @@ impl Checker<KvEvent> for SharedChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kv::protocol::Request;
     use faultline::CloseReason;
+    use kv::protocol::Request;
 
     const SERVER: Addr = Addr(0);
     const CLIENT: Addr = Addr(1);

@@ -11,8 +11,8 @@
 //!
 //! `faultline kv bench` measures operations per second on loopback (see [`super::bench`]).
 
-use kv::{History, KvEvent, KvNode, Server, ServerStats};
 use faultline::real::{RealConfig, Runtime};
+use kv::{History, KvEvent, KvNode, Server, ServerStats};
 use std::cell::Cell;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -105,10 +105,10 @@ fn serve(addr: SocketAddr, stats_every_ms: u64, for_secs: Option<u64>) -> anyhow
         }
         _ => {}
     });
-    runtime.start(KvNode::Server {
+    runtime.start(KvNode::Server(kv::ServerNode {
         server: Server::with_history(History::Counts),
         stats_every,
-    });
+    }));
     let timeout = for_secs.map(Duration::from_secs);
     runtime.run_until(|_| false, timeout)?;
     if let Some(server) = runtime.node().as_server() {

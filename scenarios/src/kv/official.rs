@@ -5,10 +5,10 @@
 
 use super::rig::{EndChecks, Rig};
 use crate::harness::{Report, RunSpec, Scenario};
-use kv::{ClientConfig, Reading};
-use rand::seq::SliceRandom;
 use faultline::swarm::FaultProfile;
 use faultline::{Fault, Time};
+use kv::{ClientConfig, Reading};
+use rand::seq::SliceRandom;
 use std::time::Duration;
 
 /// A profile with every fault off: the run lasts `timeout`.

@@ -3,10 +3,10 @@
 
 use super::check::{KvChecker, SharedChecker};
 use crate::harness::{drive, Report, RunSpec};
-use kv::{ClientConfig, KvNode, Reading};
-use serde_json::json;
 use faultline::swarm::FaultProfile;
 use faultline::{Addr, Failure, Time, World};
+use kv::{ClientConfig, KvNode, Reading};
+use serde_json::json;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -4,11 +4,11 @@
 
 use super::rig::{latencies, EndChecks, Rig};
 use crate::harness::{Report, RunSpec, Scenario};
+use faultline::swarm::{FaultKinds, FaultProfile};
+use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use kv::{ClientConfig, KvNode, Reading};
 use rand::Rng;
 use serde_json::json;
-use faultline::swarm::{FaultKinds, FaultProfile};
-use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use std::time::Duration;
 
 const SWARM_FAULT_PHASE: Duration = Duration::from_secs(4);

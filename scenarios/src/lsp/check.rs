@@ -10,8 +10,8 @@
 //!   violation seen here is a real one.
 
 use super::node::LspEvent;
-use lsp::{Message, MsgType, Params};
 use faultline::{Addr, Checker, Failure, Time};
+use lsp::{Message, MsgType, Params};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// History checker for runs where the server reads everything (it never closes first).

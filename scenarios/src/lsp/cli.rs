@@ -11,8 +11,8 @@
 use super::real::{ClientNode, Outcome, RealEvent, ServerNode};
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use lsp::Params;
 use faultline::real::{RealConfig, Runtime};
+use lsp::Params;
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 

@@ -4,8 +4,8 @@
 
 use super::check::{LspChecker, WireMonitor};
 use super::node::{ClientNode, ClientPlan, LspNode, ServerNode};
-use lsp::{Message, MsgType, Params};
 use faultline::{Addr, Fault, LinkFaults, Time, World};
+use lsp::{Message, MsgType, Params};
 use std::cell::RefCell;
 use std::rc::Rc;
 

@@ -3,12 +3,18 @@
 
 use crate::harness::Scenario;
 
+// Benchmarks time themselves on the wall clock and may use threads: they run outside the simulator.
+#[allow(clippy::disallowed_methods)]
 pub mod bench;
 pub mod check;
+// The real programs run on the OS clock and sockets, outside the simulator.
+#[allow(clippy::disallowed_methods)]
 pub mod cli;
 pub mod lab;
 pub mod node;
 pub mod real;
+// Benchmarks time themselves on the wall clock and may use threads: they run outside the simulator.
+#[allow(clippy::disallowed_methods)]
 pub mod realbench;
 pub mod scenario;
 

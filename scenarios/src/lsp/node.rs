@@ -6,12 +6,17 @@
 //! the checkers. "Heard" marks every datagram the endpoint accepted (its reject count did
 //! not move), which is what the loss rule (spec §8b) counts silence from.
 
-use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
 use faultline::{Addr, Ctx, Node, Time, TimerId};
+use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
 use std::collections::VecDeque;
 
-/// Timer tag of a client's pacing sleep (the endpoint's own timer uses tag 0).
-const PACE_TAG: u64 = 1;
+faultline::timer_tags! {
+    /// The endpoint's epoch timer (under LSP's own number), and a client's pacing sleep.
+    pub enum LspNodeTimer {
+        Epoch = 0,
+        Pace = 1,
+    }
+}
 
 /// History events of an LSP run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,7 +203,7 @@ impl ClientNode {
             if !self.sleeping && self.next_write < self.plan.messages.len() {
                 self.sleeping = true;
                 let ms = rand::Rng::gen_range(ctx.rng(), 0..=self.plan.pause_max_ms);
-                ctx.set_timer(std::time::Duration::from_millis(ms), PACE_TAG);
+                ctx.set_timer(std::time::Duration::from_millis(ms), LspNodeTimer::Pace);
             }
             return;
         }
@@ -374,6 +379,7 @@ impl ServerNode {
 
 impl Node for LspNode {
     type Event = LspEvent;
+    type Timer = LspNodeTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, LspEvent>) {
         match self {
@@ -416,7 +422,7 @@ impl Node for LspNode {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, LspEvent>, timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, LspEvent>, timer: TimerId, tag: LspNodeTimer) {
         match self {
             LspNode::Server(s) => {
                 if let Some(ep) = s.endpoint.as_mut() {
@@ -425,7 +431,7 @@ impl Node for LspNode {
                 s.drain(ctx);
             }
             LspNode::Client(c) => {
-                if tag == PACE_TAG {
+                if tag == LspNodeTimer::Pace {
                     c.on_pace(ctx);
                 } else if let Some(ep) = c.endpoint.as_mut() {
                     ep.on_timer(ctx, timer);

@@ -1,8 +1,8 @@
 //! Nodes for the real programs: the same endpoints, with the application the command
 //! line needs (echo server, stdin client, benchmark sink and sender).
 
-use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
 use faultline::{Addr, Ctx, Node, TimerId};
+use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
 
 /// What the real nodes report to the program around them (printed, counted).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +68,7 @@ impl ServerNode {
 
 impl Node for ServerNode {
     type Event = RealEvent;
+    type Timer = lsp::LspTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, RealEvent>) {
         self.endpoint = Some(ServerEndpoint::new(ctx, self.params));
@@ -80,7 +81,7 @@ impl Node for ServerNode {
         self.drain(ctx);
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, RealEvent>, timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, RealEvent>, timer: TimerId, _tag: lsp::LspTimer) {
         if let Some(ep) = self.endpoint.as_mut() {
             ep.on_timer(ctx, timer);
         }
@@ -169,6 +170,7 @@ impl ClientNode {
 
 impl Node for ClientNode {
     type Event = RealEvent;
+    type Timer = lsp::LspTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, RealEvent>) {
         self.endpoint = Some(ClientEndpoint::connect(
@@ -186,7 +188,7 @@ impl Node for ClientNode {
         self.drain(ctx);
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, RealEvent>, timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, RealEvent>, timer: TimerId, _tag: lsp::LspTimer) {
         if let Some(ep) = self.endpoint.as_mut() {
             ep.on_timer(ctx, timer);
         }

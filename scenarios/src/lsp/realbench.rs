@@ -10,9 +10,9 @@
 use super::bench::{sim_catalog, sim_stream, SimFigures};
 use super::real::{ClientNode, Outcome, ServerNode};
 use anyhow::{bail, Context};
+use faultline::real::{RealConfig, Runtime};
 use lsp::Params;
 use serde::Serialize;
-use faultline::real::{RealConfig, Runtime};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};

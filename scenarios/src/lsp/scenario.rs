@@ -21,10 +21,10 @@
 use super::lab::{echo_plan, Lab, LabSpec, Net};
 use super::node::{ClientPlan, LspNode};
 use crate::harness::{drive, Report, RunSpec, Scenario};
-use lsp::{ClientEvent, Message, MsgType, Params, ServerEvent};
-use rand::Rng;
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Failure, Fault, LinkFaults, Schedule, Time, TimedFault, World};
+use lsp::{ClientEvent, Message, MsgType, Params, ServerEvent};
+use rand::Rng;
 use std::time::Duration;
 
 /// One LSP scenario's shape.

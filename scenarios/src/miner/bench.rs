@@ -88,8 +88,8 @@ pub struct EndToEnd {
 /// One server and `miners` miners on loopback UDP, each on its own thread with its own
 /// real runtime, then one client request for `[0, nonces - 1]`, timed.
 pub fn end_to_end(nonces: u64, miners: usize) -> anyhow::Result<EndToEnd> {
-    use miner::{ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
     use faultline::real::{RealConfig, Runtime};
+    use miner::{ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;

@@ -13,10 +13,10 @@
 //! definition in the miner crate's unit tests. It is memoised per (message, range), so a
 //! request checked at the server and at its client is computed once.
 
+use faultline::{Addr, Checker, Failure, Time};
 use miner::hash::min_hash;
 use miner::scheduler::ReqId;
 use miner::{Best, MinerEvent};
-use faultline::{Addr, Checker, Failure, Time};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;

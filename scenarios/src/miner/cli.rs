@@ -14,8 +14,8 @@
 use super::bench;
 use anyhow::Context;
 use clap::Subcommand;
-use miner::{ClientNode, Outcome, ServerNode, WorkerNode};
 use faultline::real::{RealConfig, Runtime};
+use miner::{ClientNode, Outcome, ServerNode, WorkerNode};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;

@@ -21,16 +21,20 @@
 //! - `miner-small-after-huge`: no faults; a small request arriving after a huge one must
 //!   finish first.
 
+// Benchmarks time themselves on the wall clock and may use threads: they run outside the simulator.
+#[allow(clippy::disallowed_methods)]
 pub mod bench;
 pub mod checker;
+// The real programs run on the OS clock and sockets, outside the simulator.
+#[allow(clippy::disallowed_methods)]
 pub mod cli;
 
 use crate::harness::{drive, Report, RunSpec, Scenario};
 use checker::{MinerChecker, Observed};
-use miner::{scheduler, ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
-use rand::Rng;
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Addr, Failure, Time, World};
+use miner::{scheduler, ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
+use rand::Rng;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;

@@ -115,8 +115,8 @@ fn small_request_after_huge_finishes_first() {
     }
 }
 
-use miner::MinerEvent;
 use faultline::{Checker, Fault};
+use miner::MinerEvent;
 
 /// Build `setup` with the invariant checker and a log of every recorded event.
 type Log = Rc<RefCell<Vec<(Time, Addr, MinerEvent)>>>;

@@ -9,9 +9,9 @@
 use super::cluster::Cluster;
 use super::kv::{self, KvScenario};
 use crate::harness::{RunSpec, Scenario};
-use raft::Workload;
 use faultline::linearizability::{self, KvModel};
 use faultline::Time;
+use raft::Workload;
 use std::time::{Duration, Instant};
 
 /// What one benchmark measured.

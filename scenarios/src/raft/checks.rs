@@ -15,9 +15,9 @@
 //!
 //! At the end: the client history is linearizable ([`check_linearizable`]).
 
-use raft::{ClientEvent, Event, RaftEvent, RaftKvNode};
 use faultline::linearizability::{self, KvInput, KvModel, KvOutput, Operation, Verdict};
 use faultline::{Addr, Failure, Time, World};
+use raft::{ClientEvent, Event, RaftEvent, RaftKvNode};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -9,10 +9,10 @@
 //! - `faultline raft bench`: checker and simulator figures (see [`super::bench`]).
 
 use anyhow::{bail, Context};
-use raft::node::Event;
-use raft::{ClientConfig, Config, KvClient, KvServer, RaftEvent, RaftKvNode};
 use faultline::linearizability::{KvInput, KvOutput};
 use faultline::real::{RealConfig, Runtime};
+use raft::node::Event;
+use raft::{ClientConfig, Config, KvClient, KvServer, RaftEvent, RaftKvNode};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -5,9 +5,9 @@
 
 use super::checks::{self, Observed};
 use crate::harness::{replay_command, Report, RunSpec};
+use faultline::{Addr, Failure, Fault, Halt, LinkFaults, Schedule, Time, World};
 use raft::msg::Msg;
 use raft::{ClientConfig, Config, KvClient, KvServer, RaftKvNode, Role, Workload};
-use faultline::{Addr, Failure, Fault, Halt, LinkFaults, Schedule, Time, World};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;

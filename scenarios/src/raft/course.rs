@@ -5,11 +5,11 @@
 
 use super::cluster::{Cluster, Step, ELECTION_TIMEOUT};
 use crate::harness::{Report, RunSpec, Scenario};
+use faultline::NodeRng as ChaCha8Rng;
+use faultline::{LinkFaults, Schedule};
 use raft::Config;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use faultline::NodeRng as ChaCha8Rng;
-use faultline::{LinkFaults, Schedule};
 use std::time::Duration;
 
 type Metrics = serde_json::Map<String, serde_json::Value>;
@@ -450,7 +450,9 @@ fn figure8(c: &mut Cluster, rng: &mut ChaCha8Rng, m: &mut Metrics) -> Step<()> {
             }
         }
         if up < 3 {
-            let down: Vec<u32> = (0..n).filter(|&i| !c.world.is_up(faultline::Addr(i))).collect();
+            let down: Vec<u32> = (0..n)
+                .filter(|&i| !c.world.is_up(faultline::Addr(i)))
+                .collect();
             if let Some(&s) = down.choose(rng) {
                 c.restart(s);
                 up += 1;

@@ -11,11 +11,11 @@
 
 use super::cluster::{Cluster, Step};
 use crate::harness::{Report, RunSpec, Scenario};
+use faultline::swarm::{FaultKinds, FaultProfile};
+use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use raft::{Config, Role, Workload};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use faultline::swarm::{FaultKinds, FaultProfile};
-use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use std::time::Duration;
 
 /// Liveness bound of the heal phase (spec "P2": a new leader within 5 s).

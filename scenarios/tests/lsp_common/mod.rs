@@ -1,9 +1,9 @@
 //! Shared steps of the official-intent LSP tests (spec "P1 Part A" §12).
 #![allow(dead_code)]
 
+use faultline::Time;
 use lsp::{ClientEvent, Params};
 use scenarios::lsp::lab::{echo_plan, Lab, LabSpec};
-use faultline::Time;
 
 /// Run an echo test: `clients` clients each write `msgs` messages and read the echoes.
 /// Returns the lab once every client has read every echo; fails past `limit`.

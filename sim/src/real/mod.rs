@@ -69,6 +69,7 @@
 //!
 //! impl Node for Echo {
 //!     type Event = ();
+//!     type Timer = ();
 //!     fn on_start(&mut self, _ctx: &mut Ctx<'_, ()>) {}
 //!     fn on_datagram(&mut self, ctx: &mut Ctx<'_, ()>, from: Addr, data: &[u8]) {
 //!         ctx.send(from, data);

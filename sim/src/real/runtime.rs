@@ -302,7 +302,7 @@ impl<N: Node> Runtime<N> {
         let now = self.now();
         while let Some((id, tag)) = self.timers.pop_due(now) {
             if self.io.take_timer(id) {
-                self.deliver(|node, ctx| node.on_timer(ctx, id, tag));
+                self.deliver(|node, ctx| node.on_timer(ctx, id, crate::timer::decode(tag)));
                 return true;
             }
         }

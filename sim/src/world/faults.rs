@@ -6,8 +6,9 @@ use crate::node::{Addr, Node};
 use crate::trace::TraceKind;
 
 impl<N: Node + 'static> World<N> {
-    /// Apply `fault` now. Faults naming nodes that do not exist are ignored (schedules are
-    /// validated when loaded).
+    /// Apply `fault` now, and fold it into the trace hash. Faults naming nodes that do not
+    /// exist are ignored (schedules are validated when loaded). This is the only way in:
+    /// the methods behind it are private, so no fault can skip the trace.
     pub fn apply(&mut self, fault: Fault) {
         if fault
             .nodes()
@@ -44,7 +45,7 @@ impl<N: Node + 'static> World<N> {
 
     /// Stop a node: drop its state machine and unsynced storage, reset its streams, and
     /// forget its timers and waiting events. A node not started yet never starts.
-    pub fn crash(&mut self, node: u32) {
+    fn crash(&mut self, node: u32) {
         let slot = &mut self.slots[node as usize];
         slot.node = None;
         slot.inc += 1;
@@ -55,14 +56,14 @@ impl<N: Node + 'static> World<N> {
     }
 
     /// Start a crashed node again over its synced storage.
-    pub fn restart(&mut self, node: u32) {
+    fn restart(&mut self, node: u32) {
         if self.slots[node as usize].node.is_none() {
             self.push(self.now, Ev::Start { node });
         }
     }
 
     /// Deliver what waited while the node was paused, in the order it arrived.
-    pub fn resume(&mut self, node: u32) {
+    fn resume(&mut self, node: u32) {
         let slot = &mut self.slots[node as usize];
         if !slot.paused {
             return;
@@ -76,7 +77,7 @@ impl<N: Node + 'static> World<N> {
 
     /// The heal phase starts: no partitions, base links everywhere, every node running,
     /// no clock drift (offsets stay: they are state, not an ongoing fault).
-    pub fn heal(&mut self) {
+    fn heal(&mut self) {
         self.net.repair();
         self.net.restore_base();
         let now = self.now();

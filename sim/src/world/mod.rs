@@ -9,7 +9,7 @@
 mod faults;
 mod streams;
 
-use crate::check::{Checker, Failure, NoChecks};
+use crate::check::{Checker, Failure, HeldChecker, NoChecks};
 use crate::clock::Clock;
 use crate::ctx::{Ctx, Effect, NodeIo};
 use crate::faults::{Fault, LinkFaults, Schedule};
@@ -19,6 +19,7 @@ use crate::queue::EventQueue;
 use crate::rng::derive_rng;
 use crate::storage::Storage;
 use crate::time::Time;
+use crate::timer::decode;
 use crate::trace::{Trace, TraceKind};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -122,7 +123,7 @@ pub struct World<N: Node> {
     net: Network,
     streams: BTreeMap<StreamId, SimStream>,
     stream_window: usize,
-    checker: Box<dyn Checker<N::Event>>,
+    checker: Box<dyn HeldChecker<N::Event>>,
     middlebox: Option<Middlebox>,
     trace: Trace,
     events: u64,
@@ -214,6 +215,17 @@ impl<N: Node + 'static> World<N> {
     /// Check every history event with `checker`; the first failure stops the run.
     pub fn set_checker(&mut self, checker: impl Checker<N::Event> + 'static) {
         self.checker = Box::new(checker);
+    }
+
+    /// The checker, if it is a `C`: how a scenario reads what its checker saw (for end
+    /// checks and metrics) after the run.
+    pub fn checker<C: 'static>(&self) -> Option<&C> {
+        self.checker.as_any().downcast_ref()
+    }
+
+    /// The checker, mutably, if it is a `C`.
+    pub fn checker_mut<C: 'static>(&mut self) -> Option<&mut C> {
+        self.checker.as_any_mut().downcast_mut()
     }
 
     /// See every datagram as it is sent, before link faults; return false to drop it. It may
@@ -328,17 +340,7 @@ impl<N: Node + 'static> World<N> {
 
     /// Deliver every event due up to and including `until`, then stand at `until`.
     pub fn run_until(&mut self, until: Time) -> Result<(), Halt> {
-        while let Some(next) = self.queue.peek_time() {
-            if next > until.0 {
-                break;
-            }
-            let ev = self.pop();
-            self.handle(ev);
-            if let Some(halt) = &self.halt {
-                return Err(halt.clone());
-            }
-        }
-        self.now = self.now.max(until.0);
+        while self.step(until)? {}
         Ok(())
     }
 
@@ -349,22 +351,29 @@ impl<N: Node + 'static> World<N> {
         until: Time,
         mut done: impl FnMut(&World<N>) -> bool,
     ) -> Result<bool, Halt> {
-        loop {
-            if done(self) {
-                return Ok(true);
+        while !done(self) {
+            if !self.step(until)? {
+                return Ok(done(self));
             }
-            match self.queue.peek_time() {
-                Some(next) if next <= until.0 => {
-                    let ev = self.pop();
-                    self.handle(ev);
-                    if let Some(halt) = &self.halt {
-                        return Err(halt.clone());
-                    }
+        }
+        Ok(true)
+    }
+
+    /// Deliver the next event if it is due by `until` and say so; otherwise stand at `until`
+    /// and return false. A checker's failure stops the run.
+    fn step(&mut self, until: Time) -> Result<bool, Halt> {
+        match self.queue.peek_time() {
+            Some(next) if next <= until.0 => {
+                let ev = self.pop();
+                self.handle(ev);
+                match &self.halt {
+                    Some(halt) => Err(halt.clone()),
+                    None => Ok(true),
                 }
-                _ => {
-                    self.now = self.now.max(until.0);
-                    return Ok(done(self));
-                }
+            }
+            _ => {
+                self.now = self.now.max(until.0);
+                Ok(false)
             }
         }
     }
@@ -402,7 +411,7 @@ impl<N: Node + 'static> World<N> {
                 if slot.inc == inc && slot.node.is_some() && slot.io.take_timer(id) {
                     self.trace
                         .record(self.now(), Addr(node), TraceKind::Timer, id.0, tag, &[]);
-                    self.dispatch(node, |n, ctx| n.on_timer(ctx, id, tag));
+                    self.dispatch(node, |n, ctx| n.on_timer(ctx, id, decode(tag)));
                 }
             }
             Ev::StreamDeliver { stream, dir } => self.stream_deliver(stream, dir, true),

@@ -18,8 +18,8 @@
 use crate::event::KvEvent;
 use crate::protocol::{encode_reply, LineReader, Request};
 use crate::store::Store;
-use rand::Rng;
 use faultline::{Addr, CloseReason, Ctx, StreamId, Time};
+use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -110,10 +110,15 @@ pub struct ClientStats {
 /// Durable storage key of the client's key-namespace generation.
 const GENERATION_KEY: &str = "kv/client/generation";
 
-const TAG_TICK: u64 = 1;
-const TAG_PAUSE: u64 = 2;
-const TAG_RESUME: u64 = 3;
-const TAG_RECONNECT: u64 = 4;
+faultline::timer_tags! {
+    /// A client's timers: the next burst, pausing and resuming reading, reconnecting.
+    pub enum ClientTimer {
+        Tick = 1,
+        Pause = 2,
+        Resume = 3,
+        Reconnect = 4,
+    }
+}
 
 /// A scenario client.
 #[derive(Debug)]
@@ -223,31 +228,31 @@ impl Client {
         self.connected = false;
     }
 
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, KvEvent>, tag: u64) {
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, KvEvent>, tag: ClientTimer) {
         if self.stopped {
             return;
         }
         match tag {
-            TAG_TICK => self.burst(ctx),
-            TAG_PAUSE => {
+            ClientTimer::Tick => self.burst(ctx),
+            ClientTimer::Pause => {
                 if let (Some(stream), Reading::Intermittent { paused, until, .. }) =
                     (self.stream(), self.cfg.reading)
                 {
                     if ctx.now() < self.started_at + until {
                         ctx.pause_reading(stream);
-                        ctx.set_timer(paused, TAG_RESUME);
+                        ctx.set_timer(paused, ClientTimer::Resume);
                     }
                 }
             }
-            TAG_RESUME => {
+            ClientTimer::Resume => {
                 if let Some(stream) = self.stream() {
                     ctx.resume_reading(stream);
                     if let Reading::Intermittent { reading, .. } = self.cfg.reading {
-                        ctx.set_timer(reading, TAG_PAUSE);
+                        ctx.set_timer(reading, ClientTimer::Pause);
                     }
                 }
             }
-            TAG_RECONNECT if self.stream.is_none() => {
+            ClientTimer::Reconnect if self.stream.is_none() => {
                 self.generation += 1;
                 ctx.storage()
                     .put(GENERATION_KEY, self.generation.to_string());
@@ -271,11 +276,11 @@ impl Client {
             Reading::PausedUntil(after) => {
                 ctx.pause_reading(stream);
                 let at = self.started_at + after;
-                ctx.set_timer(at.since(ctx.now()), TAG_RESUME);
+                ctx.set_timer(at.since(ctx.now()), ClientTimer::Resume);
             }
             Reading::Intermittent { paused, .. } => {
                 ctx.pause_reading(stream);
-                ctx.set_timer(paused, TAG_RESUME);
+                ctx.set_timer(paused, ClientTimer::Resume);
             }
         }
         self.burst(ctx);
@@ -321,7 +326,7 @@ impl Client {
         self.model = Store::new();
         self.uses.clear();
         if let Some(after) = self.cfg.reconnect_after {
-            ctx.set_timer(after, TAG_RECONNECT);
+            ctx.set_timer(after, ClientTimer::Reconnect);
         }
     }
 
@@ -409,7 +414,7 @@ impl Client {
         }
         self.flush(ctx);
         if self.stats.events_sent < self.cfg.events {
-            ctx.set_timer(self.cfg.burst_pause, TAG_TICK);
+            ctx.set_timer(self.cfg.burst_pause, ClientTimer::Tick);
         }
     }
 
@@ -465,6 +470,36 @@ impl Client {
                         .push(ctx.now().since(issued).as_nanos() as u64);
                 }
             }
+        }
+    }
+}
+
+impl faultline::Node for Client {
+    type Event = KvEvent;
+    type Timer = ClientTimer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        Client::on_start(self, ctx);
+    }
+
+    fn on_timer(
+        &mut self,
+        ctx: &mut Ctx<'_, KvEvent>,
+        _timer: faultline::TimerId,
+        tag: ClientTimer,
+    ) {
+        Client::on_timer(self, ctx, tag);
+    }
+
+    fn on_stream(&mut self, ctx: &mut Ctx<'_, KvEvent>, event: faultline::StreamEvent) {
+        use faultline::StreamEvent;
+        match event {
+            StreamEvent::Connected { stream } => self.on_connected(ctx, stream),
+            StreamEvent::Data { stream, data } => self.on_data(ctx, stream, &data),
+            StreamEvent::Writable { stream } => self.on_writable(ctx, stream),
+            StreamEvent::Closed { stream, reason } => self.on_closed(ctx, stream, reason),
+            // Clients accept nothing.
+            StreamEvent::Accepted { stream, .. } => ctx.close(stream),
         }
     }
 }

@@ -8,8 +8,8 @@
 //! independently of the server's own count.
 
 use crate::protocol::{ParseError, Request};
-use serde::{Deserialize, Serialize};
 use faultline::{CloseReason, StreamId};
+use serde::{Deserialize, Serialize};
 
 /// What the server's outgoing queue did with one reply message (spec P0 A.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,7 +27,7 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 
-pub use client::{Client, ClientConfig, ClientStats, Reading};
+pub use client::{Client, ClientConfig, ClientStats, ClientTimer, Reading};
 pub use event::{KvEvent, QueueOutcome};
-pub use node::KvNode;
+pub use node::{KvNode, ServerNode, ServerTimer};
 pub use server::{History, Server, ServerStats, QUEUE_MAX_MESSAGES};

@@ -6,25 +6,65 @@ use crate::server::Server;
 use faultline::{Ctx, Node, StreamEvent, TimerId};
 use std::time::Duration;
 
-const TAG_STATS: u64 = 100;
+faultline::timer_tags! {
+    /// The server node's one timer: record the counts.
+    pub enum ServerTimer {
+        Stats = 100,
+    }
+}
 
-/// One node of a kv world.
+/// The server as a node; with `stats_every`, it records a `Stats` event that often.
 #[derive(Debug)]
-pub enum KvNode {
-    /// The server; with `stats_every`, it records a `Stats` event that often.
-    Server {
-        server: Server,
-        stats_every: Option<Duration>,
-    },
-    Client(Box<Client>),
+pub struct ServerNode {
+    pub server: Server,
+    pub stats_every: Option<Duration>,
+}
+
+impl Node for ServerNode {
+    type Event = KvEvent;
+    type Timer = ServerTimer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        if let Some(every) = self.stats_every {
+            ctx.set_timer(every, ServerTimer::Stats);
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, KvEvent>, _timer: TimerId, _tag: ServerTimer) {
+        if let Some(every) = self.stats_every {
+            self.server.record_stats(ctx);
+            ctx.set_timer(every, ServerTimer::Stats);
+        }
+    }
+
+    fn on_stream(&mut self, ctx: &mut Ctx<'_, KvEvent>, event: StreamEvent) {
+        let server = &mut self.server;
+        match event {
+            StreamEvent::Accepted { stream, from } => server.on_accepted(ctx, stream, from),
+            StreamEvent::Data { stream, data } => server.on_data(ctx, stream, &data),
+            StreamEvent::Writable { stream } => server.on_writable(ctx, stream),
+            StreamEvent::Closed { stream, reason } => server.on_closed(ctx, stream, reason),
+            // The server opens no streams.
+            StreamEvent::Connected { .. } => {}
+        }
+    }
+}
+
+faultline::node_kinds! {
+    /// One node of a kv world.
+    #[derive(Debug)]
+    pub enum KvNode: KvEvent {
+        Server(ServerNode),
+        Client(Box<Client>),
+    }
 }
 
 impl KvNode {
     pub fn server() -> KvNode {
-        KvNode::Server {
+        KvNode::Server(ServerNode {
             server: Server::new(),
             stats_every: None,
-        }
+        })
     }
 
     pub fn client(cfg: crate::client::ClientConfig) -> KvNode {
@@ -32,81 +72,18 @@ impl KvNode {
     }
 
     pub fn as_server(&self) -> Option<&Server> {
-        match self {
-            KvNode::Server { server, .. } => Some(server),
-            KvNode::Client(_) => None,
-        }
+        self.kind::<ServerNode>().map(|n| &n.server)
     }
 
     pub fn as_server_mut(&mut self) -> Option<&mut Server> {
-        match self {
-            KvNode::Server { server, .. } => Some(server),
-            KvNode::Client(_) => None,
-        }
+        self.kind_mut::<ServerNode>().map(|n| &mut n.server)
     }
 
     pub fn as_client(&self) -> Option<&Client> {
-        match self {
-            KvNode::Client(c) => Some(&**c),
-            KvNode::Server { .. } => None,
-        }
+        self.kind::<Box<Client>>().map(|c| &**c)
     }
 
     pub fn as_client_mut(&mut self) -> Option<&mut Client> {
-        match self {
-            KvNode::Client(c) => Some(&mut **c),
-            KvNode::Server { .. } => None,
-        }
-    }
-}
-
-impl Node for KvNode {
-    type Event = KvEvent;
-
-    fn on_start(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
-        match self {
-            KvNode::Server { stats_every, .. } => {
-                if let Some(every) = *stats_every {
-                    ctx.set_timer(every, TAG_STATS);
-                }
-            }
-            KvNode::Client(c) => c.on_start(ctx),
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, KvEvent>, _timer: TimerId, tag: u64) {
-        match self {
-            KvNode::Server {
-                server,
-                stats_every,
-            } => {
-                if let (TAG_STATS, Some(every)) = (tag, *stats_every) {
-                    server.record_stats(ctx);
-                    ctx.set_timer(every, TAG_STATS);
-                }
-            }
-            KvNode::Client(c) => c.on_timer(ctx, tag),
-        }
-    }
-
-    fn on_stream(&mut self, ctx: &mut Ctx<'_, KvEvent>, event: StreamEvent) {
-        match self {
-            KvNode::Server { server, .. } => match event {
-                StreamEvent::Accepted { stream, from } => server.on_accepted(ctx, stream, from),
-                StreamEvent::Data { stream, data } => server.on_data(ctx, stream, &data),
-                StreamEvent::Writable { stream } => server.on_writable(ctx, stream),
-                StreamEvent::Closed { stream, reason } => server.on_closed(ctx, stream, reason),
-                // The server opens no streams.
-                StreamEvent::Connected { .. } => {}
-            },
-            KvNode::Client(c) => match event {
-                StreamEvent::Connected { stream } => c.on_connected(ctx, stream),
-                StreamEvent::Data { stream, data } => c.on_data(ctx, stream, &data),
-                StreamEvent::Writable { stream } => c.on_writable(ctx, stream),
-                StreamEvent::Closed { stream, reason } => c.on_closed(ctx, stream, reason),
-                // Clients accept nothing.
-                StreamEvent::Accepted { stream, .. } => ctx.close(stream),
-            },
-        }
+        self.kind_mut::<Box<Client>>().map(|c| &mut **c)
     }
 }

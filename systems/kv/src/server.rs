@@ -14,8 +14,8 @@
 use crate::event::{KvEvent, QueueOutcome};
 use crate::protocol::{encode_reply, parse_request, LineReader, ParseError, Request};
 use crate::store::Store;
-use serde::{Deserialize, Serialize};
 use faultline::{Addr, CloseReason, Ctx, StreamId};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Spec P0 A.4: each client's outgoing queue holds at most this many messages.

@@ -1,8 +1,8 @@
 //! The server node driven by hand over a bare `NodeIo`, without a world: replies, counts,
 //! malformed lines and the 500-message queue, checked effect by effect.
 
-use kv::{KvEvent, QueueOutcome, Server, QUEUE_MAX_MESSAGES};
 use faultline::{derive_rng, Addr, CloseReason, Ctx, Effect, NodeIo, Storage, StreamId, Time};
+use kv::{KvEvent, QueueOutcome, Server, QUEUE_MAX_MESSAGES};
 
 struct Rig {
     io: NodeIo<KvEvent>,

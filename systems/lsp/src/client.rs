@@ -5,6 +5,7 @@ use crate::params::{Params, MAX_PAYLOAD};
 use crate::stats::Stats;
 use crate::wire::{Message, MsgType};
 use crate::LspError;
+use crate::LspTimer;
 use faultline::{Addr, Ctx, TimerId};
 use std::collections::VecDeque;
 
@@ -76,7 +77,7 @@ impl ClientEndpoint {
             delivered: Vec::new(),
         };
         c.send_connect();
-        c.timer = Some(ctx.set_timer(params.epoch(), 0));
+        c.timer = Some(ctx.set_timer(params.epoch(), LspTimer::Epoch));
         c.flush(ctx);
         c
     }
@@ -201,7 +202,7 @@ impl ClientEndpoint {
         if self.timer != Some(timer) {
             return false;
         }
-        self.timer = Some(ctx.set_timer(self.params.epoch(), 0));
+        self.timer = Some(ctx.set_timer(self.params.epoch(), LspTimer::Epoch));
         match self.state {
             State::Connecting => {
                 self.connect_epochs += 1;
@@ -247,7 +248,7 @@ impl ClientEndpoint {
             if let Some(t) = self.timer.take() {
                 ctx.cancel_timer(t);
             }
-            self.timer = Some(ctx.set_timer(self.params.epoch(), 0));
+            self.timer = Some(ctx.set_timer(self.params.epoch(), LspTimer::Epoch));
         } else {
             // Data or acks before the connection exists cannot be ours.
             self.stats.unexpected += 1;

@@ -16,7 +16,7 @@
 //! - Feed: pass every datagram meant for the endpoint to `on_datagram(ctx, from, bytes)`,
 //!   and every fired timer to `on_timer(ctx, id)`; it returns `false` if the timer is not
 //!   the endpoint's, so an owner with several endpoints offers it to each in turn. An
-//!   endpoint uses one timer at a time, with tag 0.
+//!   endpoint uses one timer at a time, tagged [`LspTimer::Epoch`].
 //! - Act: `write`, `close`, and on the server `close_conn`, at any time; they never block.
 //! - Drain: after every call above, call `poll_event()` until it returns `None`. Events
 //!   are what the original's blocking calls returned: [`ClientEvent::Connected`] (for
@@ -100,4 +100,13 @@ pub enum LspError {
     UnknownConn(i64),
     #[error("payload of {0} bytes is larger than the {MAX_PAYLOAD}-byte limit")]
     TooLarge(usize),
+}
+
+faultline::timer_tags! {
+    /// The tag of an endpoint's epoch timer (spec §8). A node that owns endpoints gives its
+    /// own tag type a variant for it under the same number, and offers every such timer to
+    /// its endpoints.
+    pub enum LspTimer {
+        Epoch = 0,
+    }
 }

@@ -5,6 +5,7 @@ use crate::params::{Params, MAX_PAYLOAD};
 use crate::stats::Stats;
 use crate::wire::{Message, MsgType};
 use crate::LspError;
+use crate::LspTimer;
 use faultline::{Addr, Ctx, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -65,7 +66,7 @@ impl ServerEndpoint {
             by_addr: BTreeMap::new(),
             next_id: 1,
             lost_while_closing: false,
-            timer: Some(ctx.set_timer(params.epoch(), 0)),
+            timer: Some(ctx.set_timer(params.epoch(), LspTimer::Epoch)),
             events: VecDeque::new(),
             stats: Stats::default(),
             out: Vec::new(),
@@ -196,7 +197,7 @@ impl ServerEndpoint {
         if self.timer != Some(timer) {
             return false;
         }
-        self.timer = Some(ctx.set_timer(self.params.epoch(), 0));
+        self.timer = Some(ctx.set_timer(self.params.epoch(), LspTimer::Epoch));
         let ids: Vec<i64> = self.peers.keys().copied().collect();
         for id in ids {
             let peer = self.peers.get_mut(&id).expect("listed above");

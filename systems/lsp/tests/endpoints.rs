@@ -3,9 +3,9 @@
 #[path = "common/mod.rs"]
 mod harness;
 
+use faultline::{Addr, Time};
 use harness::{Pair, CLIENT, SERVER};
 use lsp::{ClientEvent, LspError, Message, MsgType, Params, ServerEvent};
-use faultline::{Addr, Time};
 
 fn secs(s: u64) -> Time {
     Time::from_secs(s)

@@ -5,10 +5,10 @@
 #[path = "common/mod.rs"]
 mod harness;
 
+use faultline::Addr;
 use harness::{Pair, CLIENT, SERVER};
 use lsp::{ClientEvent, Message, Params, ServerEvent};
 use proptest::prelude::*;
-use faultline::Addr;
 
 const ISN: i64 = 100;
 

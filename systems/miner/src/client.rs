@@ -6,10 +6,10 @@
 use crate::event::MinerEvent;
 use crate::hash::Best;
 use crate::message::Message;
-use crate::worker::TAG_START;
+use crate::worker::MinerTimer;
+use faultline::{Addr, Ctx, Node, TimerId};
 use lsp::{ClientEndpoint, ClientEvent, Params};
 use rand::Rng;
-use faultline::{Addr, Ctx, Node, TimerId};
 use std::time::Duration;
 
 /// How the client's request ended.
@@ -157,11 +157,12 @@ impl ClientNode {
 
 impl Node for ClientNode {
     type Event = MinerEvent;
+    type Timer = MinerTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
         match self.delay {
             Some(d) => {
-                ctx.set_timer(d, TAG_START);
+                ctx.set_timer(d, MinerTimer::Start);
             }
             None => {
                 self.client = Some(Client::start(
@@ -181,10 +182,10 @@ impl Node for ClientNode {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: MinerTimer) {
         match &mut self.client {
             Some(c) => c.on_timer(ctx, timer),
-            None if tag == TAG_START => {
+            None if tag == MinerTimer::Start => {
                 self.client = Some(Client::start(
                     ctx,
                     self.server,

@@ -41,4 +41,4 @@ pub use hash::{hash, min_hash, Best};
 pub use message::{DecodeError, Message};
 pub use node::MinerNode;
 pub use server::{Server, ServerNode};
-pub use worker::{Worker, WorkerNode};
+pub use worker::{MinerTimer, Worker, WorkerNode};

@@ -11,8 +11,9 @@ use crate::event::MinerEvent;
 use crate::hash::Best;
 use crate::message::Message;
 use crate::scheduler::{self, ResultOutcome, Scheduler};
-use lsp::{Params, ServerEndpoint, ServerEvent};
+use crate::worker::MinerTimer;
 use faultline::{Addr, Ctx, Node, TimerId};
+use lsp::{Params, ServerEndpoint, ServerEvent};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,6 +267,7 @@ impl ServerNode {
 
 impl Node for ServerNode {
     type Event = MinerEvent;
+    type Timer = MinerTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
         self.server = Some(Server::new(ctx, self.params, self.cfg.clone()));
@@ -277,7 +279,7 @@ impl Node for ServerNode {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, _tag: MinerTimer) {
         if let Some(s) = &mut self.server {
             s.on_timer(ctx, timer);
         }

@@ -10,16 +10,22 @@
 use crate::event::MinerEvent;
 use crate::hash::{Best, Hasher};
 use crate::message::Message;
+use faultline::{Addr, Ctx, Node, TimerId};
 use lsp::{ClientEndpoint, ClientEvent, Params};
 use rand::Rng;
-use faultline::{Addr, Ctx, Node, TimerId};
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// The tag of the work timer (LSP's endpoint uses tag 0).
-const TAG_WORK: u64 = 1;
-/// The tag of a node's delayed start (see [`WorkerNode::delayed`]).
-pub(crate) const TAG_START: u64 = 2;
+faultline::timer_tags! {
+    /// The timers of the miner's nodes: an LSP endpoint's epoch (under LSP's own number,
+    /// so the endpoint's timers decode as `Lsp`), a miner's simulated work, a delayed start
+    /// (see [`WorkerNode::delayed`]).
+    pub enum MinerTimer {
+        Lsp = 0,
+        Work = 1,
+        Start = 2,
+    }
+}
 
 /// A miner's counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -81,8 +87,8 @@ impl Worker {
         self.pump(ctx);
     }
 
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: u64) {
-        if tag == TAG_WORK {
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: MinerTimer) {
+        if tag == MinerTimer::Work {
             if let Some((id, best, lo, hi)) = self.busy {
                 if id == timer {
                     self.busy = None;
@@ -141,7 +147,7 @@ impl Worker {
                 Some(rate) => {
                     let ns = (nonces * 1_000_000_000 / rate.max(1) as u128)
                         .clamp(1, u64::MAX as u128) as u64;
-                    let id = ctx.set_timer(Duration::from_nanos(ns), TAG_WORK);
+                    let id = ctx.set_timer(Duration::from_nanos(ns), MinerTimer::Work);
                     self.busy = Some((id, best, lo, hi));
                 }
                 None => self.reply(ctx, best, lo, hi),
@@ -224,7 +230,7 @@ impl WorkerNode {
         if let (Some(after), Some(w)) = (self.respawn, &self.worker) {
             if w.is_stopped() && !self.respawn_pending {
                 self.respawn_pending = true;
-                ctx.set_timer(after, TAG_START);
+                ctx.set_timer(after, MinerTimer::Start);
             }
         }
     }
@@ -245,11 +251,12 @@ impl WorkerNode {
 
 impl Node for WorkerNode {
     type Event = MinerEvent;
+    type Timer = MinerTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
         match self.delay {
             Some(d) => {
-                ctx.set_timer(d, TAG_START);
+                ctx.set_timer(d, MinerTimer::Start);
             }
             None => self.start(ctx),
         }
@@ -262,9 +269,9 @@ impl Node for WorkerNode {
         self.supervise(ctx);
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: MinerTimer) {
         let stopped = self.worker.as_ref().is_none_or(|w| w.is_stopped());
-        if tag == TAG_START && stopped {
+        if tag == MinerTimer::Start && stopped {
             self.respawn_pending = false;
             self.start(ctx);
         } else if let Some(w) = &mut self.worker {

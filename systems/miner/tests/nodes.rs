@@ -1,66 +1,53 @@
 //! The server, miner and client nodes in a simulated world: the handout's answer end to
 //! end, and a hostile LSP peer that the server survives.
 
+use faultline::{Addr, Ctx, Node, Time, TimerId, World};
 use lsp::{ClientEndpoint, Params};
 use miner::server::ServerStats;
 use miner::{Best, ClientNode, MinerEvent, MinerNode, Outcome, ServerNode, WorkerNode};
-use faultline::{Addr, Ctx, Node, Time, TimerId, World};
 
 fn params() -> Params {
     Params::new(5, 100, 4, 0, 4)
 }
 
-/// A miner world node, or a raw LSP client that writes whatever payloads it is given.
-#[allow(clippy::large_enum_variant)]
-enum TestNode {
-    Miner(MinerNode),
-    Raw {
-        server: Addr,
-        payloads: Vec<Vec<u8>>,
-        lsp: Option<ClientEndpoint>,
-    },
+/// A raw LSP client that writes whatever payloads it is given.
+struct RawPeer {
+    server: Addr,
+    payloads: Vec<Vec<u8>>,
+    lsp: Option<ClientEndpoint>,
 }
 
-impl Node for TestNode {
+impl Node for RawPeer {
     type Event = MinerEvent;
+    type Timer = lsp::LspTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        match self {
-            TestNode::Miner(n) => n.on_start(ctx),
-            TestNode::Raw {
-                server,
-                payloads,
-                lsp,
-            } => {
-                let mut c = ClientEndpoint::connect(ctx, *server, 7, params());
-                for p in payloads.drain(..) {
-                    c.write(ctx, p).expect("queued");
-                }
-                *lsp = Some(c);
-            }
+        let mut c = ClientEndpoint::connect(ctx, self.server, 7, params());
+        for p in self.payloads.drain(..) {
+            c.write(ctx, p).expect("queued");
         }
+        self.lsp = Some(c);
     }
 
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, MinerEvent>, from: Addr, data: &[u8]) {
-        match self {
-            TestNode::Miner(n) => n.on_datagram(ctx, from, data),
-            TestNode::Raw { lsp, .. } => {
-                let c = lsp.as_mut().expect("started");
-                c.on_datagram(ctx, from, data);
-                while c.poll_event().is_some() {}
-            }
-        }
+        let c = self.lsp.as_mut().expect("started");
+        c.on_datagram(ctx, from, data);
+        while c.poll_event().is_some() {}
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: u64) {
-        match self {
-            TestNode::Miner(n) => n.on_timer(ctx, timer, tag),
-            TestNode::Raw { lsp, .. } => {
-                let c = lsp.as_mut().expect("started");
-                c.on_timer(ctx, timer);
-                while c.poll_event().is_some() {}
-            }
-        }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, _: lsp::LspTimer) {
+        let c = self.lsp.as_mut().expect("started");
+        c.on_timer(ctx, timer);
+        while c.poll_event().is_some() {}
+    }
+}
+
+faultline::node_kinds! {
+    /// A miner world node, or a raw LSP client.
+    #[allow(clippy::large_enum_variant)]
+    enum TestNode: MinerEvent {
+        Miner(MinerNode),
+        Raw(RawPeer),
     }
 }
 
@@ -192,10 +179,12 @@ fn server_drops_hostile_payloads_and_keeps_serving() {
         vec![join.clone(), request.clone(), result.clone()],
     ];
     for payloads in hostile {
-        world.add_node(move |_| TestNode::Raw {
-            server,
-            payloads: payloads.clone(),
-            lsp: None,
+        world.add_node(move |_| {
+            TestNode::Raw(RawPeer {
+                server,
+                payloads: payloads.clone(),
+                lsp: None,
+            })
         });
     }
     let client = world.add_node(move |_| {

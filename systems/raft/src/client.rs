@@ -9,14 +9,19 @@
 //! unknown outcome.
 
 use crate::msg::{ClientResult, Msg};
-use rand::Rng;
-use serde::{Deserialize, Serialize};
 use faultline::linearizability::{KvInput, KvOutput};
 use faultline::{Addr, Ctx, TimerId};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-pub const TAG_RETRY: u64 = 10;
-pub const TAG_NEXT_OP: u64 = 11;
+faultline::timer_tags! {
+    /// A client's timers: give up on the current server, or start the next operation.
+    pub enum ClientTimer {
+        Retry = 10,
+        NextOp = 11,
+    }
+}
 
 /// What a client records for the checkers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,15 +187,15 @@ impl KvClient {
         &mut self,
         ctx: &mut Ctx<'_, E>,
         timer: TimerId,
-        tag: u64,
+        tag: ClientTimer,
     ) {
         match tag {
-            TAG_RETRY if Some(timer) == self.retry_timer && self.current.is_some() => {
+            ClientTimer::Retry if Some(timer) == self.retry_timer && self.current.is_some() => {
                 self.resends += 1;
                 self.target = (self.target + 1) % self.servers.len();
                 self.send_current(ctx, self.cfg.retry_after);
             }
-            TAG_NEXT_OP if self.current.is_none() => {
+            ClientTimer::NextOp if self.current.is_none() => {
                 let op = self.random_op(ctx);
                 self.submit(ctx, op);
             }
@@ -275,7 +280,7 @@ impl KvClient {
         if let Some(t) = self.retry_timer.take() {
             ctx.cancel_timer(t);
         }
-        self.retry_timer = Some(ctx.set_timer(after, TAG_RETRY));
+        self.retry_timer = Some(ctx.set_timer(after, ClientTimer::Retry));
     }
 
     fn schedule_next<E>(&mut self, ctx: &mut Ctx<'_, E>) {
@@ -285,7 +290,7 @@ impl KvClient {
             ctx.rng()
                 .gen_range(lo.as_nanos() as u64..=hi.as_nanos() as u64),
         );
-        ctx.set_timer(wait, TAG_NEXT_OP);
+        ctx.set_timer(wait, ClientTimer::NextOp);
     }
 
     /// A random operation; written values are unique, so the checker can tell them apart.

@@ -9,8 +9,8 @@
 //! storage of its own. Gets go through the log too, which is what makes them linearizable.
 
 use bincode::Options;
-use serde::{Deserialize, Serialize};
 use faultline::linearizability::{KvInput, KvOutput};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A command in the Raft log.

@@ -19,8 +19,8 @@ pub mod persist;
 pub mod raft;
 pub mod server;
 
-pub use client::{ClientConfig, ClientEvent, KvClient, Workload};
+pub use client::{ClientConfig, ClientEvent, ClientTimer, KvClient, Workload};
 pub use config::Config;
 pub use node::{Event, RaftKvNode};
-pub use raft::{Raft, RaftEvent, Role};
+pub use raft::{Raft, RaftEvent, RaftTimer, Role};
 pub use server::KvServer;

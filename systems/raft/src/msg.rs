@@ -7,8 +7,8 @@
 //! accepted as a different command and break safety.
 
 use bincode::Options;
-use serde::{Deserialize, Serialize};
 use faultline::linearizability::{KvInput, KvOutput};
+use serde::{Deserialize, Serialize};
 
 /// Largest datagram we encode or accept.
 pub const MAX_DATAGRAM: u64 = 60 * 1024;

@@ -1,10 +1,10 @@
 //! The one node type a Raft + key-value world holds: a server or a client.
 
-use crate::client::{ClientEvent, KvClient};
-use crate::raft::RaftEvent;
+use crate::client::{ClientEvent, ClientTimer, KvClient};
+use crate::raft::{RaftEvent, RaftTimer};
 use crate::server::KvServer;
-use serde::{Deserialize, Serialize};
 use faultline::{Addr, Ctx, Node, TimerId};
+use serde::{Deserialize, Serialize};
 
 /// Every history event of a Raft + key-value run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,61 +25,56 @@ impl From<ClientEvent> for Event {
     }
 }
 
-/// A server or a client of the replicated key-value store.
-#[allow(clippy::large_enum_variant)]
-pub enum RaftKvNode {
-    Server(KvServer),
-    Client(KvClient),
+impl Node for KvServer {
+    type Event = Event;
+    type Timer = RaftTimer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Event>) {
+        KvServer::on_start(self, ctx);
+    }
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_, Event>, from: Addr, data: &[u8]) {
+        KvServer::on_datagram(self, ctx, from, data);
+    }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Event>, timer: TimerId, tag: RaftTimer) {
+        KvServer::on_timer(self, ctx, timer, tag);
+    }
+}
+
+impl Node for KvClient {
+    type Event = Event;
+    type Timer = ClientTimer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Event>) {
+        KvClient::on_start(self, ctx);
+    }
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_, Event>, from: Addr, data: &[u8]) {
+        KvClient::on_datagram(self, ctx, from, data);
+    }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Event>, timer: TimerId, tag: ClientTimer) {
+        KvClient::on_timer(self, ctx, timer, tag);
+    }
+}
+
+faultline::node_kinds! {
+    /// A server or a client of the replicated key-value store.
+    #[allow(clippy::large_enum_variant)]
+    pub enum RaftKvNode: Event {
+        Server(KvServer),
+        Client(KvClient),
+    }
 }
 
 impl RaftKvNode {
     pub fn server(&self) -> Option<&KvServer> {
-        match self {
-            RaftKvNode::Server(s) => Some(s),
-            RaftKvNode::Client(_) => None,
-        }
+        self.kind()
     }
     pub fn server_mut(&mut self) -> Option<&mut KvServer> {
-        match self {
-            RaftKvNode::Server(s) => Some(s),
-            RaftKvNode::Client(_) => None,
-        }
+        self.kind_mut()
     }
     pub fn client(&self) -> Option<&KvClient> {
-        match self {
-            RaftKvNode::Client(c) => Some(c),
-            RaftKvNode::Server(_) => None,
-        }
+        self.kind()
     }
     pub fn client_mut(&mut self) -> Option<&mut KvClient> {
-        match self {
-            RaftKvNode::Client(c) => Some(c),
-            RaftKvNode::Server(_) => None,
-        }
-    }
-}
-
-impl Node for RaftKvNode {
-    type Event = Event;
-
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Event>) {
-        match self {
-            RaftKvNode::Server(s) => s.on_start(ctx),
-            RaftKvNode::Client(c) => c.on_start(ctx),
-        }
-    }
-
-    fn on_datagram(&mut self, ctx: &mut Ctx<'_, Event>, from: Addr, data: &[u8]) {
-        match self {
-            RaftKvNode::Server(s) => s.on_datagram(ctx, from, data),
-            RaftKvNode::Client(c) => c.on_datagram(ctx, from, data),
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Event>, timer: TimerId, tag: u64) {
-        match self {
-            RaftKvNode::Server(s) => s.on_timer(ctx, timer, tag),
-            RaftKvNode::Client(c) => c.on_timer(ctx, timer, tag),
-        }
+        self.kind_mut()
     }
 }

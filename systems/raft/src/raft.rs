@@ -20,14 +20,18 @@
 use crate::config::Config;
 use crate::msg::{Conflict, Entry, Msg};
 use crate::persist;
+use faultline::{Addr, Ctx, Time, TimerId};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use faultline::{Addr, Ctx, Time, TimerId};
 use std::collections::BTreeSet;
 
-/// Timer tags used by the core; a node owning it must route these tags here.
-pub const TAG_ELECTION: u64 = 1;
-pub const TAG_HEARTBEAT: u64 = 2;
+faultline::timer_tags! {
+    /// The core's timers; a node owning the core routes these to [`Raft::on_timer`].
+    pub enum RaftTimer {
+        Election = 1,
+        Heartbeat = 2,
+    }
+}
 
 /// Shortest wait when the election timer re-arms itself.
 const MIN_REARM: std::time::Duration = std::time::Duration::from_millis(1);
@@ -201,7 +205,7 @@ impl Raft {
         self.redraw_election_timeout(ctx);
         self.reset_election_deadline(ctx);
         let wait = self.election_deadline.since(ctx.now());
-        self.election_timer = Some(ctx.set_timer(wait, TAG_ELECTION));
+        self.election_timer = Some(ctx.set_timer(wait, RaftTimer::Election));
     }
 
     /// Take the entries committed since the last call, in index order, each once.
@@ -236,15 +240,20 @@ impl Raft {
     }
 
     /// A timer with one of this core's tags fired.
-    pub fn on_timer<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>, timer: TimerId, tag: u64) {
+    pub fn on_timer<E: From<RaftEvent>>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+        timer: TimerId,
+        tag: RaftTimer,
+    ) {
         match tag {
-            TAG_ELECTION if Some(timer) == self.election_timer => {
+            RaftTimer::Election if Some(timer) == self.election_timer => {
                 let now = ctx.now();
                 if now < self.election_deadline {
                     // Not yet (the deadline moved, or the clock fired early): wait for the
                     // rest, at least a millisecond so an early-firing clock cannot spin us.
                     let wait = self.election_deadline.since(now).max(MIN_REARM);
-                    self.election_timer = Some(ctx.set_timer(wait, TAG_ELECTION));
+                    self.election_timer = Some(ctx.set_timer(wait, RaftTimer::Election));
                     return;
                 }
                 if self.role != Role::Leader {
@@ -253,11 +262,14 @@ impl Raft {
                     self.reset_election_deadline(ctx);
                 }
                 let wait = self.election_deadline.since(now);
-                self.election_timer = Some(ctx.set_timer(wait, TAG_ELECTION));
+                self.election_timer = Some(ctx.set_timer(wait, RaftTimer::Election));
             }
-            TAG_HEARTBEAT if Some(timer) == self.heartbeat_timer && self.role == Role::Leader => {
+            RaftTimer::Heartbeat
+                if Some(timer) == self.heartbeat_timer && self.role == Role::Leader =>
+            {
                 self.broadcast_append(ctx);
-                self.heartbeat_timer = Some(ctx.set_timer(self.cfg.heartbeat, TAG_HEARTBEAT));
+                self.heartbeat_timer =
+                    Some(ctx.set_timer(self.cfg.heartbeat, RaftTimer::Heartbeat));
             }
             _ => {}
         }
@@ -377,7 +389,7 @@ impl Raft {
             log_terms,
         }));
         self.broadcast_append(ctx);
-        self.heartbeat_timer = Some(ctx.set_timer(self.cfg.heartbeat, TAG_HEARTBEAT));
+        self.heartbeat_timer = Some(ctx.set_timer(self.cfg.heartbeat, RaftTimer::Heartbeat));
     }
 
     fn on_request_vote<E>(

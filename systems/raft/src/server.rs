@@ -10,7 +10,7 @@
 use crate::config::Config;
 use crate::kv::{Command, KvState};
 use crate::msg::{ClientResult, Msg};
-use crate::raft::{Raft, RaftEvent, TAG_ELECTION, TAG_HEARTBEAT};
+use crate::raft::{Raft, RaftEvent, RaftTimer};
 use faultline::linearizability::KvInput;
 use faultline::{Addr, Ctx, TimerId};
 use std::collections::BTreeMap;
@@ -59,11 +59,14 @@ impl KvServer {
         self.raft.on_start(ctx);
     }
 
-    pub fn on_timer<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>, timer: TimerId, tag: u64) {
-        if tag == TAG_ELECTION || tag == TAG_HEARTBEAT {
-            self.raft.on_timer(ctx, timer, tag);
-            self.apply_committed(ctx);
-        }
+    pub fn on_timer<E: From<RaftEvent>>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+        timer: TimerId,
+        tag: RaftTimer,
+    ) {
+        self.raft.on_timer(ctx, timer, tag);
+        self.apply_committed(ctx);
     }
 
     pub fn on_datagram<E: From<RaftEvent>>(

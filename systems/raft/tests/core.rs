@@ -2,12 +2,16 @@
 //! test pins one rule of Figure 2: vote durability across a crash, the election restriction,
 //! the fast back-up hint, commit only of current-term entries, and dropping garbage.
 
+use faultline::{Addr, Effect, Node, NodeIo, Storage, Time};
 use raft::msg::{Conflict, Entry, Msg};
 use raft::{Config, Event, KvServer, Raft, RaftKvNode};
-use faultline::{Addr, Effect, Node, NodeIo, Storage, Time};
 
 fn io(me: u32, storage: Storage) -> NodeIo<Event> {
-    NodeIo::new(Addr(me), faultline::derive_rng(7, &format!("test/{me}")), storage)
+    NodeIo::new(
+        Addr(me),
+        faultline::derive_rng(7, &format!("test/{me}")),
+        storage,
+    )
 }
 
 fn peers(n: u32) -> Vec<Addr> {

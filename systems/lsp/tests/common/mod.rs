@@ -2,9 +2,9 @@
 //! effects are drained by hand, datagrams delivered in order (or dropped by a filter),
 //! timers fired when the test advances the clock.
 
+use faultline::{Addr, Effect, NodeIo, Storage, Time, TimerId};
 use lsp::{ClientEndpoint, ClientEvent, Params, ServerEndpoint, ServerEvent};
 use rand::SeedableRng;
-use faultline::{Addr, Effect, NodeIo, Storage, Time, TimerId};
 use std::collections::BTreeMap;
 
 pub const SERVER: Addr = Addr(0);
