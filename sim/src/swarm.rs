@@ -120,7 +120,7 @@ impl Episodes<'_> {
         &mut self,
         kind: &str,
         allowed: bool,
-        per_phase: f64,
+        per_phase: u32,
         lasting: (u64, u64),
         mut begin_end: impl FnMut(&mut ChaCha8Rng) -> (Fault, Fault),
     ) {
@@ -155,22 +155,39 @@ fn kind_rng(seed: u64, kind: &str, allowed: bool) -> Option<ChaCha8Rng> {
         return None;
     }
     let mut rng = derive_rng(seed, &format!("swarm/{kind}"));
-    rng.gen_bool(0.5).then_some(rng)
+    coin(&mut rng).then_some(rng)
 }
 
-/// Times of episodes in the fault phase: on average one every `phase / per_phase`.
-fn episode_starts(rng: &mut ChaCha8Rng, phase_ns: u64, per_phase: f64) -> Vec<u64> {
-    let mean_gap = (phase_ns as f64 / per_phase).max(1.0);
-    let mut t = 0.0;
+/// Slots the fault phase is cut into for drawing episode starts.
+const SLOTS: u64 = 1024;
+
+/// Times of episodes in the fault phase, `per_phase` of them on average: each of [`SLOTS`]
+/// equal slots starts one with probability `per_phase / SLOTS`, at a uniform moment inside
+/// it. That is a Bernoulli approximation of a Poisson process, in integers only, so the
+/// same seed gives the same schedule on every platform (no `ln` from the platform's libm).
+fn episode_starts(rng: &mut ChaCha8Rng, phase_ns: u64, per_phase: u32) -> Vec<u64> {
+    let slot_ns = (phase_ns / SLOTS).max(1);
     let mut starts = Vec::new();
-    loop {
-        // Exponential gaps: a Poisson process of episodes.
-        t += -mean_gap * (1.0 - rng.gen::<f64>()).ln();
-        if t >= phase_ns as f64 {
-            return starts;
+    for slot in 0..SLOTS {
+        if rng.gen_range(0..SLOTS) < per_phase as u64 {
+            let t = slot * slot_ns + rng.gen_range(0..slot_ns);
+            if t < phase_ns {
+                starts.push(t);
+            }
         }
-        starts.push(t as u64);
     }
+    starts
+}
+
+/// A rate drawn uniformly between two figures in parts per million, drawn as an integer so
+/// the draw involves no floating-point arithmetic; the one division is exact-rounded IEEE.
+fn rate_ppm(rng: &mut ChaCha8Rng, lo_ppm: u64, hi_ppm: u64) -> f64 {
+    rng.gen_range(lo_ppm..=hi_ppm.max(lo_ppm)) as f64 / 1e6
+}
+
+/// A fair coin, from integers.
+fn coin(rng: &mut ChaCha8Rng) -> bool {
+    rng.gen_ratio(1, 2)
 }
 
 /// The schedule `seed` picks under `profile`.
@@ -187,15 +204,15 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
     let mut link = profile.base_link.clone();
     let base_span = link.latency_max_ns.max(1_000_000);
     if let Some(mut r) = kind_rng(seed, "loss", k.loss) {
-        link.loss = r.gen_range(0.01..=profile.max_loss.max(0.01));
+        link.loss = rate_ppm(&mut r, 10_000, (profile.max_loss * 1e6) as u64);
         swarm.push(format!("loss {:.3}", link.loss));
     }
     if let Some(mut r) = kind_rng(seed, "duplicate", k.duplicate) {
-        link.duplicate = r.gen_range(0.01..=0.2);
+        link.duplicate = rate_ppm(&mut r, 10_000, 200_000);
         swarm.push(format!("duplicate {:.3}", link.duplicate));
     }
     if let Some(mut r) = kind_rng(seed, "reorder", k.reorder) {
-        link.reorder = r.gen_range(0.05..=0.5);
+        link.reorder = rate_ppm(&mut r, 50_000, 500_000);
         link.reorder_delay_ns = r.gen_range(base_span..=base_span * 20);
         swarm.push(format!(
             "reorder {:.3} up to {} us",
@@ -204,11 +221,11 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
         ));
     }
     if let Some(mut r) = kind_rng(seed, "corrupt", k.corrupt) {
-        link.corrupt = r.gen_range(0.01..=0.1);
+        link.corrupt = rate_ppm(&mut r, 10_000, 100_000);
         swarm.push(format!("corrupt {:.3}", link.corrupt));
     }
     if let Some(mut r) = kind_rng(seed, "truncate", k.truncate) {
-        link.truncate = r.gen_range(0.01..=0.1);
+        link.truncate = rate_ppm(&mut r, 10_000, 100_000);
         swarm.push(format!("truncate {:.3}", link.truncate));
     }
     if link.is_faulty() {
@@ -233,7 +250,7 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
     plan.add(
         "partition",
         k.partition && nodes.len() >= 2,
-        3.0,
+        3,
         (20, 4),
         |r| {
             let mut shuffled = nodes.clone();
@@ -243,43 +260,25 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
             (Fault::Partition { groups }, Fault::Repair)
         },
     );
-    plan.add(
-        "one_way",
-        k.one_way && nodes.len() >= 2,
-        2.0,
-        (20, 4),
-        |r| {
-            let pair: Vec<u32> = nodes.choose_multiple(r, 2).copied().collect();
-            (
-                Fault::CutOneWay {
-                    from: pair[0],
-                    to: pair[1],
-                },
-                Fault::Repair,
-            )
-        },
-    );
-    plan.add(
-        "isolate",
-        k.isolate && !nodes.is_empty(),
-        2.0,
-        (20, 4),
-        |r| {
-            let node = *nodes.choose(r).expect("non-empty");
-            (Fault::Isolate { node }, Fault::Repair)
-        },
-    );
-    plan.add(
-        "crash",
-        k.crash && !crashable.is_empty(),
-        3.0,
-        (40, 5),
-        |r| {
-            let node = *crashable.choose(r).expect("non-empty");
-            (Fault::Crash { node }, Fault::Restart { node })
-        },
-    );
-    plan.add("pause", k.pause && !nodes.is_empty(), 3.0, (40, 5), |r| {
+    plan.add("one_way", k.one_way && nodes.len() >= 2, 2, (20, 4), |r| {
+        let pair: Vec<u32> = nodes.choose_multiple(r, 2).copied().collect();
+        (
+            Fault::CutOneWay {
+                from: pair[0],
+                to: pair[1],
+            },
+            Fault::Repair,
+        )
+    });
+    plan.add("isolate", k.isolate && !nodes.is_empty(), 2, (20, 4), |r| {
+        let node = *nodes.choose(r).expect("non-empty");
+        (Fault::Isolate { node }, Fault::Repair)
+    });
+    plan.add("crash", k.crash && !crashable.is_empty(), 3, (40, 5), |r| {
+        let node = *crashable.choose(r).expect("non-empty");
+        (Fault::Crash { node }, Fault::Restart { node })
+    });
+    plan.add("pause", k.pause && !nodes.is_empty(), 3, (40, 5), |r| {
         let node = *nodes.choose(r).expect("non-empty");
         (Fault::Pause { node }, Fault::Resume { node })
     });
@@ -287,7 +286,7 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
     if let Some(mut r) = kind_rng(seed, "clock", k.clock && !nodes.is_empty()) {
         swarm.push("clock offset and drift".to_string());
         for &node in nodes {
-            if r.gen_bool(0.5) {
+            if coin(&mut r) {
                 at(
                     0,
                     Fault::ClockOffset {
@@ -296,7 +295,7 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
                     },
                 );
             }
-            if r.gen_bool(0.5) {
+            if coin(&mut r) {
                 at(
                     0,
                     Fault::ClockDrift {
@@ -312,7 +311,7 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
         "stream_reset",
         k.stream_reset && !crashable.is_empty(),
     ) {
-        let starts = episode_starts(&mut r, phase, 3.0);
+        let starts = episode_starts(&mut r, phase, 3);
         swarm.push(format!("stream reset x{}", starts.len()));
         for t in starts {
             let node = *crashable.choose(&mut r).expect("non-empty");
