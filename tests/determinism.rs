@@ -3,9 +3,9 @@
 //! runs; and every one of those runs keeps its invariants. `FAULTLINE_SEED=N` narrows the
 //! seeds to N.
 
+use faultline::harness::RunSpec;
+use faultline::sweep::{seeds_from_env, sweep};
 use scenarios::catalog;
-use scenarios::harness::RunSpec;
-use scenarios::sweep::{seeds_from_env, sweep};
 
 fn seeds() -> std::ops::Range<u64> {
     seeds_from_env(0..2).expect("FAULTLINE_SEED must be a number")
@@ -50,7 +50,7 @@ fn sweeps_agree_across_thread_counts_for_every_scenario() {
         let one = sweep(scenario.as_ref(), seeds(), 1, &|_| {});
         let two = sweep(scenario.as_ref(), seeds(), 2, &|_| {});
         let hashes =
-            |rs: &[(u64, Result<scenarios::harness::Report, String>)]| -> Vec<(u64, String)> {
+            |rs: &[(u64, Result<faultline::harness::Report, String>)]| -> Vec<(u64, String)> {
                 rs.iter()
                     .map(|(s, r)| (*s, r.as_ref().expect("runs").trace_hash.clone()))
                     .collect()
@@ -66,7 +66,7 @@ fn sweeps_agree_across_thread_counts_for_every_scenario() {
 
 #[test]
 fn different_seeds_give_different_runs_for_every_scenario() {
-    if std::env::var(scenarios::sweep::SEED_ENV).is_ok() {
+    if std::env::var(faultline::sweep::SEED_ENV).is_ok() {
         return; // narrowed to one seed: nothing to compare
     }
     for scenario in catalog::all() {

@@ -2,10 +2,10 @@
 //! schedule (the heal phase restores the network and restarts every node, so liveness must
 //! hold too), and a run under an explicit schedule is deterministic.
 
+use faultline::harness::RunSpec;
 use faultline::{Fault, LinkFaults, Schedule, TimedFault};
 use proptest::prelude::*;
 use scenarios::catalog;
-use scenarios::harness::RunSpec;
 
 const PHASE_NS: u64 = 10_000_000_000;
 

@@ -1,6 +1,6 @@
 //! Every scenario faultline knows, in one list.
 
-use crate::harness::Scenario;
+use faultline::harness::Scenario;
 
 /// All scenarios, in a fixed order.
 pub fn all() -> Vec<Box<dyn Scenario>> {

@@ -6,9 +6,7 @@
 pub mod bench;
 pub mod catalog;
 pub mod exercise;
-pub mod harness;
 pub mod kv;
 pub mod lsp;
 pub mod miner;
 pub mod raft;
-pub mod sweep;

@@ -1,9 +1,10 @@
 //! `faultline`: run, sweep and list scenarios; run the five systems as real programs.
 
 use clap::{Parser, Subcommand};
+use faultline::harness::{replay_command, Report, RunSpec};
+use faultline::sweep;
 use indicatif::{ProgressBar, ProgressStyle};
-use scenarios::harness::{replay_command, Report, RunSpec};
-use scenarios::{bench, catalog, sweep};
+use scenarios::{bench, catalog};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,9 +1,9 @@
 //! The kv scenarios: every official test intent is in the catalog, every kv scenario holds
 //! its invariants on a few seeds, and a seed replays to the same trace hash.
 
-use scenarios::harness::RunSpec;
+use faultline::harness::RunSpec;
 
-fn run(name: &str, seed: u64) -> scenarios::harness::Report {
+fn run(name: &str, seed: u64) -> faultline::harness::Report {
     let scenario = scenarios::catalog::find(name).unwrap_or_else(|| panic!("{name} missing"));
     let report = scenario
         .run(&RunSpec {

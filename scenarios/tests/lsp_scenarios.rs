@@ -2,8 +2,8 @@
 //! every scenario in tests/determinism.rs)
 //! (the full sweeps run from the CLI: `faultline sweep lsp-stream --seeds 0..1000`).
 
+use faultline::harness::RunSpec;
 use scenarios::catalog;
-use scenarios::harness::RunSpec;
 
 const LSP: [&str; 3] = ["lsp-echo", "lsp-stream", "lsp-loss"];
 

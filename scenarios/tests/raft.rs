@@ -1,6 +1,6 @@
 //! Every Raft scenario in the catalog passes on a few seeds and replays to the same trace.
 
-use scenarios::harness::RunSpec;
+use faultline::harness::RunSpec;
 
 #[test]
 fn raft_scenarios_pass_and_replay() {

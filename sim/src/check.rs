@@ -11,18 +11,95 @@ use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::fmt;
 
-/// An invariant that does not hold: its name and what was seen.
+/// What an invariant promises: that nothing bad ever happens, or that something good
+/// eventually does (checked once the faults have stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Property {
+    /// Violated at one moment, by one bad state or step.
+    Safety,
+    /// Violated when a deadline after the heal passes without the good thing happening.
+    Liveness,
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Property::Safety => "safety",
+            Property::Liveness => "liveness",
+        })
+    }
+}
+
+/// A named invariant of a system, declared once (in the scenario's `invariants.rs`) and
+/// used by its checkers to report failures.
+///
+/// ```
+/// use faultline::check::{Invariant, Property};
+/// const ONE_LEADER: Invariant = Invariant::safety("one-leader-per-term", "at most one leader per term");
+/// let failure = ONE_LEADER.fail("n1 and n2 lead term 3");
+/// assert_eq!((failure.invariant.as_str(), failure.property), ("one-leader-per-term", Property::Safety));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invariant {
+    pub name: &'static str,
+    pub property: Property,
+    /// One line on what it demands.
+    pub about: &'static str,
+}
+
+impl Invariant {
+    pub const fn safety(name: &'static str, about: &'static str) -> Invariant {
+        Invariant {
+            name,
+            property: Property::Safety,
+            about,
+        }
+    }
+
+    pub const fn liveness(name: &'static str, about: &'static str) -> Invariant {
+        Invariant {
+            name,
+            property: Property::Liveness,
+            about,
+        }
+    }
+
+    /// This invariant failed: `detail` says what was seen.
+    pub fn fail(&self, detail: impl Into<String>) -> Failure {
+        Failure {
+            invariant: self.name.to_string(),
+            property: self.property,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An invariant that does not hold: its name, whether it is a safety or liveness property,
+/// and what was seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub invariant: String,
+    pub property: Property,
     pub detail: String,
 }
 
 impl Failure {
+    /// A safety failure of an invariant named on the spot; prefer declaring an
+    /// [`Invariant`] and calling [`Invariant::fail`].
     pub fn new(invariant: impl Into<String>, detail: impl Into<String>) -> Failure {
         Failure {
             invariant: invariant.into(),
+            property: Property::Safety,
             detail: detail.into(),
+        }
+    }
+
+    /// A liveness failure of an invariant named on the spot.
+    pub fn liveness(invariant: impl Into<String>, detail: impl Into<String>) -> Failure {
+        Failure {
+            property: Property::Liveness,
+            ..Failure::new(invariant, detail)
         }
     }
 }
@@ -42,6 +119,7 @@ impl fmt::Display for Failure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     pub invariant: String,
+    pub property: Property,
     pub detail: String,
     pub time_ns: u64,
     pub seed: u64,
@@ -52,7 +130,8 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invariant `{}` violated at {} (seed {}): {}\n  replay: {}",
+            "{} invariant `{}` violated at {} (seed {}): {}\n  replay: {}",
+            self.property,
             self.invariant,
             Time(self.time_ns),
             self.seed,

@@ -9,6 +9,13 @@
 //! stream resets). Every delivered event is folded into a SHA-256 trace hash: the same seed
 //! and schedule give the same hash, every time. No system code lives here.
 //!
+//! Around the world sits what a test of a system needs: typed timer tags ([`timer`]),
+//! worlds of several node kinds ([`node_kinds!`]), named safety and liveness
+//! [`Invariant`]s checked by a [`Checker`] the scenario reaches again after the run
+//! ([`World::checker`]), generated fault schedules ([`swarm`]), the [`harness`] that turns a
+//! scenario and a seed into a [`harness::Report`], seed [`sweep`]s, and a
+//! [`linearizability`] checker. The same nodes run on real sockets through [`real`].
+//!
 //! # How the five systems use the interface
 //!
 //! - **P0, key-value server** (`systems/kv`): the server gets `StreamEvent::Accepted` per
@@ -44,6 +51,7 @@ pub mod check;
 pub mod clock;
 pub mod ctx;
 pub mod faults;
+pub mod harness;
 pub mod kinds;
 pub mod linearizability;
 pub mod network;
@@ -56,12 +64,13 @@ pub mod real;
 pub mod rng;
 pub mod storage;
 pub mod swarm;
+pub mod sweep;
 pub mod time;
 pub mod timer;
 pub mod trace;
 pub mod world;
 
-pub use check::{Checker, Failure, NoChecks, Violation};
+pub use check::{Checker, Failure, Invariant, NoChecks, Property, Violation};
 pub use ctx::{Ctx, Effect, NodeIo, NodeRng, StreamError};
 pub use faults::{Fault, LinkFaults, Schedule, TimedFault};
 pub use kinds::Kind;

@@ -10,9 +10,9 @@
 pub mod counter;
 pub mod echo;
 
-use crate::harness::{drive, Report, RunSpec, Scenario};
 use counter::{CounterEvent, Replica};
 use echo::{EchoClient, EchoEvent, EchoServer};
+use faultline::harness::{drive, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Addr, Failure, Time, World};
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! Every run is checked on every event by [`check::KvChecker`] and at the end by
 //! [`rig::EndChecks`].
 
-use crate::harness::Scenario;
+use faultline::harness::Scenario;
 
 // Benchmarks time themselves on the wall clock and may use threads: they run outside the simulator.
 #[allow(clippy::disallowed_methods)]

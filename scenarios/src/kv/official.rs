@@ -4,7 +4,7 @@
 //! the end checks compare the store with the model and with the clients' own models.
 
 use super::rig::{EndChecks, Rig};
-use crate::harness::{Report, RunSpec, Scenario};
+use faultline::harness::{Report, RunSpec, Scenario};
 use faultline::swarm::FaultProfile;
 use faultline::{Fault, Time};
 use kv::{ClientConfig, Reading};

@@ -2,7 +2,7 @@
 //! shares.
 
 use super::check::{KvChecker, SharedChecker};
-use crate::harness::{drive, Report, RunSpec};
+use faultline::harness::{drive, Report, RunSpec};
 use faultline::swarm::FaultProfile;
 use faultline::{Addr, Failure, Time, World};
 use kv::{ClientConfig, KvNode, Reading};

@@ -3,7 +3,7 @@
 //! clients next to readers that stall or never read; their latency must not move).
 
 use super::rig::{latencies, EndChecks, Rig};
-use crate::harness::{Report, RunSpec, Scenario};
+use faultline::harness::{Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use kv::{ClientConfig, KvNode, Reading};

@@ -6,7 +6,7 @@
 //! - Real: see [`super::realbench`].
 
 use super::lab::{echo_plan, Lab, LabSpec};
-use crate::harness::RunSpec;
+use faultline::harness::RunSpec;
 use lsp::Params;
 use serde::Serialize;
 use std::time::Instant;

@@ -1,7 +1,7 @@
 //! LSP in the simulator: nodes that own the endpoints, the invariants, the catalog
 //! scenarios, and the real programs (`faultline lsp ...`).
 
-use crate::harness::Scenario;
+use faultline::harness::Scenario;
 
 // Benchmarks time themselves on the wall clock and may use threads: they run outside the simulator.
 #[allow(clippy::disallowed_methods)]

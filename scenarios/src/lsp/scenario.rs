@@ -20,7 +20,7 @@
 
 use super::lab::{echo_plan, Lab, LabSpec, Net};
 use super::node::{ClientPlan, LspNode};
-use crate::harness::{drive, Report, RunSpec, Scenario};
+use faultline::harness::{drive, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Failure, Fault, LinkFaults, Schedule, Time, TimedFault, World};
 use lsp::{ClientEvent, Message, MsgType, Params, ServerEvent};

@@ -29,8 +29,8 @@ pub mod checker;
 #[allow(clippy::disallowed_methods)]
 pub mod cli;
 
-use crate::harness::{drive, Report, RunSpec, Scenario};
 use checker::{MinerChecker, Observed};
+use faultline::harness::{drive, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Addr, Failure, Time, World};
 use miner::{scheduler, ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
@@ -465,10 +465,11 @@ impl Scenario for SmallAfterHuge {
             report.ok = false;
             report.violation = Some(faultline::Violation {
                 invariant: "small-after-huge-finishes-first".into(),
+                property: faultline::Property::Liveness,
                 detail: format!("small done at {small_done}, huge at {huge_done}"),
                 time_ns: small_done.as_nanos(),
                 seed: spec.seed,
-                replay: crate::harness::replay_command(self.name(), spec),
+                replay: faultline::harness::replay_command(self.name(), spec),
             });
         }
         Ok(report)

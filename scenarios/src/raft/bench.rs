@@ -8,7 +8,7 @@
 
 use super::cluster::Cluster;
 use super::kv::{self, KvScenario};
-use crate::harness::{RunSpec, Scenario};
+use faultline::harness::{RunSpec, Scenario};
 use faultline::linearizability::{self, KvModel};
 use faultline::Time;
 use raft::Workload;

@@ -4,7 +4,7 @@
 //! are, and every run is checked by the continuous safety checker of [`super::checks`].
 
 use super::checks::{self, Observed};
-use crate::harness::{replay_command, Report, RunSpec};
+use faultline::harness::{replay_command, Report, RunSpec};
 use faultline::{Addr, Failure, Fault, Halt, LinkFaults, Schedule, Time, World};
 use raft::msg::Msg;
 use raft::{ClientConfig, Config, KvClient, KvServer, RaftKvNode, Role, Workload};
@@ -382,6 +382,7 @@ impl Cluster {
         self.world.finish_trace_log()?;
         let violation = outcome.err().map(|halt| faultline::Violation {
             invariant: halt.failure.invariant,
+            property: halt.failure.property,
             detail: halt.failure.detail,
             time_ns: halt.at.as_nanos(),
             seed: spec.seed,

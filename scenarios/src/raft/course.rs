@@ -4,7 +4,7 @@
 //! continuous safety checks.
 
 use super::cluster::{Cluster, Step, ELECTION_TIMEOUT};
-use crate::harness::{Report, RunSpec, Scenario};
+use faultline::harness::{Report, RunSpec, Scenario};
 use faultline::NodeRng as ChaCha8Rng;
 use faultline::{LinkFaults, Schedule};
 use raft::Config;

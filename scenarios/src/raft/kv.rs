@@ -10,7 +10,7 @@
 //! servers including all at once, partition churn, an unreliable network).
 
 use super::cluster::{Cluster, Step};
-use crate::harness::{Report, RunSpec, Scenario};
+use faultline::harness::{Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
 use raft::{Config, Role, Workload};

@@ -2,7 +2,7 @@
 //! store under swarm and scripted faults with a linearizability check ([`kv`]); plus the
 //! real-program commands ([`cli`]).
 
-use crate::harness::Scenario;
+use faultline::harness::Scenario;
 
 // Benchmarks time themselves on the wall clock and may use threads: they run outside the simulator.
 #[allow(clippy::disallowed_methods)]

@@ -1,10 +1,11 @@
-//! The scenario contract and the report a run produces.
+//! The scenario contract and the report a run produces: what a test of any system, ours
+//! or a user's, implements to be run, replayed and swept.
 //!
 //! A [`Scenario`] builds a world, its workload and its checkers from a [`RunSpec`] (seed,
 //! optional explicit fault schedule, optional trace file) and returns a [`Report`]. The
 //! CLI, the sweeps and the tests only ever talk to this trait.
 
-use faultline::{Schedule, Violation};
+use crate::{Schedule, Violation};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -60,16 +61,16 @@ pub fn replay_command(scenario: &str, spec: &RunSpec) -> String {
 /// Run a built world under the spec's schedule (or one generated from the seed under
 /// `profile`) to its end, then run `end_checks` (liveness and final-state invariants) and
 /// fill in the report. The world must already hold its nodes and checker.
-pub fn drive<N: faultline::Node + 'static>(
+pub fn drive<N: crate::Node + 'static>(
     scenario: &str,
     spec: &RunSpec,
-    profile: &faultline::swarm::FaultProfile,
-    mut world: faultline::World<N>,
-    end_checks: impl FnOnce(&mut faultline::World<N>) -> Result<(), faultline::Failure>,
-) -> Result<(Report, faultline::World<N>), String> {
+    profile: &crate::swarm::FaultProfile,
+    mut world: crate::World<N>,
+    end_checks: impl FnOnce(&mut crate::World<N>) -> Result<(), crate::Failure>,
+) -> Result<(Report, crate::World<N>), String> {
     let schedule = match &spec.schedule {
         Some(s) => s.clone(),
-        None => faultline::swarm::generate(spec.seed, profile),
+        None => crate::swarm::generate(spec.seed, profile),
     };
     world.set_base_link(profile.base_link.clone());
     world
@@ -80,8 +81,8 @@ pub fn drive<N: faultline::Node + 'static>(
             .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
         world.set_trace_log(Box::new(std::io::BufWriter::new(file)));
     }
-    let outcome = match world.run_until(faultline::Time(schedule.end_ns)) {
-        Ok(()) => end_checks(&mut world).map_err(|failure| faultline::Halt {
+    let outcome = match world.run_until(crate::Time(schedule.end_ns)) {
+        Ok(()) => end_checks(&mut world).map_err(|failure| crate::Halt {
             at: world.now(),
             failure,
         }),
@@ -90,6 +91,7 @@ pub fn drive<N: faultline::Node + 'static>(
     world.finish_trace_log()?;
     let violation = outcome.err().map(|halt| Violation {
         invariant: halt.failure.invariant,
+        property: halt.failure.property,
         detail: halt.failure.detail,
         time_ns: halt.at.as_nanos(),
         seed: spec.seed,
