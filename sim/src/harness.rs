@@ -65,7 +65,29 @@ pub fn drive<N: crate::Node + 'static>(
     scenario: &str,
     spec: &RunSpec,
     profile: &crate::swarm::FaultProfile,
+    world: crate::World<N>,
+    end_checks: impl FnOnce(&mut crate::World<N>) -> Result<(), crate::Failure>,
+) -> Result<(Report, crate::World<N>), String> {
+    drive_with(
+        scenario,
+        spec,
+        profile,
+        world,
+        |world, schedule| world.run_until(crate::Time(schedule.end_ns)),
+        end_checks,
+    )
+}
+
+/// [`drive`] with the run phase given: once the schedule is loaded, `run` advances the
+/// world (to the schedule's end, checking along the way with [`run_checked`], or as a
+/// script that acts on the world between steps); a [`crate::Halt`] it returns is the run's
+/// violation. Then come `end_checks` and the report, as in [`drive`].
+pub fn drive_with<N: crate::Node + 'static>(
+    scenario: &str,
+    spec: &RunSpec,
+    profile: &crate::swarm::FaultProfile,
     mut world: crate::World<N>,
+    run: impl FnOnce(&mut crate::World<N>, &Schedule) -> Result<(), crate::Halt>,
     end_checks: impl FnOnce(&mut crate::World<N>) -> Result<(), crate::Failure>,
 ) -> Result<(Report, crate::World<N>), String> {
     let schedule = match &spec.schedule {
@@ -81,7 +103,7 @@ pub fn drive<N: crate::Node + 'static>(
             .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
         world.set_trace_log(Box::new(std::io::BufWriter::new(file)));
     }
-    let outcome = match world.run_until(crate::Time(schedule.end_ns)) {
+    let outcome = match run(&mut world, &schedule) {
         Ok(()) => end_checks(&mut world).map_err(|failure| crate::Halt {
             at: world.now(),
             failure,
@@ -109,4 +131,93 @@ pub fn drive<N: crate::Node + 'static>(
         metrics: serde_json::Map::new(),
     };
     Ok((report, world))
+}
+
+/// Run `world` to `until`, calling `check` each time virtual time reaches a multiple of
+/// `every`: invariants over the nodes' state (which no history event shows) checked as the
+/// run goes, on a grid that does not depend on how the run is cut into calls. The first
+/// failure stops the run there. Checks only read the world, so they leave its trace alone.
+/// A world already at `until` is left as it is (events due now stay queued), so a script
+/// can act between events of one instant.
+pub fn run_checked<N: crate::Node + 'static>(
+    world: &mut crate::World<N>,
+    until: crate::Time,
+    every: std::time::Duration,
+    mut check: impl FnMut(&crate::World<N>) -> Result<(), crate::Failure>,
+) -> Result<(), crate::Halt> {
+    let every = crate::time::duration_nanos(every).max(1);
+    while world.now() < until {
+        let next = (world.now().as_nanos() / every + 1).saturating_mul(every);
+        if next > until.as_nanos() {
+            return world.run_until(until);
+        }
+        world.run_until(crate::Time(next))?;
+        check(world).map_err(|failure| crate::Halt {
+            at: world.now(),
+            failure,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Ctx, Failure, Time, World};
+    use std::time::Duration;
+
+    /// A node that does nothing.
+    struct Idle;
+
+    impl crate::Node for Idle {
+        type Event = ();
+        type Timer = ();
+        fn on_start(&mut self, _: &mut Ctx<'_, ()>) {}
+    }
+
+    fn checks_at(cuts: &[u64], every_ms: u64) -> Vec<u64> {
+        let mut world = World::<Idle>::new(1);
+        world.add_node(|_| Idle);
+        let mut seen = Vec::new();
+        for &cut in cuts {
+            run_checked(
+                &mut world,
+                Time::from_millis(cut),
+                Duration::from_millis(every_ms),
+                |w| {
+                    seen.push(w.now().as_nanos() / 1_000_000);
+                    Ok(())
+                },
+            )
+            .expect("no failure");
+        }
+        seen
+    }
+
+    #[test]
+    fn checks_fall_on_the_grid_however_the_run_is_cut() {
+        assert_eq!(checks_at(&[1000], 250), vec![250, 500, 750, 1000]);
+        assert_eq!(
+            checks_at(&[100, 250, 250, 260, 600, 1000], 250),
+            vec![250, 500, 750, 1000]
+        );
+    }
+
+    #[test]
+    fn the_first_failed_check_stops_the_run_at_its_time() {
+        let mut world = World::<Idle>::new(1);
+        world.add_node(|_| Idle);
+        let halt = run_checked(
+            &mut world,
+            Time::from_secs(5),
+            Duration::from_millis(100),
+            |w| match w.now() >= Time::from_millis(300) {
+                true => Err(Failure::new("late", "past 300 ms")),
+                false => Ok(()),
+            },
+        )
+        .expect_err("the check fails");
+        assert_eq!(halt.at, Time::from_millis(300));
+        assert_eq!(world.now(), Time::from_millis(300));
+    }
 }

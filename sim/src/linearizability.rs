@@ -361,7 +361,7 @@ fn check_part<M: Model>(
 pub struct KvModel;
 
 /// An operation on [`KvModel`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvInput {
     Get { key: String },
     Put { key: String, value: String },
@@ -377,7 +377,7 @@ impl KvInput {
 }
 
 /// What a [`KvModel`] operation returns: the value for a get, nothing for a write.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvOutput {
     Value(String),
     Done,

@@ -6,12 +6,13 @@
 //! - simulator: seeds per second of a whole scenario (build, run 20 s, check), and events
 //!   per second and simulated seconds per wall second for an idle cluster and under load.
 
-use super::cluster::Cluster;
-use super::kv::{self, KvScenario};
+use super::invariants::{self, state};
+use super::nodes::Workload;
+use super::scenarios::kv::{self, KvScenario};
+use super::world;
 use faultline::harness::{RunSpec, Scenario};
 use faultline::linearizability::{self, KvModel};
 use faultline::Time;
-use raft::Workload;
 use std::time::{Duration, Instant};
 
 /// What one benchmark measured.
@@ -56,10 +57,17 @@ fn scenario(name: &str) -> KvScenario {
 
 /// Run a scenario once and time the linearizability check of its history.
 pub fn checker(s: &KvScenario, label: &str, seed: u64) -> CheckerFigures {
-    let schedule = s.schedule(seed);
-    let mut c = s.build(seed, &schedule).expect("builds");
-    kv::drive(&mut c, &schedule).expect("the run passes its checks");
-    let ops = super::checks::history(&c.observed.borrow());
+    let spec = RunSpec {
+        seed,
+        ..RunSpec::default()
+    };
+    let (report, world) = s.run_world(&spec).expect("builds");
+    assert!(
+        report.ok,
+        "the run passes its checks: {:?}",
+        report.violation
+    );
+    let ops = invariants::history(state::checker(&world));
     let mut best = f64::MAX;
     let mut verdict = false;
     for _ in 0..5 {
@@ -89,7 +97,7 @@ pub fn checker(s: &KvScenario, label: &str, seed: u64) -> CheckerFigures {
 
 /// A 5-server cluster, with `clients` clients that never run out of work, for `secs`.
 pub fn sim_run(clients: u32, secs: u64, seed: u64) -> SimFigures {
-    let mut c = Cluster::new(seed, 5, raft::Config::default());
+    let mut c = world::cluster(seed, 5, raft::Config::default());
     if clients > 0 {
         let w = Workload {
             ops: u64::MAX,
@@ -97,7 +105,7 @@ pub fn sim_run(clients: u32, secs: u64, seed: u64) -> SimFigures {
             think_max: Duration::from_millis(20),
             ..Workload::default()
         };
-        c.add_clients(clients, Some(w));
+        c.add_clients(clients, &w);
     }
     let start = Instant::now();
     c.world
@@ -105,7 +113,7 @@ pub fn sim_run(clients: u32, secs: u64, seed: u64) -> SimFigures {
         .expect("no violation");
     let wall = start.elapsed().as_secs_f64();
     let events = c.world.events();
-    let client_ops = c.observed.borrow().ops.len();
+    let client_ops = state::checker(&c.world).ops.len();
     SimFigures {
         sim_seconds: secs as f64,
         wall_seconds: wall,

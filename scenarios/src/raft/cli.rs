@@ -9,10 +9,8 @@
 //! - `faultline raft bench`: checker and simulator figures (see [`super::bench`]).
 
 use anyhow::{bail, Context};
-use faultline::linearizability::{KvInput, KvOutput};
 use faultline::real::{RealConfig, Runtime};
-use raft::node::Event;
-use raft::{ClientConfig, Config, KvClient, KvServer, RaftEvent, RaftKvNode};
+use raft::{ClientConfig, Config, Event, KvClient, KvServer, Op, RaftEvent, Reply};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -145,7 +143,7 @@ fn node(
         seed: seed.unwrap_or_else(clock_seed),
         ..RealConfig::default()
     };
-    let mut rt: Runtime<RaftKvNode> =
+    let mut rt: Runtime<KvServer> =
         Runtime::new(config).with_context(|| format!("cannot bind {bind}"))?;
     let peers: Vec<faultline::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
     rt.on_history(move |e: &Event| match e {
@@ -157,7 +155,7 @@ fn node(
         }
         _ => {}
     });
-    rt.start(RaftKvNode::Server(KvServer::new(cfg, id, peers)));
+    rt.start(KvServer::new(cfg, id, peers));
     eprintln!("raft node {id}: serving on udp {bind}");
     rt.run_until(|_| false, None)?;
     Ok(0)
@@ -168,43 +166,30 @@ fn kv(cluster: &[SocketAddr], op: KvOp, timeout: Duration) -> anyhow::Result<i32
         udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         ..RealConfig::default()
     };
-    let mut rt: Runtime<RaftKvNode> = Runtime::new(config)?;
+    let mut rt: Runtime<KvClient> = Runtime::new(config)?;
     let servers: Vec<faultline::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
     // A fresh id per process: sequence numbers restart at 1, so an id must never be reused.
     let id = clock_seed() >> 1;
-    rt.start(RaftKvNode::Client(KvClient::new(
-        id,
-        ClientConfig::default(),
-        servers,
-        None,
-    )));
+    rt.start(KvClient::new(id, ClientConfig::default(), servers));
     let input = match op.clone() {
-        KvOp::Get { key } => KvInput::Get { key },
-        KvOp::Put { key, value } => KvInput::Put { key, value },
-        KvOp::Append { key, value } => KvInput::Append { key, value },
+        KvOp::Get { key } => Op::Get { key },
+        KvOp::Put { key, value } => Op::Put { key, value },
+        KvOp::Append { key, value } => Op::Append { key, value },
     };
-    rt.with_node(|n, ctx| n.client_mut().map(|c| c.submit(ctx, input)));
-    let done = rt.run_until(|n| n.client().is_some_and(|c| c.is_idle()), Some(timeout))?;
+    rt.with_node(|c, ctx| c.submit(ctx, input));
+    let done = rt.run_until(|c| c.is_idle(), Some(timeout))?;
     if !done {
         eprintln!("faultline raft kv: no answer within {timeout:?}");
         return Ok(1);
     }
-    let answer = rt
-        .node()
-        .client()
-        .and_then(|c| c.last_output().cloned())
-        .map(|(_, o)| o);
-    let from = rt
-        .node()
-        .client()
-        .and_then(|c| c.answered_by())
-        .and_then(|a| rt.resolve(a));
+    let answer = rt.node().last_output().cloned().map(|(_, o)| o);
+    let from = rt.node().answered_by().and_then(|a| rt.resolve(a));
     if let Some(from) = from {
         eprintln!("answered by {from}");
     }
     match answer {
-        Some(KvOutput::Value(v)) => println!("{v}"),
-        Some(KvOutput::Done) => println!("ok"),
+        Some(Reply::Value(v)) => println!("{v}"),
+        Some(Reply::Done) => println!("ok"),
         None => bail!("the client finished without an answer"),
     }
     Ok(0)

@@ -1,25 +1,25 @@
-//! A client of the replicated key-value service, with an optional random workload.
+//! A client of the replicated key-value service (SPEC.md §9).
 //!
 //! The client has one operation outstanding at a time, numbered by a sequence number that
 //! with its id makes retries idempotent (see [`crate::kv`]). It sends to the server it
 //! believes leads; a `NotLeader` answer redirects it (to the hinted leader, or the next
 //! server after a short pause), and silence for `retry_after` moves it to the next server.
-//! It records the invoke and return of each operation in the history for the
-//! linearizability checker; an operation still outstanding when the run ends has an
-//! unknown outcome.
+//! It records the invoke and return of each operation in the history for checkers; an
+//! operation still outstanding when the run ends has an unknown outcome. What to submit and
+//! when is its owner's business: a real program submits one operation, a scenario's node
+//! runs a workload over it.
 
+use crate::kv::{Op, Reply};
 use crate::msg::{ClientResult, Msg};
-use faultline::linearizability::{KvInput, KvOutput};
 use faultline::{Addr, Ctx, TimerId};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 faultline::timer_tags! {
-    /// A client's timers: give up on the current server, or start the next operation.
+    /// A client's timer: give up on the current server. A node that embeds a client gives
+    /// its own tag enum a variant with this number and routes it to [`KvClient::on_timer`].
     pub enum ClientTimer {
         Retry = 10,
-        NextOp = 11,
     }
 }
 
@@ -29,39 +29,13 @@ pub enum ClientEvent {
     Invoke {
         client: u64,
         seq: u64,
-        op: KvInput,
+        op: Op,
     },
     Return {
         client: u64,
         seq: u64,
-        output: KvOutput,
+        output: Reply,
     },
-}
-
-/// A random workload: `ops` operations over `keys` keys, with a pause in
-/// `think_min..=think_max` before each.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Workload {
-    pub ops: u64,
-    pub keys: u32,
-    pub think_min: Duration,
-    pub think_max: Duration,
-    /// Share of gets and of puts; the rest are appends.
-    pub get_share: f64,
-    pub put_share: f64,
-}
-
-impl Default for Workload {
-    fn default() -> Workload {
-        Workload {
-            ops: 100,
-            keys: 5,
-            think_min: Duration::from_millis(0),
-            think_max: Duration::from_millis(50),
-            get_share: 0.4,
-            put_share: 0.2,
-        }
-    }
 }
 
 /// Client timing.
@@ -89,11 +63,10 @@ pub struct KvClient {
     servers: Vec<Addr>,
     target: usize,
     seq: u64,
-    current: Option<KvInput>,
+    current: Option<Op>,
     retry_timer: Option<TimerId>,
-    workload: Option<Workload>,
     completed: u64,
-    last_output: Option<(u64, KvOutput)>,
+    last_output: Option<(u64, Reply)>,
     answered_by: Option<Addr>,
     resends: u64,
     malformed: u64,
@@ -101,12 +74,7 @@ pub struct KvClient {
 
 impl KvClient {
     /// Client `id` (unique in the cluster's life) of the servers at `servers`.
-    pub fn new(
-        id: u64,
-        cfg: ClientConfig,
-        servers: Vec<Addr>,
-        workload: Option<Workload>,
-    ) -> KvClient {
+    pub fn new(id: u64, cfg: ClientConfig, servers: Vec<Addr>) -> KvClient {
         assert!(!servers.is_empty(), "a client needs at least one server");
         KvClient {
             id,
@@ -116,7 +84,6 @@ impl KvClient {
             seq: 0,
             current: None,
             retry_timer: None,
-            workload,
             completed: 0,
             last_output: None,
             answered_by: None,
@@ -132,12 +99,16 @@ impl KvClient {
     pub fn is_idle(&self) -> bool {
         self.current.is_none()
     }
+    /// Sequence number of the latest operation submitted (0 before the first).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
     /// Operations that returned.
     pub fn completed(&self) -> u64 {
         self.completed
     }
     /// The latest operation's (seq, output), once it returned.
-    pub fn last_output(&self) -> Option<&(u64, KvOutput)> {
+    pub fn last_output(&self) -> Option<&(u64, Reply)> {
         self.last_output.as_ref()
     }
     /// The server that answered the latest operation.
@@ -151,24 +122,14 @@ impl KvClient {
     pub fn malformed(&self) -> u64 {
         self.malformed
     }
-    /// Whether the workload (if any) has issued and finished all its operations.
-    pub fn workload_done(&self) -> bool {
-        self.is_idle()
-            && self
-                .workload
-                .as_ref()
-                .is_none_or(|w| self.completed >= w.ops)
-    }
 
-    pub fn on_start<E: From<ClientEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
+    /// Start with the server this client's id picks, so clients spread over the cluster.
+    pub fn on_start<E>(&mut self, _ctx: &mut Ctx<'_, E>) {
         self.target = self.id as usize % self.servers.len();
-        if self.workload.is_some() {
-            self.schedule_next(ctx);
-        }
     }
 
     /// Start `op`; false (and nothing happens) if one is outstanding.
-    pub fn submit<E: From<ClientEvent>>(&mut self, ctx: &mut Ctx<'_, E>, op: KvInput) -> bool {
+    pub fn submit<E: From<ClientEvent>>(&mut self, ctx: &mut Ctx<'_, E>, op: Op) -> bool {
         if self.current.is_some() {
             return false;
         }
@@ -183,23 +144,14 @@ impl KvClient {
         true
     }
 
-    pub fn on_timer<E: From<ClientEvent>>(
-        &mut self,
-        ctx: &mut Ctx<'_, E>,
-        timer: TimerId,
-        tag: ClientTimer,
-    ) {
+    pub fn on_timer<E>(&mut self, ctx: &mut Ctx<'_, E>, timer: TimerId, tag: ClientTimer) {
         match tag {
             ClientTimer::Retry if Some(timer) == self.retry_timer && self.current.is_some() => {
                 self.resends += 1;
                 self.target = (self.target + 1) % self.servers.len();
                 self.send_current(ctx, self.cfg.retry_after);
             }
-            ClientTimer::NextOp if self.current.is_none() => {
-                let op = self.random_op(ctx);
-                self.submit(ctx, op);
-            }
-            _ => {}
+            ClientTimer::Retry => {}
         }
     }
 
@@ -238,13 +190,6 @@ impl KvClient {
                     output: output.clone(),
                 }));
                 self.last_output = Some((seq, output));
-                if self
-                    .workload
-                    .as_ref()
-                    .is_some_and(|w| self.completed < w.ops)
-                {
-                    self.schedule_next(ctx);
-                }
             }
             ClientResult::NotLeader { hint } => {
                 let hinted = hint.map(|h| h as usize).filter(|&h| h < self.servers.len());
@@ -281,30 +226,5 @@ impl KvClient {
             ctx.cancel_timer(t);
         }
         self.retry_timer = Some(ctx.set_timer(after, ClientTimer::Retry));
-    }
-
-    fn schedule_next<E>(&mut self, ctx: &mut Ctx<'_, E>) {
-        let Some(w) = &self.workload else { return };
-        let (lo, hi) = (w.think_min, w.think_max.max(w.think_min));
-        let wait = Duration::from_nanos(
-            ctx.rng()
-                .gen_range(lo.as_nanos() as u64..=hi.as_nanos() as u64),
-        );
-        ctx.set_timer(wait, ClientTimer::NextOp);
-    }
-
-    /// A random operation; written values are unique, so the checker can tell them apart.
-    fn random_op<E>(&mut self, ctx: &mut Ctx<'_, E>) -> KvInput {
-        let w = self.workload.clone().unwrap_or_default();
-        let key = format!("k{}", ctx.rng().gen_range(0..w.keys.max(1)));
-        let tag = format!("{}.{};", self.id, self.seq + 1);
-        let draw: f64 = ctx.rng().gen();
-        if draw < w.get_share {
-            KvInput::Get { key }
-        } else if draw < w.get_share + w.put_share {
-            KvInput::Put { key, value: tag }
-        } else {
-            KvInput::Append { key, value: tag }
-        }
     }
 }

@@ -1,9 +1,9 @@
 //! Timing and batching knobs of a Raft node.
 //!
-//! The defaults meet the course's limits (spec "P2 — Raft", "Timing requirements"): at most
-//! 10 heartbeats per second from a leader, an election timeout several times the heartbeat
-//! and randomised per peer (the F24 solution's 400–800 ms, not the paper's 150–300 ms), so a
-//! new leader appears well within 5 s of the old one failing.
+//! The defaults meet the limits of SPEC.md §3: at most 10 heartbeats per second from a
+//! leader, an election timeout several times the heartbeat and randomised per peer
+//! (400–800 ms, not the paper's 150–300 ms), so a new leader appears well within 5 s of the
+//! old one failing.
 
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ impl Default for Config {
 
 impl Config {
     /// An error if the timing cannot work: the heartbeat must be at most 10 per second
-    /// (spec) and elections must wait for several heartbeats.
+    /// (SPEC.md §3) and elections must wait for several heartbeats.
     pub fn validate(&self) -> Result<(), String> {
         if self.heartbeat < Duration::from_millis(100) {
             return Err(format!(

@@ -1,4 +1,4 @@
-//! The wire: every Raft RPC and client request is one datagram.
+//! The wire: every Raft RPC and client request is one datagram (SPEC.md §8).
 //!
 //! A datagram is a bincode-encoded [`Msg`] followed by an 8-byte FNV-1a checksum of it. The
 //! network may corrupt, truncate or duplicate datagrams; a checksum mismatch or a decode
@@ -6,8 +6,8 @@
 //! receiver counts it. Without the checksum a flipped bit inside a log entry would be
 //! accepted as a different command and break safety.
 
+use crate::kv::{Op, Reply};
 use bincode::Options;
-use faultline::linearizability::{KvInput, KvOutput};
 use serde::{Deserialize, Serialize};
 
 /// Largest datagram we encode or accept.
@@ -21,7 +21,7 @@ pub struct Entry {
 }
 
 /// Where a follower's log disagrees with the leader's `prev` entry, for fast back-up
-/// (skip a whole conflicting term instead of one entry per round trip).
+/// (skip a whole conflicting term instead of one entry per round trip; SPEC.md §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
     /// The term of the follower's entry at `prev_index`, if it has one there.
@@ -34,7 +34,7 @@ pub struct Conflict {
 /// What a client request got.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientResult {
-    Ok(KvOutput),
+    Ok(Reply),
     /// This server is not the leader; `hint` is the index of the one it follows, if known.
     NotLeader {
         hint: Option<u32>,
@@ -72,7 +72,7 @@ pub enum Msg {
     ClientRequest {
         client: u64,
         seq: u64,
-        op: KvInput,
+        op: Op,
     },
     ClientReply {
         client: u64,

@@ -1,4 +1,7 @@
-//! The one node type a Raft + key-value world holds: a server or a client.
+//! The server and the client as nodes, and the history events they record.
+//!
+//! A world or runtime that holds both kinds declares its own enum over them with
+//! `faultline::node_kinds!` (the scenarios do, with a client that runs a workload).
 
 use crate::client::{ClientEvent, ClientTimer, KvClient};
 use crate::raft::{RaftEvent, RaftTimer};
@@ -52,29 +55,5 @@ impl Node for KvClient {
     }
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Event>, timer: TimerId, tag: ClientTimer) {
         KvClient::on_timer(self, ctx, timer, tag);
-    }
-}
-
-faultline::node_kinds! {
-    /// A server or a client of the replicated key-value store.
-    #[allow(clippy::large_enum_variant)]
-    pub enum RaftKvNode: Event {
-        Server(KvServer),
-        Client(KvClient),
-    }
-}
-
-impl RaftKvNode {
-    pub fn server(&self) -> Option<&KvServer> {
-        self.kind()
-    }
-    pub fn server_mut(&mut self) -> Option<&mut KvServer> {
-        self.kind_mut()
-    }
-    pub fn client(&self) -> Option<&KvClient> {
-        self.kind()
-    }
-    pub fn client_mut(&mut self) -> Option<&mut KvClient> {
-        self.kind_mut()
     }
 }

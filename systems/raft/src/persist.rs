@@ -1,5 +1,5 @@
 //! Raft's durable state (Figure 2 "Persistent state on all servers": current term, vote,
-//! log) laid out in the node's [`Storage`].
+//! log) laid out in the node's [`Storage`] (SPEC.md §7).
 //!
 //! Keys: `raft/meta` holds (term, vote); `raft/len` the log length; `raft/log/<index>` one
 //! entry each. Truncation only rewrites `raft/len`: entries past it are dead and are

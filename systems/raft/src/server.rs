@@ -5,13 +5,12 @@
 //! (redirect). The leader appends it to the log and answers when the entry applies. A
 //! request already applied (a retry) is answered from the duplicate table without a new
 //! entry. Datagrams that do not decode, or Raft RPCs from a sender that is not a server of
-//! the cluster, are dropped and counted.
+//! the cluster, are dropped and counted (SPEC.md §8, §9).
 
 use crate::config::Config;
-use crate::kv::{Command, KvState};
+use crate::kv::{Command, KvState, Op};
 use crate::msg::{ClientResult, Msg};
 use crate::raft::{Raft, RaftEvent, RaftTimer};
-use faultline::linearizability::KvInput;
 use faultline::{Addr, Ctx, TimerId};
 use std::collections::BTreeMap;
 
@@ -90,7 +89,7 @@ impl KvServer {
         self.apply_committed(ctx);
     }
 
-    /// Propose an opaque number, as the course's tests do with `PutCommand`; returns its
+    /// Propose an opaque number, as the course's tests do (SPEC.md §2); returns its
     /// (index, term) if this server leads.
     pub fn propose_raw<E: From<RaftEvent>>(
         &mut self,
@@ -108,7 +107,7 @@ impl KvServer {
         from: Addr,
         client: u64,
         seq: u64,
-        op: KvInput,
+        op: Op,
     ) {
         if self.kv.seen(client, seq) {
             if let Some(result) = self.kv.cached(client, seq) {

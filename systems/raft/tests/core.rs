@@ -2,9 +2,9 @@
 //! test pins one rule of Figure 2: vote durability across a crash, the election restriction,
 //! the fast back-up hint, commit only of current-term entries, and dropping garbage.
 
-use faultline::{Addr, Effect, Node, NodeIo, Storage, Time};
+use faultline::{Addr, Effect, NodeIo, Storage, Time};
 use raft::msg::{Conflict, Entry, Msg};
-use raft::{Config, Event, KvServer, Raft, RaftKvNode};
+use raft::{Config, Event, KvServer, Raft};
 
 fn io(me: u32, storage: Storage) -> NodeIo<Event> {
     NodeIo::new(
@@ -256,7 +256,7 @@ fn a_follower_commits_only_what_it_knows_matches() {
 #[test]
 fn garbage_is_dropped_and_counted() {
     let mut x = io(0, Storage::default());
-    let mut node = RaftKvNode::Server(KvServer::new(Config::default(), 0, peers(3)));
+    let mut node = KvServer::new(Config::default(), 0, peers(3));
     node.on_start(&mut x.ctx(Time::ZERO));
     sent(&mut x);
     let good = Msg::RequestVote {
@@ -277,7 +277,7 @@ fn garbage_is_dropped_and_counted() {
     }
     // An RPC from a stranger (not a server of the cluster) is dropped too.
     node.on_datagram(&mut x.ctx(Time::from_millis(1)), Addr(9), &good);
-    assert_eq!(node.server().expect("a server").malformed(), 5);
+    assert_eq!(node.malformed(), 5);
     assert!(sent(&mut x).is_empty(), "nothing answers garbage");
-    assert_eq!(node.server().expect("a server").raft().term(), 0);
+    assert_eq!(node.raft().term(), 0);
 }

@@ -1,25 +1,33 @@
-//! The replicated key-value store under faults: 5 Raft servers, 10 clients running random
-//! Get / Put / Append workloads, a fault phase and a heal phase.
+//! The replicated key-value store under faults (SPEC.md §12): 5 Raft servers, 10 clients
+//! running random Get / Put / Append workloads, a fault phase and a heal phase.
 //!
-//! Checked: the continuous safety invariants of [`super::checks`] and log matching every
-//! 250 ms; in the heal phase, a leader within 5 s and every operation invoked by then
-//! completes before the end; at the end, the client history is linearizable.
+//! Checked: the invariants of every Raft run and log matching every 250 ms; in the heal
+//! phase, a leader within 5 s and every operation invoked by then completes before the end;
+//! at the end, the clients' history is linearizable.
 //!
 //! The fault schedules are data (so `--schedule` replays and edits them): swarm-generated
 //! from the seed, or drawn from the seed by a scripted pattern (crash-restart of random
 //! servers including all at once, partition churn, an unreliable network).
 
-use super::cluster::{Cluster, Step};
-use faultline::harness::{Report, RunSpec, Scenario};
+use super::add_metrics;
+use super::tester::LOG_CHECK_EVERY;
+use crate::raft::invariants::state::checker;
+use crate::raft::invariants::{self, LEADER_AFTER_HEAL, OPS_COMPLETE_AFTER_HEAL};
+use crate::raft::nodes::{RaftNode, Workload};
+use crate::raft::world::{self, Cluster};
+use faultline::harness::{drive_with, run_checked, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
-use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
-use raft::{Config, Role, Workload};
+use faultline::{Failure, Fault, Halt, LinkFaults, Schedule, Time, TimedFault, World};
+use raft::{Config, Role};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use std::time::Duration;
 
-/// Liveness bound of the heal phase (spec "P2": a new leader within 5 s).
+/// Liveness bound of the heal phase (SPEC.md §3: a new leader within 5 s).
 const LEADER_WITHIN: Duration = Duration::from_secs(5);
+
+/// How often the heal phase looks for a leader until it has one.
+const LEADER_POLL: Duration = Duration::from_millis(50);
 
 /// Which faults a key-value scenario runs under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +91,6 @@ pub fn scenarios() -> Vec<KvScenario> {
                 Faults::Swarm,
             )
         },
-
     ]
 }
 
@@ -94,18 +101,13 @@ impl KvScenario {
 
     /// The fault profile for swarm schedules.
     pub fn profile(&self) -> FaultProfile {
-        let mut p = FaultProfile::new(
-            (0..self.node_count()).collect(),
-            self.fault_phase,
-            self.heal_phase,
-        );
+        let mut p = world::profile(self.node_count(), self.fault_phase, self.heal_phase);
         p.kinds = FaultKinds {
             crash: true,
             clock: true,
             ..FaultKinds::datagram()
         };
         p.crashable = (0..self.servers).collect();
-        p.base_link = LinkFaults::clean(1_000_000, 2_000_000);
         p
     }
 
@@ -143,11 +145,7 @@ impl KvScenario {
                 let all_at_once = [heal / 3, 2 * heal / 3];
                 let mut t = ms(rng.gen_range(200..1000));
                 while t < heal {
-                    if all_at_once.iter().any(|&a| t <= a && a < t + ms(1500)) {
-                        let a = *all_at_once
-                            .iter()
-                            .find(|&&a| t <= a && a < t + ms(1500))
-                            .expect("found");
+                    if let Some(&a) = all_at_once.iter().find(|&&a| t <= a && a < t + ms(1500)) {
                         for node in 0..self.servers {
                             at(a, Fault::Crash { node });
                             at(a + ms(rng.gen_range(50..1000)), Fault::Restart { node });
@@ -215,56 +213,95 @@ impl KvScenario {
         }
     }
 
-    /// Build the cluster with its clients and schedule loaded.
-    pub fn build(&self, seed: u64, schedule: &Schedule) -> Result<Cluster, String> {
-        let mut c = Cluster::new(seed, self.servers, Config::default());
-        c.add_clients(self.clients, Some(self.workload()));
-        c.world
-            .load_schedule(schedule)
-            .map_err(|e| format!("schedule does not fit {}: {e}", self.name))?;
-        Ok(c)
+    /// The cluster with its clients.
+    pub fn build(&self, seed: u64) -> Cluster {
+        let mut c = world::cluster(seed, self.servers, Config::default());
+        c.add_clients(self.clients, &self.workload());
+        c
+    }
+
+    /// Run it once and hand back the world too (its checker holds the history).
+    pub fn run_world(&self, spec: &RunSpec) -> Result<(Report, World<RaftNode>), String> {
+        let schedule = spec
+            .schedule
+            .clone()
+            .unwrap_or_else(|| self.schedule(spec.seed));
+        let (heal, end) = (
+            Time(schedule.heal_at_ns),
+            Time(schedule.end_ns.max(schedule.heal_at_ns)),
+        );
+        let spec = RunSpec {
+            schedule: Some(schedule),
+            ..spec.clone()
+        };
+        let cluster = self.build(spec.seed);
+        let (n, rpcs, clients) = (cluster.servers, cluster.rpcs, cluster.clients);
+        let (mut report, world) = drive_with(
+            self.name,
+            &spec,
+            &self.profile(),
+            cluster.world,
+            |world, _| run_phases(world, n, heal, end),
+            |world| end_checks(world, n, heal, end),
+        )?;
+        add_metrics(&mut report, &world, &rpcs);
+        let resends: u64 = clients
+            .iter()
+            .filter_map(|&a| world.node(a).and_then(|n| n.client()))
+            .map(|c| c.client().resends())
+            .sum();
+        report
+            .metrics
+            .insert("client_resends".into(), resends.into());
+        Ok((report, world))
     }
 }
 
-/// Run `c` through `schedule` with the heal-phase liveness checks and the end checks.
-pub fn drive(c: &mut Cluster, schedule: &Schedule) -> Step<()> {
-    let heal = Time(schedule.heal_at_ns);
-    let end = Time(schedule.end_ns.max(schedule.heal_at_ns));
-    c.run_for(heal.since(c.now()))?;
-    // A leader within 5 s of the heal: one that leads the highest term of any server up.
+/// The run: to the heal with log checks; then a leader within 5 s of it, looked for every
+/// 50 ms; then on to the end.
+fn run_phases(world: &mut World<RaftNode>, n: u32, heal: Time, end: Time) -> Result<(), Halt> {
+    let logs = |w: &World<RaftNode>| invariants::check_logs(w, n);
+    run_checked(world, heal, LOG_CHECK_EVERY, logs)?;
     let deadline = heal + LEADER_WITHIN;
-    loop {
-        if stable_leader(c).is_some() {
-            break;
+    while stable_leader(world, n).is_none() {
+        if world.now() >= deadline {
+            return Err(Halt {
+                at: world.now(),
+                failure: LEADER_AFTER_HEAL
+                    .fail(format!("no leader {LEADER_WITHIN:?} after the heal")),
+            });
         }
-        if c.now() >= deadline {
-            return Err(c.fail(
-                "leader-after-heal",
-                format!("no leader {LEADER_WITHIN:?} after the heal"),
-            ));
-        }
-        c.run_for(Duration::from_millis(50))?;
+        let next = world.now() + LEADER_POLL;
+        run_checked(world, next, LOG_CHECK_EVERY, logs)?;
     }
-    c.run_for(end.since(c.now()))?;
-    let by = deadline.max(heal + Duration::from_secs(5));
-    let pending = c.observed.borrow().pending_before(by);
+    run_checked(world, end, LOG_CHECK_EVERY, logs)
+}
+
+/// At the end: every operation invoked by 5 s after the heal has completed, the logs
+/// match, and the history is linearizable.
+fn end_checks(world: &mut World<RaftNode>, n: u32, heal: Time, end: Time) -> Result<(), Failure> {
+    let by = heal + LEADER_WITHIN;
+    let pending = checker(world).pending_before(by);
     if !pending.is_empty() && end > by {
-        return Err(c.fail(
-            "ops-complete-after-heal",
-            format!(
-                "{} operations invoked before {by} still pending at the end: {:?}",
-                pending.len(),
-                &pending[..pending.len().min(5)]
-            ),
-        ));
+        return Err(OPS_COMPLETE_AFTER_HEAL.fail(format!(
+            "{} operations invoked before {by} still pending at the end: {:?}",
+            pending.len(),
+            &pending[..pending.len().min(5)]
+        )));
     }
-    c.end_checks()
+    invariants::check_logs(world, n)?;
+    invariants::check_linearizable(checker(world))
 }
 
 /// The server that leads the highest term among the servers up, if one does.
-pub fn stable_leader(c: &Cluster) -> Option<u32> {
-    let up: Vec<(u32, &raft::Raft)> = (0..c.n())
-        .filter_map(|i| c.raft(i).map(|r| (i, r)))
+pub fn stable_leader(world: &World<RaftNode>, n: u32) -> Option<u32> {
+    let up: Vec<(u32, &raft::Raft)> = (0..n)
+        .filter_map(|i| {
+            world
+                .node(faultline::Addr(i))
+                .and_then(|node| node.server())
+                .map(|s| (i, s.raft()))
+        })
         .collect();
     let top = up.iter().map(|(_, r)| r.term()).max()?;
     up.iter()
@@ -280,25 +317,6 @@ impl Scenario for KvScenario {
         self.about
     }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let schedule = spec
-            .schedule
-            .clone()
-            .unwrap_or_else(|| self.schedule(spec.seed));
-        let mut c = self.build(spec.seed, &schedule)?;
-        c.trace_to(spec)?;
-        let outcome = drive(&mut c, &schedule);
-        let mut metrics = serde_json::Map::new();
-        let resends: u64 = c
-            .clients
-            .iter()
-            .filter_map(|&a| {
-                c.world
-                    .node(a)
-                    .and_then(|n| n.client())
-                    .map(|k| k.resends())
-            })
-            .sum();
-        metrics.insert("client_resends".into(), resends.into());
-        c.report(self.name, spec, schedule, outcome, metrics)
+        self.run_world(spec).map(|(report, _)| report)
     }
 }

@@ -1,0 +1,109 @@
+//! Checks over the servers' state, which no single history event shows: log matching and
+//! committed prefixes (every 250 ms of a run and at its end), and the linearizability of the
+//! clients' history (at the end of a key-value run).
+//!
+//! The clients' operations are Raft's own types ([`raft::Op`], [`raft::Reply`]); here they
+//! are mapped onto the linearizability checker's key-value model.
+
+use super::{RaftChecker, COMMITTED_PREFIX, LINEARIZABLE, LOG_MATCHING};
+use crate::raft::nodes::RaftNode;
+use faultline::linearizability::{self, KvInput, KvModel, KvOutput, Operation, Verdict};
+use faultline::{Addr, Failure, World};
+use raft::{Op, Reply};
+
+/// A Raft operation as the checker's model takes it.
+pub fn input(op: &Op) -> KvInput {
+    match op.clone() {
+        Op::Get { key } => KvInput::Get { key },
+        Op::Put { key, value } => KvInput::Put { key, value },
+        Op::Append { key, value } => KvInput::Append { key, value },
+    }
+}
+
+/// A Raft reply as the checker's model takes it.
+pub fn output(reply: &Reply) -> KvOutput {
+    match reply.clone() {
+        Reply::Value(v) => KvOutput::Value(v),
+        Reply::Done => KvOutput::Done,
+    }
+}
+
+/// The checker of a world built by [`crate::raft::world::cluster`].
+pub fn checker(world: &World<RaftNode>) -> &RaftChecker {
+    world
+        .checker::<RaftChecker>()
+        .expect("a Raft world holds a RaftChecker")
+}
+
+/// Log matching and committed-prefix agreement over the servers (nodes `0..servers`) that
+/// are up.
+pub fn check_logs(world: &World<RaftNode>, servers: u32) -> Result<(), Failure> {
+    let seen = checker(world);
+    let logs: Vec<(Addr, &raft::Raft)> = (0..servers)
+        .map(Addr)
+        .filter_map(|a| {
+            world
+                .node(a)
+                .and_then(|n| n.server())
+                .map(|s| (a, s.raft()))
+        })
+        .collect();
+    for (a, ra) in &logs {
+        let log = ra.log();
+        for index in 1..=ra.commit_index() {
+            let entry = &log[index as usize - 1];
+            if let Some((t, c)) = seen.applied.get(&index) {
+                if (entry.term, &entry.command) != (*t, c) {
+                    return Err(COMMITTED_PREFIX.fail(format!(
+                        "{a} holds term {} at committed index {index}, applied was term {t}",
+                        entry.term
+                    )));
+                }
+            }
+        }
+    }
+    for (i, (a, ra)) in logs.iter().enumerate() {
+        for (b, rb) in &logs[i + 1..] {
+            let (la, lb) = (ra.log(), rb.log());
+            let common = la.len().min(lb.len());
+            // The highest index where both hold the same term: everything up to it must match.
+            if let Some(top) = (0..common).rev().find(|&k| la[k].term == lb[k].term) {
+                if let Some(k) = (0..=top).find(|&k| la[k] != lb[k]) {
+                    return Err(LOG_MATCHING.fail(format!(
+                        "{a} and {b} agree on term {} at index {} but differ at index {}",
+                        la[top].term,
+                        top + 1,
+                        k + 1
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The clients' history as the linearizability checker takes it.
+pub fn history(seen: &RaftChecker) -> Vec<Operation<KvInput, KvOutput>> {
+    seen.ops.values().cloned().collect()
+}
+
+/// The clients' history is linearizable (a budget overrun counts as a failure to report).
+pub fn check_linearizable(seen: &RaftChecker) -> Result<(), Failure> {
+    let ops = history(seen);
+    match linearizability::check(&KvModel, &ops) {
+        Verdict::Linearizable => Ok(()),
+        Verdict::NotLinearizable { part } => {
+            let shown: Vec<String> = part
+                .iter()
+                .take(40)
+                .map(|&i| format!("{:?}", ops[i]))
+                .collect();
+            Err(LINEARIZABLE.fail(format!(
+                "no linearization of {} operations on one key: {}",
+                part.len(),
+                shown.join("; ")
+            )))
+        }
+        Verdict::Unknown => Err(LINEARIZABLE.fail("the checker ran out of its step budget")),
+    }
+}
