@@ -89,7 +89,7 @@ pub struct EndToEnd {
 /// real runtime, then one client request for `[0, nonces - 1]`, timed.
 pub fn end_to_end(nonces: u64, miners: usize) -> anyhow::Result<EndToEnd> {
     use faultline::real::{RealConfig, Runtime};
-    use miner::{ClientNode, MinerNode, Outcome, ServerNode, WorkerNode};
+    use miner::{ClientNode, Outcome, ServerNode, WorkerNode};
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
@@ -113,14 +113,6 @@ pub fn end_to_end(nonces: u64, miners: usize) -> anyhow::Result<EndToEnd> {
         }));
     }
     let server = rx.recv()?;
-    let outbound = |seed: u64| -> anyhow::Result<Runtime<MinerNode>> {
-        let config = RealConfig {
-            udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            seed,
-            ..RealConfig::default()
-        };
-        Ok(Runtime::new(config)?)
-    };
     for i in 0..miners {
         let stop = stop.clone();
         let seed = super::cli::process_seed() ^ i as u64;
@@ -130,28 +122,30 @@ pub fn end_to_end(nonces: u64, miners: usize) -> anyhow::Result<EndToEnd> {
                 seed,
                 ..RealConfig::default()
             };
-            let mut rt: Runtime<MinerNode> = Runtime::new(config)?;
+            let mut rt: Runtime<WorkerNode> = Runtime::new(config)?;
             let addr = rt.peer(server);
-            rt.start(MinerNode::Worker(WorkerNode::new(addr, params, None)));
+            rt.start(WorkerNode::new(addr, params, None));
             rt.run_until(|_| stop.load(Ordering::Relaxed), None)?;
             Ok(())
         }));
     }
     // Let the miners join.
     std::thread::sleep(Duration::from_millis(300));
-    let mut rt = outbound(super::cli::process_seed())?;
+    let config = RealConfig {
+        udp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        seed: super::cli::process_seed(),
+        ..RealConfig::default()
+    };
+    let mut rt: Runtime<ClientNode> = Runtime::new(config)?;
     let addr = rt.peer(server);
     let t = Instant::now();
-    rt.start(MinerNode::Client(ClientNode::new(
+    rt.start(ClientNode::new(
         addr,
         params,
         "end to end".into(),
         nonces - 1,
-    )));
-    let outcome = |n: &mut MinerNode| match n {
-        MinerNode::Client(c) => c.client().and_then(|c| c.outcome()),
-        _ => None,
-    };
+    ));
+    let outcome = |c: &mut ClientNode| c.client().and_then(|c| c.outcome());
     rt.run_until(|n| outcome(n).is_some(), Some(Duration::from_secs(600)))?;
     let seconds = t.elapsed().as_secs_f64();
     let got = outcome(rt.node_mut());

@@ -1,5 +1,5 @@
-//! `faultline miner ...`: the bitcoin miner's three real programs (spec "P1 Part B —
-//! Programs and command lines") on the real runtime over UDP, and its benchmarks.
+//! `faultline miner ...`: the bitcoin miner's three real programs (systems/miner/SPEC.md
+//! §4) on the real runtime over UDP, and its benchmarks.
 //!
 //! - `faultline miner server PORT` prints `Server listening on port <port>` and serves
 //!   forever (PORT 0 picks a free port; the line names it).
@@ -179,7 +179,7 @@ fn resolve(hostport: &str) -> anyhow::Result<SocketAddr> {
 }
 
 /// A runtime for a program that only connects out.
-fn outbound(seed: u64) -> anyhow::Result<Runtime<miner::MinerNode>> {
+fn outbound<N: faultline::Node + 'static>(seed: u64) -> anyhow::Result<Runtime<N>> {
     let config = RealConfig {
         udp_bind: Some(SocketAddr::from(([0, 0, 0, 0], 0))),
         seed,
@@ -206,20 +206,11 @@ fn server(bind: SocketAddr, params: lsp::Params) -> anyhow::Result<i32> {
 
 fn worker(hostport: &str, params: lsp::Params) -> anyhow::Result<i32> {
     let server = resolve(hostport)?;
-    let mut rt = outbound(process_seed())?;
+    let mut rt: Runtime<WorkerNode> = outbound(process_seed())?;
     let addr = rt.peer(server);
-    rt.start(miner::MinerNode::Worker(WorkerNode::new(
-        addr, params, None,
-    )));
-    let stopped = |n: &mut miner::MinerNode| match n {
-        miner::MinerNode::Worker(w) => w.worker().is_some_and(|w| w.is_stopped()),
-        _ => true,
-    };
-    rt.run_until(stopped, None)?;
-    let joined = match rt.node() {
-        miner::MinerNode::Worker(w) => w.worker().is_some_and(|w| w.lsp().conn_id() > 0),
-        _ => false,
-    };
+    rt.start(WorkerNode::new(addr, params, None));
+    rt.run_until(|w| w.worker().is_some_and(|w| w.is_stopped()), None)?;
+    let joined = rt.node().worker().is_some_and(|w| w.lsp().conn_id() > 0);
     if joined {
         eprintln!("Lost the server; shutting down");
     } else {
@@ -239,28 +230,17 @@ fn client(
         return Ok(2);
     };
     let server = resolve(hostport)?;
-    let mut rt = outbound(process_seed())?;
+    let mut rt: Runtime<ClientNode> = outbound(process_seed())?;
     let addr = rt.peer(server);
-    rt.start(miner::MinerNode::Client(ClientNode::new(
-        addr,
-        params,
-        message.to_string(),
-        upper,
-    )));
-    let outcome = |n: &mut miner::MinerNode| match n {
-        miner::MinerNode::Client(c) => c.client().and_then(|c| c.outcome()),
-        _ => None,
-    };
+    rt.start(ClientNode::new(addr, params, message.to_string(), upper));
+    let outcome = |c: &mut ClientNode| c.client().and_then(|c| c.outcome());
     rt.run_until(|n| outcome(n).is_some(), None)?;
     match outcome(rt.node_mut()) {
         Some(Outcome::Result(best)) => {
             println!("Result {} {}", best.hash, best.nonce);
             std::io::stdout().flush()?;
             // Let the close finish (our acks reach the server) for up to one epoch.
-            let done = |n: &mut miner::MinerNode| match n {
-                miner::MinerNode::Client(c) => c.client().is_none_or(|c| c.is_done()),
-                _ => true,
-            };
+            let done = |c: &mut ClientNode| c.client().is_none_or(|c| c.is_done());
             rt.run_until(done, Some(params.epoch()))?;
             Ok(0)
         }

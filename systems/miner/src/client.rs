@@ -1,7 +1,6 @@
-//! The client program's node logic (spec "P1 Part B — Programs": `client <host:port>
-//! <message> <maxNonce>`) over an LSP [`ClientEndpoint`]: send one Request for
-//! `[0, maxNonce]`, wait for one Result, then close. Losing the server (or never
-//! reaching it) is `Disconnected`.
+//! The client program's node logic (SPEC.md §4: `client <host:port> <message>
+//! <maxNonce>`) over an LSP [`ClientEndpoint`]: send one Request for `[0, maxNonce]`, wait
+//! for one Result, then close. Losing the server (or never reaching it) is `Disconnected`.
 
 use crate::event::MinerEvent;
 use crate::hash::Best;
@@ -10,7 +9,6 @@ use crate::worker::MinerTimer;
 use faultline::{Addr, Ctx, Node, TimerId};
 use lsp::{ClientEndpoint, ClientEvent, Params};
 use rand::Rng;
-use std::time::Duration;
 
 /// How the client's request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,13 +115,13 @@ impl Client {
     }
 }
 
-/// A client as a node of its own.
+/// A client as a node of its own (the real `faultline miner client`): it connects and
+/// sends its request at start.
 pub struct ClientNode {
     server: Addr,
     params: Params,
     data: String,
     upper: u64,
-    delay: Option<Duration>,
     client: Option<Client>,
 }
 
@@ -134,15 +132,8 @@ impl ClientNode {
             params,
             data,
             upper,
-            delay: None,
             client: None,
         }
-    }
-
-    /// Connect only `delay` after the node starts (see [`crate::WorkerNode::delayed`]).
-    pub fn delayed(mut self, delay: Duration) -> ClientNode {
-        self.delay = Some(delay);
-        self
     }
 
     /// The request: message and maximum nonce.
@@ -150,6 +141,7 @@ impl ClientNode {
         (&self.data, self.upper)
     }
 
+    /// The running client (None before start).
     pub fn client(&self) -> Option<&Client> {
         self.client.as_ref()
     }
@@ -160,20 +152,13 @@ impl Node for ClientNode {
     type Timer = MinerTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        match self.delay {
-            Some(d) => {
-                ctx.set_timer(d, MinerTimer::Start);
-            }
-            None => {
-                self.client = Some(Client::start(
-                    ctx,
-                    self.server,
-                    self.params,
-                    &self.data,
-                    self.upper,
-                ))
-            }
-        }
+        self.client = Some(Client::start(
+            ctx,
+            self.server,
+            self.params,
+            &self.data,
+            self.upper,
+        ));
     }
 
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, MinerEvent>, from: Addr, data: &[u8]) {
@@ -182,19 +167,9 @@ impl Node for ClientNode {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: MinerTimer) {
-        match &mut self.client {
-            Some(c) => c.on_timer(ctx, timer),
-            None if tag == MinerTimer::Start => {
-                self.client = Some(Client::start(
-                    ctx,
-                    self.server,
-                    self.params,
-                    &self.data,
-                    self.upper,
-                ));
-            }
-            None => {}
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, _: MinerTimer) {
+        if let Some(c) = &mut self.client {
+            c.on_timer(ctx, timer);
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The server records what it decides (requests in, chunks folded, answers out, peers
 //! lost); a client records what it sent and what it got; a miner records what it mined.
-//! Together they let a checker verify the spec's promises from outside: answers equal the
+//! Together they let a checker verify the promises of SPEC.md §5, §6 from outside: answers equal the
 //! brute-force minimum, each request is answered once, nothing goes to a lost client, and
 //! an answer's chunks cover its range exactly.
 

@@ -1,6 +1,6 @@
 //! The miner's hash and the fast loop that finds the minimum over a nonce range.
 //!
-//! Spec "P1 Part B — Hash": `Hash(msg, nonce)` is the first 8 bytes, big-endian, of
+//! SPEC.md §3: `Hash(msg, nonce)` is the first 8 bytes, big-endian, of
 //! SHA-256 over the UTF-8 string `"<msg> <nonce>"` (one space, decimal nonce). The task
 //! for (M, N) is the nonce in [0, N] with the smallest hash; ties keep the first minimum.
 //!

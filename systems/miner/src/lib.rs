@@ -1,15 +1,18 @@
-//! P1b, the distributed bitcoin miner (spec ../shared/spec/cmu440.md, "P1 Part B"): a
-//! server splits each client's request (find the nonce in [0, N] whose hash of
-//! `"<message> <nonce>"` is smallest) into chunks, hands them to miners that join at any
-//! time, survives lost miners (their chunk goes to another miner) and lost clients (their
-//! work is forgotten), and answers each client with the overall minimum. Everyone speaks
-//! the original JSON messages ([`message`]) over LSP endpoints (the `lsp` crate).
+//! P1b, the distributed bitcoin miner, as sans-IO nodes. The behaviour it implements is
+//! `SPEC.md` beside this crate; comments cite it as `SPEC.md §N`.
+//!
+//! A server splits each client's request (find the nonce in [0, N] whose hash of
+//! `"<message> <nonce>"` is smallest, SPEC.md §3) into chunks, hands them to miners that
+//! join at any time, survives lost miners (their chunk goes to another miner) and lost
+//! clients (their work is forgotten), and answers each client with the overall minimum
+//! (§5, §6). Everyone speaks the original JSON messages ([`message`], §2) over LSP
+//! endpoints (the `lsp` crate).
 //!
 //! Modules: [`mod@hash`] (the hash and the miner's fast loop), [`scheduler`] (the policy, a
-//! pure module with no I/O), [`server`], [`worker`] (the miner program) and [`client`]
-//! (sans-IO node logic over LSP; in the simulator a miner's work takes virtual time),
-//! [`node`] (the three roles as one node type for a world), [`event`] (history events for
-//! checkers).
+//! pure module with no I/O, §7), [`server`], [`worker`] (the miner program) and [`client`]
+//! (sans-IO node logic over LSP; in the simulator a miner's work takes virtual time, §9),
+//! [`event`] (history events for checkers). A world or runtime holding several roles
+//! declares its own enum over the nodes with `faultline::node_kinds!`.
 
 //!
 //! # Speed (measured 2026-11-25 on the 2-core SHA-NI dev machine, shared with other
@@ -30,7 +33,6 @@ pub mod client;
 pub mod event;
 pub mod hash;
 pub mod message;
-pub mod node;
 pub mod scheduler;
 pub mod server;
 pub mod worker;
@@ -39,6 +41,5 @@ pub use client::{Client, ClientNode, Outcome};
 pub use event::MinerEvent;
 pub use hash::{hash, min_hash, Best};
 pub use message::{DecodeError, Message};
-pub use node::MinerNode;
 pub use server::{Server, ServerNode};
 pub use worker::{MinerTimer, Worker, WorkerNode};

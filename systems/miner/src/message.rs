@@ -1,4 +1,4 @@
-//! The miner's wire messages: the original JSON of spec "P1 Part B — Messages".
+//! The miner's wire messages: the original JSON of SPEC.md §2.
 //!
 //! Every message is one JSON object with the fields of the Go struct, in this order:
 //! `{"Type":..,"Data":..,"Lower":..,"Upper":..,"Hash":..,"Nonce":..}`, sent as one LSP

@@ -1,12 +1,12 @@
 //! The server's scheduler: which miner mines which nonces, and when a request is done.
 //!
 //! A pure state machine (no I/O, no clock of its own: the caller passes `now`), so the
-//! same code runs in the simulator and for real, and is unit tested on its own. Spec
-//! "P1 Part B — Server behaviour" asks for low mean response time, priority to earlier
-//! requests, and busy miners; this is the policy, in four rules.
+//! same code runs in the simulator and for real, and is unit tested on its own. SPEC.md
+//! §7 asks for low mean response time, priority to earlier requests, and busy miners; this
+//! is the policy, in four rules.
 //!
 //! 1. **Chunks.** A request's range is cut into chunks as miners ask for work. A miner's
-//!    first chunk is `base_chunk` nonces (10000, as the spec recommends). Once the
+//!    first chunk is `base_chunk` nonces (10000, as SPEC.md §5 recommends). Once the
 //!    scheduler has timed a miner's chunks it sizes them to take about `target_chunk`
 //!    of that miner's time (never below `min_chunk`, never above `max_chunk`): a fast
 //!    miner is not throttled by round trips, a slow one is never handed an hour of work,
@@ -62,7 +62,7 @@ pub type ReqId = u64;
 /// Scheduler tuning.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Nonces in a miner's first chunk, and the smallest chunk ever (spec: 10000).
+    /// Nonces in a miner's first chunk, and the smallest chunk ever (SPEC.md §5: 10000).
     pub base_chunk: u64,
     /// The smallest chunk for a miner whose rate is known.
     pub min_chunk: u64,

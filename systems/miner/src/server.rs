@@ -1,4 +1,4 @@
-//! The server's node logic (spec "P1 Part B — Server behaviour") over an LSP
+//! The server's node logic (SPEC.md §5, §6) over an LSP
 //! [`ServerEndpoint`]: it tells miners from clients by their first message, feeds the
 //! [`Scheduler`], sends its jobs to miners and its answers to clients.
 //!

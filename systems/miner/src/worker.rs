@@ -1,11 +1,11 @@
-//! The miner program's node logic (spec "P1 Part B — Programs": `miner <host:port>`) over
-//! an LSP [`ClientEndpoint`]: join, then answer each Request with the minimum over its
-//! range; shut down when the connection is lost.
+//! The miner program's node logic (SPEC.md §4: `miner <host:port>`) over an LSP
+//! [`ClientEndpoint`]: join, then answer each Request with the minimum over its range;
+//! shut down when the connection is lost.
 //!
-//! In the simulator a miner has a hash rate: it computes the real answer at once but
-//! sends it only after `nonces / rate` of virtual time (a timer), so scheduling is
-//! exercised on miners of different speeds without burning real time. Without a rate
-//! (the real program) it answers as soon as it has computed.
+//! In the simulator a miner has a hash rate (SPEC.md §9): it computes the real answer at
+//! once but sends it only after `nonces / rate` of virtual time (a timer), so scheduling is
+//! exercised on miners of different speeds without burning real time. Without a rate (the
+//! real program) it answers as soon as it has computed.
 
 use crate::event::MinerEvent;
 use crate::hash::{Best, Hasher};
@@ -18,12 +18,11 @@ use std::time::Duration;
 
 faultline::timer_tags! {
     /// The timers of the miner's nodes: an LSP endpoint's epoch (under LSP's own number,
-    /// so the endpoint's timers decode as `Lsp`), a miner's simulated work, a delayed start
-    /// (see [`WorkerNode::delayed`]).
+    /// so the endpoint's timers decode as `Lsp`) and a miner's simulated work. A node that
+    /// embeds these gives its own tag enum variants with the same numbers.
     pub enum MinerTimer {
         Lsp = 0,
         Work = 1,
-        Start = 2,
     }
 }
 
@@ -179,17 +178,13 @@ impl Worker {
     }
 }
 
-/// A miner as a node of its own.
+/// A miner as a node of its own (the real `faultline miner miner`): it starts its program
+/// at once and stops for good when the program shuts down.
 pub struct WorkerNode {
     server: Addr,
     params: Params,
     rate: Option<u64>,
-    delay: Option<Duration>,
-    respawn: Option<Duration>,
-    respawn_pending: bool,
     worker: Option<Worker>,
-    /// Miner programs this node has started (1 + respawns).
-    starts: u64,
 }
 
 impl WorkerNode {
@@ -198,52 +193,11 @@ impl WorkerNode {
             server,
             params,
             rate,
-            delay: None,
-            respawn: None,
-            respawn_pending: false,
             worker: None,
-            starts: 0,
         }
     }
 
-    /// Act as a supervisor too: when the miner program shuts down (its connection was
-    /// lost), start a new one `after` later, which joins as a new miner. The spec's miner
-    /// exits on a lost connection; a simulated deployment that restarts it keeps the
-    /// scheduler's miner pool alive through long network faults.
-    pub fn respawning(mut self, after: Duration) -> WorkerNode {
-        self.respawn = Some(after);
-        self
-    }
-
-    /// Miner programs started so far.
-    pub fn starts(&self) -> u64 {
-        self.starts
-    }
-
-    fn start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        self.starts += 1;
-        self.worker = Some(Worker::start(ctx, self.server, self.params, self.rate));
-    }
-
-    /// After every event: schedule a respawn if the program has stopped.
-    fn supervise(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        if let (Some(after), Some(w)) = (self.respawn, &self.worker) {
-            if w.is_stopped() && !self.respawn_pending {
-                self.respawn_pending = true;
-                ctx.set_timer(after, MinerTimer::Start);
-            }
-        }
-    }
-
-    /// Connect only `delay` after the node starts. A simulated node restarted after a crash
-    /// comes back at the same address; LSP keeps one connection per address, so the new
-    /// incarnation waits until the server has given up the old one (a real restarted
-    /// process gets a fresh port instead).
-    pub fn delayed(mut self, delay: Duration) -> WorkerNode {
-        self.delay = Some(delay);
-        self
-    }
-
+    /// The running program (None before start).
     pub fn worker(&self) -> Option<&Worker> {
         self.worker.as_ref()
     }
@@ -254,29 +208,32 @@ impl Node for WorkerNode {
     type Timer = MinerTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        match self.delay {
-            Some(d) => {
-                ctx.set_timer(d, MinerTimer::Start);
-            }
-            None => self.start(ctx),
-        }
+        self.worker = Some(Worker::start(ctx, self.server, self.params, self.rate));
     }
 
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, MinerEvent>, from: Addr, data: &[u8]) {
         if let Some(w) = &mut self.worker {
             w.on_datagram(ctx, from, data);
         }
-        self.supervise(ctx);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, tag: MinerTimer) {
-        let stopped = self.worker.as_ref().is_none_or(|w| w.is_stopped());
-        if tag == MinerTimer::Start && stopped {
-            self.respawn_pending = false;
-            self.start(ctx);
-        } else if let Some(w) = &mut self.worker {
+        if let Some(w) = &mut self.worker {
             w.on_timer(ctx, timer, tag);
         }
-        self.supervise(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MinerTimer;
+    use faultline::TimerTag;
+
+    #[test]
+    fn lsp_timers_decode_as_the_lsp_tag() {
+        assert_eq!(
+            MinerTimer::from_raw(lsp::LspTimer::Epoch.to_raw()),
+            Some(MinerTimer::Lsp)
+        );
     }
 }

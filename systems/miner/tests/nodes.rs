@@ -4,7 +4,7 @@
 use faultline::{Addr, Ctx, Node, Time, TimerId, World};
 use lsp::{ClientEndpoint, Params};
 use miner::server::ServerStats;
-use miner::{Best, ClientNode, MinerEvent, MinerNode, Outcome, ServerNode, WorkerNode};
+use miner::{Best, ClientNode, MinerEvent, Outcome, ServerNode, WorkerNode};
 
 fn params() -> Params {
     Params::new(5, 100, 4, 0, 4)
@@ -43,24 +43,26 @@ impl Node for RawPeer {
 }
 
 faultline::node_kinds! {
-    /// A miner world node, or a raw LSP client.
+    /// The three roles, or a raw LSP client.
     #[allow(clippy::large_enum_variant)]
     enum TestNode: MinerEvent {
-        Miner(MinerNode),
+        Server(ServerNode),
+        Worker(WorkerNode),
+        Client(ClientNode),
         Raw(RawPeer),
     }
 }
 
 fn outcome(world: &World<TestNode>, addr: Addr) -> Option<Outcome> {
     match world.node(addr) {
-        Some(TestNode::Miner(MinerNode::Client(c))) => c.client().and_then(|c| c.outcome()),
+        Some(TestNode::Client(c)) => c.client().and_then(|c| c.outcome()),
         _ => None,
     }
 }
 
 fn server_stats(world: &World<TestNode>) -> ServerStats {
     match world.node(Addr(0)) {
-        Some(TestNode::Miner(MinerNode::Server(s))) => s.server().expect("started").stats().clone(),
+        Some(TestNode::Server(s)) => s.server().expect("started").stats().clone(),
         _ => panic!("server down"),
     }
 }
@@ -68,27 +70,11 @@ fn server_stats(world: &World<TestNode>) -> ServerStats {
 #[test]
 fn handout_request_is_answered_end_to_end() {
     let mut world: World<TestNode> = World::new(1);
-    let server = world.add_node(|_| {
-        TestNode::Miner(MinerNode::Server(ServerNode::new(
-            params(),
-            Default::default(),
-        )))
-    });
-    world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
-            server,
-            params(),
-            Some(1_000),
-        )))
-    });
-    let client = world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Client(ClientNode::new(
-            server,
-            params(),
-            "msg".into(),
-            2,
-        )))
-    });
+    let server =
+        world.add_node(|_| TestNode::Server(ServerNode::new(params(), Default::default())));
+    world.add_node(move |_| TestNode::Worker(WorkerNode::new(server, params(), Some(1_000))));
+    let client = world
+        .add_node(move |_| TestNode::Client(ClientNode::new(server, params(), "msg".into(), 2)));
     world.run_until(Time::from_secs(2)).unwrap();
     assert_eq!(
         outcome(&world, client),
@@ -102,42 +88,21 @@ fn handout_request_is_answered_end_to_end() {
 #[test]
 fn request_waits_for_a_late_miner_and_client_without_server_disconnects() {
     let mut world: World<TestNode> = World::new(2);
-    let server = world.add_node(|_| {
-        TestNode::Miner(MinerNode::Server(ServerNode::new(
-            params(),
-            Default::default(),
-        )))
-    });
+    let server =
+        world.add_node(|_| TestNode::Server(ServerNode::new(params(), Default::default())));
     let client = world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Client(ClientNode::new(
-            server,
-            params(),
-            "late".into(),
-            30_000,
-        )))
+        TestNode::Client(ClientNode::new(server, params(), "late".into(), 30_000))
     });
     // No miner for 3 s: the request waits (heartbeats keep the client connected).
     world.run_until(Time::from_secs(3)).unwrap();
     assert_eq!(outcome(&world, client), None);
-    world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
-            server,
-            params(),
-            Some(100_000),
-        )))
-    });
+    world.add_node(move |_| TestNode::Worker(WorkerNode::new(server, params(), Some(100_000))));
     world.run_until(Time::from_secs(5)).unwrap();
     let want = miner::min_hash("late", 0, 30_000).unwrap();
     assert_eq!(outcome(&world, client), Some(Outcome::Result(want)));
     // A client whose server is gone prints Disconnected.
-    let orphan = world.add_node(|_| {
-        TestNode::Miner(MinerNode::Client(ClientNode::new(
-            Addr(99),
-            params(),
-            "x".into(),
-            1,
-        )))
-    });
+    let orphan =
+        world.add_node(|_| TestNode::Client(ClientNode::new(Addr(99), params(), "x".into(), 1)));
     world.run_until(Time::from_secs(7)).unwrap();
     assert_eq!(outcome(&world, orphan), Some(Outcome::Disconnected));
 }
@@ -145,19 +110,9 @@ fn request_waits_for_a_late_miner_and_client_without_server_disconnects() {
 #[test]
 fn server_drops_hostile_payloads_and_keeps_serving() {
     let mut world: World<TestNode> = World::new(3);
-    let server = world.add_node(|_| {
-        TestNode::Miner(MinerNode::Server(ServerNode::new(
-            params(),
-            Default::default(),
-        )))
-    });
-    world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
-            server,
-            params(),
-            Some(100_000),
-        )))
-    });
+    let server =
+        world.add_node(|_| TestNode::Server(ServerNode::new(params(), Default::default())));
+    world.add_node(move |_| TestNode::Worker(WorkerNode::new(server, params(), Some(100_000))));
     let result = miner::Message::Result { hash: 1, nonce: 1 }.encode();
     let join = miner::Message::Join.encode();
     let request = miner::Message::Request {
@@ -188,12 +143,7 @@ fn server_drops_hostile_payloads_and_keeps_serving() {
         });
     }
     let client = world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Client(ClientNode::new(
-            server,
-            params(),
-            "ok".into(),
-            20_000,
-        )))
+        TestNode::Client(ClientNode::new(server, params(), "ok".into(), 20_000))
     });
     world.run_until(Time::from_secs(3)).unwrap();
     let stats = server_stats(&world);
@@ -208,19 +158,9 @@ fn server_drops_hostile_payloads_and_keeps_serving() {
 #[test]
 fn a_request_too_long_for_a_job_disconnects_its_client_and_spares_the_miners() {
     let mut world: World<TestNode> = World::new(4);
-    let server = world.add_node(|_| {
-        TestNode::Miner(MinerNode::Server(ServerNode::new(
-            params(),
-            Default::default(),
-        )))
-    });
-    world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Worker(WorkerNode::new(
-            server,
-            params(),
-            Some(100_000),
-        )))
-    });
+    let server =
+        world.add_node(|_| TestNode::Server(ServerNode::new(params(), Default::default())));
+    world.add_node(move |_| TestNode::Worker(WorkerNode::new(server, params(), Some(100_000))));
     // The client's own request (Lower 0, Upper 1) fits a payload; a job with 20-digit
     // bounds would not.
     let long = "x".repeat(lsp::MAX_PAYLOAD - 90);
@@ -234,21 +174,10 @@ fn a_request_too_long_for_a_job_disconnects_its_client_and_spares_the_miners() {
         .len()
             <= lsp::MAX_PAYLOAD
     );
-    let greedy = world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Client(ClientNode::new(
-            server,
-            params(),
-            long.clone(),
-            1,
-        )))
-    });
+    let greedy = world
+        .add_node(move |_| TestNode::Client(ClientNode::new(server, params(), long.clone(), 1)));
     let fine = world.add_node(move |_| {
-        TestNode::Miner(MinerNode::Client(ClientNode::new(
-            server,
-            params(),
-            "fine".into(),
-            5_000,
-        )))
+        TestNode::Client(ClientNode::new(server, params(), "fine".into(), 5_000))
     });
     world.run_until(Time::from_secs(3)).unwrap();
     assert_eq!(outcome(&world, greedy), Some(Outcome::Disconnected));

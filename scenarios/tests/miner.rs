@@ -1,7 +1,19 @@
-//! The miner's scenarios as tests. Run them in release (`cargo test --release -p
-//! scenarios miner`): the checker and the miners compute real hashes.
+//! The miner's catalog scenarios on a few seeds, with figures they must reach, and two
+//! worlds built by hand that watch a lost miner's chunk and a lost client's work. Run them
+//! in release (`cargo test --release -p scenarios --test miner`): the checker and the
+//! miners compute real hashes.
 
-use super::*;
+use faultline::harness::{Report, RunSpec, Scenario};
+use faultline::{Addr, Checker, Failure, Fault, Time};
+use miner::{MinerEvent, Outcome};
+use scenarios::miner::invariants::MinerChecker;
+use scenarios::miner::nodes::DelayedClient;
+use scenarios::miner::scenarios::faults::Churn;
+use scenarios::miner::world::{build, Built, Setup};
+
+fn scenario(name: &str) -> Box<dyn Scenario> {
+    scenarios::catalog::find(name).expect("in the catalog")
+}
 
 fn run(scenario: &dyn Scenario, seed: u64) -> Report {
     let report = scenario
@@ -29,12 +41,7 @@ fn metric(report: &Report, key: &str) -> f64 {
 #[test]
 fn churn_answers_every_live_client_exactly() {
     for seed in 1..=6 {
-        let r = run(
-            &Churn {
-                network_faults: false,
-            },
-            seed,
-        );
+        let r = run(&*scenario("miner-churn"), seed);
         assert!(
             metric(&r, "answers") >= Churn::CLIENTS as f64,
             "seed {seed}: {:?}",
@@ -47,17 +54,7 @@ fn churn_answers_every_live_client_exactly() {
 fn churn_with_miner_deaths_reassigns_their_chunks() {
     // Over a few seeds some miner must die holding a chunk, and answers stay exact.
     let lost: f64 = (1..=6)
-        .map(|seed| {
-            metric(
-                &run(
-                    &Churn {
-                        network_faults: false,
-                    },
-                    seed,
-                ),
-                "miners_lost",
-            )
-        })
+        .map(|seed| metric(&run(&*scenario("miner-churn"), seed), "miners_lost"))
         .sum();
     assert!(
         lost > 0.0,
@@ -69,12 +66,7 @@ fn churn_with_miner_deaths_reassigns_their_chunks() {
 fn faults_keep_answers_exact() {
     let (mut answers, mut faulty) = (0.0, 0);
     for seed in 1..=6 {
-        let r = run(
-            &Churn {
-                network_faults: true,
-            },
-            seed,
-        );
+        let r = run(&*scenario("miner-faults"), seed);
         answers += metric(&r, "answers");
         faulty += usize::from(!r.faults.faults.is_empty());
     }
@@ -89,7 +81,7 @@ const RESPONSE_FACTOR: f64 = 1.5;
 #[test]
 fn response_time_within_stated_factor_of_bound() {
     for seed in 1..=4 {
-        let r = run(&Response, seed);
+        let r = run(&*scenario("miner-response"), seed);
         assert_eq!(metric(&r, "answered"), 16.0);
         let factor = metric(&r, "factor_vs_fifo_bound");
         assert!(
@@ -105,7 +97,7 @@ fn response_time_within_stated_factor_of_bound() {
 #[test]
 fn small_request_after_huge_finishes_first() {
     for seed in 1..=3 {
-        let r = run(&SmallAfterHuge, seed);
+        let r = run(&*scenario("miner-small-after-huge"), seed);
         let small = metric(&r, "small_done_ms");
         let huge = metric(&r, "huge_done_ms");
         assert!(small < huge);
@@ -115,24 +107,33 @@ fn small_request_after_huge_finishes_first() {
     }
 }
 
-use faultline::{Checker, Fault};
-use miner::MinerEvent;
+/// The invariant checker, keeping a log of every recorded event.
+#[derive(Default)]
+struct Logged {
+    checks: MinerChecker,
+    log: Vec<(Time, Addr, MinerEvent)>,
+}
 
-/// Build `setup` with the invariant checker and a log of every recorded event.
-type Log = Rc<RefCell<Vec<(Time, Addr, MinerEvent)>>>;
+impl Checker<MinerEvent> for Logged {
+    fn on_event(&mut self, now: Time, node: Addr, e: &MinerEvent) -> Result<(), Failure> {
+        self.log.push((now, node, e.clone()));
+        self.checks.on_event(now, node, e)
+    }
+}
 
-fn logged(seed: u64, setup: &Setup) -> (Built, Log) {
+/// Build `setup` with the logging checker.
+fn logged(seed: u64, setup: &Setup) -> Built {
     let mut built = build(seed, setup);
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let mut inner = MinerChecker::new(built.observed.clone());
-    let sink = log.clone();
+    built.world.set_checker(Logged::default());
     built
+}
+
+fn log_of(built: &Built) -> &[(Time, Addr, MinerEvent)] {
+    &built
         .world
-        .set_checker(move |now: Time, node: Addr, e: &MinerEvent| {
-            sink.borrow_mut().push((now, node, e.clone()));
-            inner.on_event(now, node, e)
-        });
-    (built, log)
+        .checker::<Logged>()
+        .expect("the logging checker")
+        .log
 }
 
 /// The server's connection id of the node at `addr`.
@@ -151,7 +152,7 @@ fn a_dead_miners_chunk_is_mined_again_and_the_answer_is_exact() {
         miners: vec![(50_000, Time::ZERO), (50_000, Time::ZERO)],
         clients: vec![("dead miner".into(), 200_000, Time::from_millis(50))],
     };
-    let (mut built, log) = logged(3, &setup);
+    let mut built = logged(3, &setup);
     let victim = built.miners[0];
     built
         .world
@@ -160,8 +161,8 @@ fn a_dead_miners_chunk_is_mined_again_and_the_answer_is_exact() {
         .world
         .run_until(Time::from_secs(10))
         .expect("no invariant violated");
-    let log = log.borrow();
-    let dead = conn_of(&log, victim);
+    let log = log_of(&built);
+    let dead = conn_of(log, victim);
     // What the victim held when it died.
     let lost_at = log
         .iter()
@@ -188,10 +189,12 @@ fn a_dead_miners_chunk_is_mined_again_and_the_answer_is_exact() {
         "chunk {held:?} of the dead miner was never sent again"
     );
     // The checker verified coverage and the minimum; the client printed it.
-    let client = match built.world.node(built.clients[0]) {
-        Some(MinerNode::Client(c)) => c.client().and_then(|c| c.outcome()),
-        _ => None,
-    };
+    let client = built
+        .world
+        .node(built.clients[0])
+        .and_then(|n| n.kind::<DelayedClient>())
+        .and_then(|c| c.program().client())
+        .and_then(|c| c.outcome());
     let want = miner::min_hash("dead miner", 0, 200_000).unwrap();
     assert_eq!(client, Some(Outcome::Result(want)));
 }
@@ -205,7 +208,7 @@ fn a_dead_clients_work_stops_and_nothing_is_sent_to_it() {
             ("survivor".into(), 300_000, Time::from_millis(20)),
         ],
     };
-    let (mut built, log) = logged(4, &setup);
+    let mut built = logged(4, &setup);
     let doomed = built.clients[0];
     built
         .world
@@ -214,8 +217,8 @@ fn a_dead_clients_work_stops_and_nothing_is_sent_to_it() {
         .world
         .run_until(Time::from_secs(15))
         .expect("no invariant violated");
-    let log = log.borrow();
-    let conn = conn_of(&log, doomed);
+    let log = log_of(&built);
+    let conn = conn_of(log, doomed);
     let lost_at = log
         .iter()
         .find_map(|(t, _, e)| {
