@@ -104,6 +104,14 @@ impl Observed {
                 self.starts += 1;
                 self.apply_pos.insert(node, 0);
             }
+            // The simulator injects no storage damage here, so finding some is a bug in how
+            // Raft writes or reads its storage.
+            RaftEvent::StorageDamaged { detail } => {
+                return Err(Failure::new(
+                    "storage-intact",
+                    format!("{node} found its storage damaged: {detail}"),
+                ));
+            }
             RaftEvent::BecameLeader { term, log_terms } => {
                 if let Some((other, _)) = self.leaders.get(term) {
                     return Err(Failure::new(
