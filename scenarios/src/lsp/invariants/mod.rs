@@ -155,3 +155,14 @@ pub const ALL: &[Invariant] = &[
     NOTHING_WHILE_OFF,
     TAMPERED_NEVER_DELIVERED,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    #[test]
+    fn every_invariant_has_its_own_name() {
+        let names: std::collections::BTreeSet<&str> = ALL.iter().map(|i| i.name).collect();
+        assert_eq!(names.len(), ALL.len());
+    }
+}
