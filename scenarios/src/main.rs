@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use faultline::harness::{replay_command, Report, RunSpec};
 use faultline::sweep;
 use indicatif::{ProgressBar, ProgressStyle};
-use scenarios::{bench, catalog};
+use scenarios::catalog;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -329,7 +329,7 @@ fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
     if nodes == 0 || seconds == 0 {
         return usage_error("--nodes and --seconds must be at least 1");
     }
-    let r = bench::run_sim_bench(nodes, seconds, seed);
+    let r = scenarios::exercise::bench::run_sim_bench(nodes, seconds, seed);
     if json {
         println!("{}", serde_json::to_string(&r).expect("serialises"));
     } else {

@@ -106,7 +106,7 @@ fn slow_readers_do_not_change_fast_clients_latency() {
 /// Random explicit schedules for `kv-swarm` (not the generator's): any mix of partitions,
 /// one-way cuts, isolation, pauses of any node (the server included), stream resets of any
 /// node, client crashes and restarts, and link delays. The server never crashes: its store
-/// is in memory (spec P0), so a crash would lose what the model holds.
+/// is in memory (systems/kv/SPEC.md §1), so a crash would lose what the model holds.
 #[test]
 fn swarm_holds_under_random_explicit_schedules() {
     use faultline::{Fault, LinkFaults, Schedule, TimedFault};

@@ -19,7 +19,8 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(n: usize) -> Cluster {
+    /// `n` nodes with storage under a directory named after `test`.
+    fn start(test: &str, n: usize) -> Cluster {
         // Free ports: bind, note, release (a tiny race with other programs is acceptable).
         let socks: Vec<UdpSocket> = (0..n)
             .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind"))
@@ -29,7 +30,8 @@ impl Cluster {
             .map(|s| s.local_addr().expect("addr"))
             .collect();
         drop(socks);
-        let dir = std::env::temp_dir().join(format!("faultline-raft-real-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("faultline-raft-real-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut c = Cluster {
             nodes: Vec::new(),
@@ -126,7 +128,7 @@ impl Drop for Cluster {
 
 #[test]
 fn three_processes_survive_the_leader_being_killed() {
-    let mut c = Cluster::start(3);
+    let mut c = Cluster::start("leader-killed", 3);
     let (out, leader) = c.ok(&["put", "greeting", "hello"]);
     assert_eq!(out, "ok");
     let (out, _) = c.ok(&["append", "greeting", " world"]);
@@ -153,4 +155,49 @@ fn three_processes_survive_the_leader_being_killed() {
     }
     let (value, _) = c.ok(&["get", "greeting"]);
     assert_eq!(value, "hello world!");
+}
+
+/// Waits for `child` to exit, killing it and failing the test after `secs` seconds.
+fn wait_exit(mut child: Child, secs: u64) -> Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not exit within {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn a_node_refuses_to_start_on_damaged_storage() {
+    let mut c = Cluster::start("damaged", 3);
+    let (out, _) = c.ok(&["put", "k", "v"]);
+    assert_eq!(out, "ok");
+    for i in 0..3 {
+        c.kill(i);
+    }
+    // Flip one bit in the middle of node 0's log.
+    let log = c.dir.join("n0").join("storage.log");
+    let mut bytes = std::fs::read(&log).expect("node 0 wrote its storage");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&log, &bytes).expect("write");
+    let child = Command::new(BIN)
+        .args(["raft", "node", "--id", "0", "--cluster", &c.cluster_arg()])
+        .arg("--storage")
+        .arg(c.dir.join("n0"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start node 0");
+    let out = wait_exit(child, 30);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("storage.log") && stderr.contains("damaged"),
+        "the error names the file and the damage: {stderr}"
+    );
 }

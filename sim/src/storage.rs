@@ -14,7 +14,13 @@ pub struct Storage {
     /// Writes since the last sync; `None` is a pending delete.
     pending: BTreeMap<String, Option<Vec<u8>>>,
     syncs: u64,
+    /// Every synced change not yet taken by the real runtime, so it can append just those to
+    /// its file. `None` (the simulator) keeps no journal.
+    journal: Option<Vec<Change>>,
 }
+
+/// One synced change: a key and its new value (`None`: deleted).
+pub type Change = (String, Option<Vec<u8>>);
 
 impl Storage {
     /// The current value of `key`, including unsynced writes.
@@ -38,12 +44,23 @@ impl Storage {
     /// Make every write so far durable.
     pub fn sync(&mut self) {
         for (key, value) in std::mem::take(&mut self.pending) {
+            if let Some(journal) = &mut self.journal {
+                journal.push((key.clone(), value.clone()));
+            }
             match value {
                 Some(v) => self.durable.insert(key, v),
                 None => self.durable.remove(&key),
             };
         }
         self.syncs += 1;
+    }
+
+    /// The changes synced since the last call, in order (empty without a journal).
+    pub fn take_journal(&mut self) -> Vec<Change> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Whether there are writes a crash would lose.
@@ -83,10 +100,12 @@ impl Storage {
         &self.durable
     }
 
-    /// Storage holding `durable` as already synced (the real runtime loads it from disk).
+    /// Storage holding `durable` as already synced (the real runtime loads it from disk),
+    /// keeping a journal of later synced changes for [`Storage::take_journal`].
     pub fn from_durable(durable: BTreeMap<String, Vec<u8>>) -> Storage {
         Storage {
             durable,
+            journal: Some(Vec::new()),
             ..Storage::default()
         }
     }

@@ -337,8 +337,9 @@ fn a_failed_storage_write_holds_back_the_effects_and_stops_the_loop() {
     let mut rt = Runtime::<Keeper>::new(config).unwrap();
     rt.start(Keeper::default());
     let peer = rt.peer(rt.local_udp_addr().unwrap());
-    // A directory where the temporary file must go: the write fails.
-    std::fs::create_dir_all(dir.join("storage.json.tmp")).unwrap();
+    // A directory where the storage file was: the next write fails.
+    std::fs::remove_file(dir.join("storage.log")).unwrap();
+    std::fs::create_dir_all(dir.join("storage.log")).unwrap();
     rt.with_node(|_, ctx| {
         ctx.storage().put("vote", b"n1".to_vec());
         ctx.storage().sync();

@@ -11,7 +11,7 @@
 
 use faultline::real::{RealConfig, Runtime};
 use faultline::{Ctx, Node, StreamEvent, StreamId};
-use kv::{History, KvNode, Server};
+use kv::{History, Server, ServerNode};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -227,17 +227,8 @@ fn measure(
 ) -> anyhow::Result<Measurement> {
     let served = match mode {
         Mode::Kv => serve(
-            || {
-                KvNode::Server(kv::ServerNode {
-                    server: Server::with_history(History::Counts),
-                    stats_every: None,
-                })
-            },
-            |n: &KvNode| {
-                n.as_server()
-                    .map(|s| super::cli::stats_line(&s.stats()))
-                    .unwrap_or_default()
-            },
+            || ServerNode::new(Server::with_history(History::Counts)),
+            |n: &ServerNode| super::cli::stats_line(&n.server.stats()),
         )?,
         Mode::Echo => serve(EchoNode::default, |_| String::new())?,
     };

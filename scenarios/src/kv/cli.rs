@@ -3,16 +3,16 @@
 //! `faultline kv server --port P` runs the same [`kv::Server`] node the scenarios test, on
 //! `faultline::real` (TCP, the OS clock), bound to 127.0.0.1 by default, so `nc 127.0.0.1 P`
 //! talks to it by hand. It prints `kv: listening on ADDR` on stdout first. The counts
-//! (spec P0 A.2 `CountActive` / `CountDropped`, plus malformed lines, dropped messages,
-//! queued messages and buffered bytes) go to stderr as a log line whenever a client
-//! connects or leaves, and every `--stats-every-ms` if they changed: we chose a log line
-//! over a `kv stats` command, because the spec's counts are the server's own and a log
-//! needs no second channel into it.
+//! (`count_active` / `count_dropped`, plus malformed lines, dropped messages, queued
+//! messages and buffered bytes) go to stderr as a log line whenever a client connects or
+//! leaves, and every `--stats-every-ms` if they changed: a log line rather than a
+//! `kv stats` command (systems/kv/SPEC.md §7), because the counts are the server's own and
+//! a log needs no second channel into it.
 //!
 //! `faultline kv bench` measures operations per second on loopback (see [`super::bench`]).
 
 use faultline::real::{RealConfig, Runtime};
-use kv::{History, KvEvent, KvNode, Server, ServerStats};
+use kv::{History, KvEvent, Server, ServerNode, ServerStats};
 use std::cell::Cell;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -28,7 +28,7 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Run the key-value server on TCP (spec P0 A.2-A.5). Talk to it with `nc`:
+    /// Run the key-value server on TCP (systems/kv/SPEC.md §3-§7). Talk to it with `nc`:
     /// `Put:k:v`, `Get:k`, `Delete:k`, `Update:k:old:new`, one per line.
     Server {
         /// TCP port to listen on (0 picks a free one; the address is printed).
@@ -75,7 +75,7 @@ fn serve(addr: SocketAddr, stats_every_ms: u64, for_secs: Option<u64>) -> anyhow
         tcp_listen: Some(addr),
         ..RealConfig::default()
     };
-    let mut runtime: Runtime<KvNode> =
+    let mut runtime: Runtime<ServerNode> =
         Runtime::new(config).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = runtime.local_tcp_addr().expect("listening");
     println!("kv: listening on {local}");
@@ -105,14 +105,12 @@ fn serve(addr: SocketAddr, stats_every_ms: u64, for_secs: Option<u64>) -> anyhow
         }
         _ => {}
     });
-    runtime.start(KvNode::Server(kv::ServerNode {
+    runtime.start(ServerNode {
         server: Server::with_history(History::Counts),
         stats_every,
-    }));
+    });
     let timeout = for_secs.map(Duration::from_secs);
     runtime.run_until(|_| false, timeout)?;
-    if let Some(server) = runtime.node().as_server() {
-        eprintln!("{}", stats_line(&server.stats()));
-    }
+    eprintln!("{}", stats_line(&runtime.node().server.stats()));
     Ok(0)
 }

@@ -3,13 +3,24 @@
 //! - Simulator: a fault-free streaming world (clients write at once, the server echoes)
 //!   and a sweep of the `lsp-stream` catalog scenario (faults on): events per wall second
 //!   and simulated seconds per wall second.
-//! - Real: see [`super::realbench`].
+//! - Real: LSP on UDP loopback against a plain TCP loopback stream moving the same
+//!   messages in the same run. LSP: a sink server and a client in two threads of this
+//!   process, each on its own [`faultline::real::Runtime`]; the client writes every
+//!   message at once and the clock stops when its close completes (everything
+//!   acknowledged, so everything was read). TCP: one thread writes length-prefixed
+//!   messages through a buffered stream, another reads them; the clock stops when the
+//!   reader has them all. Figures count payload bytes only.
 
-use super::lab::{echo_plan, Lab, LabSpec};
+use super::nodes::{ClientNode, ClientPlan, Outcome, ServerNode};
+use super::world::{echo_plan, Lab, LabSpec};
+use anyhow::{bail, Context};
 use faultline::harness::RunSpec;
+use faultline::real::{RealConfig, Runtime};
 use lsp::Params;
 use serde::Serialize;
-use std::time::Instant;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 /// One simulator measurement.
 #[derive(Debug, Serialize)]
@@ -39,14 +50,20 @@ impl SimFigures {
 /// `clients` clients stream `msgs` echoed messages each with window and M = `window`.
 pub fn sim_stream(clients: usize, msgs: usize, window: u64) -> SimFigures {
     let params = Params::new(5, 100, window, 0, window);
-    let mut lab =
-        Lab::new(LabSpec::new(1, params).clients(clients, |i| echo_plan(i, msgs, false, true)));
+    let spec =
+        LabSpec::new(1, params).clients(clients, Some(0), |i| echo_plan(i, msgs, false, true));
+    let mut lab = Lab::new(spec);
     let start = Instant::now();
     let limit = faultline::Time::from_secs(3600);
-    let done = lab.run_until(limit, |l| {
-        (0..clients).all(|i| l.client(i).reads.len() == msgs)
+    let done = lab.start().and_then(|()| {
+        lab.run_until(limit, |l| {
+            (0..clients).all(|i| l.client(i).reads.len() == msgs)
+        })
     });
-    assert!(done, "the benchmark workload did not finish");
+    assert!(
+        done.is_ok_and(|d| d),
+        "the benchmark workload did not finish or broke an invariant"
+    );
     let wall = start.elapsed().as_secs_f64();
     SimFigures::new(
         format!("{clients} clients x {msgs} echoed msgs, w=M={window}, no faults"),
@@ -78,4 +95,202 @@ pub fn sim_catalog(seeds: u64) -> SimFigures {
         sim_ns,
         wall,
     )
+}
+
+/// One real-socket measurement.
+#[derive(Debug, Serialize)]
+pub struct RealFigures {
+    pub payload_bytes: usize,
+    pub window: u64,
+    pub msgs: usize,
+    pub lsp_msgs_per_s: f64,
+    pub lsp_mb_per_s: f64,
+    pub lsp_resends: u64,
+    pub tcp_msgs_per_s: f64,
+    pub tcp_mb_per_s: f64,
+    /// LSP throughput as a fraction of TCP's.
+    pub lsp_over_tcp: f64,
+}
+
+fn params(window: u64) -> Params {
+    // A short epoch, so a datagram the OS drops costs 50 ms, not 2 s.
+    Params::new(5, 50, window, 0, window)
+}
+
+/// Seconds for LSP to move `msgs` messages of `size` bytes with ω = M = `window`, and the
+/// number of resends it needed.
+fn lsp_run(msgs: usize, size: usize, window: u64) -> anyhow::Result<(f64, u64)> {
+    let loopback = "127.0.0.1:0".parse()?;
+    // A runtime stays on the thread that made it: the sink builds its own and reports
+    // its address.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let sink = std::thread::spawn(move || -> anyhow::Result<(bool, u64)> {
+        let mut server: Runtime<ServerNode> = Runtime::new(RealConfig {
+            udp_bind: Some(loopback),
+            ..RealConfig::default()
+        })?;
+        let _ = addr_tx.send(server.local_udp_addr());
+        server.start(ServerNode::new(params(window), false).without_log());
+        let done = server.run_until(
+            |n| n.messages as usize >= msgs,
+            Some(Duration::from_secs(300)),
+        )?;
+        Ok((done, server.node().bytes))
+    });
+    let server_addr = addr_rx.recv()?.context("server has no UDP socket")?;
+    let mut client: Runtime<ClientNode> = Runtime::new(RealConfig {
+        udp_bind: Some(loopback),
+        ..RealConfig::default()
+    })?;
+    let to = client.peer(server_addr);
+    let payload = vec![b'x'; size];
+    let start = Instant::now();
+    client.start(ClientNode::new(to, params(window), Some(0), ClientPlan::default()).without_log());
+    client.with_node(|n, ctx| {
+        for _ in 0..msgs {
+            n.write(ctx, payload.clone())
+                .expect("a fresh client takes writes");
+        }
+        n.finish_input(ctx, false);
+    });
+    client.run_until(|n| n.outcome.is_some(), Some(Duration::from_secs(300)))?;
+    let secs = start.elapsed().as_secs_f64();
+    let (sink_done, bytes) = sink
+        .join()
+        .map_err(|_| anyhow::anyhow!("sink thread panicked"))??;
+    if client.node().outcome != Some(Outcome::Done) || !sink_done || bytes != (msgs * size) as u64 {
+        bail!(
+            "LSP run did not complete: {:?}, sink got {bytes} bytes",
+            client.node().outcome
+        );
+    }
+    let resends = client
+        .node()
+        .endpoint
+        .as_ref()
+        .map_or(0, |e| e.stats().data_resent);
+    Ok((secs, resends))
+}
+
+/// Seconds for TCP to move the same messages, length-prefixed.
+fn tcp_run(msgs: usize, size: usize) -> anyhow::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let reader = std::thread::spawn(move || -> std::io::Result<usize> {
+        let (stream, _) = listener.accept()?;
+        let mut r = BufReader::with_capacity(64 * 1024, stream);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0;
+        for _ in 0..msgs {
+            let mut len = [0u8; 4];
+            r.read_exact(&mut len)?;
+            let n = u32::from_le_bytes(len) as usize;
+            r.read_exact(&mut buf[..n])?;
+            got += n;
+        }
+        Ok(got)
+    });
+    let payload = vec![b'x'; size];
+    let start = Instant::now();
+    let stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let mut w = BufWriter::with_capacity(64 * 1024, stream);
+    for _ in 0..msgs {
+        w.write_all(&(size as u32).to_le_bytes())?;
+        w.write_all(&payload)?;
+    }
+    w.flush()?;
+    let got = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("reader panicked"))??;
+    let secs = start.elapsed().as_secs_f64();
+    if got != msgs * size {
+        bail!("TCP reader got {got} bytes");
+    }
+    Ok(secs)
+}
+
+fn real_figures(msgs: usize) -> anyhow::Result<Vec<RealFigures>> {
+    let mut out = Vec::new();
+    for size in [100usize, 1024] {
+        let tcp = tcp_run(msgs, size)?;
+        for window in [1u64, 8, 64] {
+            let (lsp, resends) = lsp_run(msgs, size, window)?;
+            let mb = (msgs * size) as f64 / 1e6;
+            out.push(RealFigures {
+                payload_bytes: size,
+                window,
+                msgs,
+                lsp_msgs_per_s: msgs as f64 / lsp,
+                lsp_mb_per_s: mb / lsp,
+                lsp_resends: resends,
+                tcp_msgs_per_s: msgs as f64 / tcp,
+                tcp_mb_per_s: mb / tcp,
+                lsp_over_tcp: tcp / lsp,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn sim_figures() -> Vec<SimFigures> {
+    vec![
+        sim_stream(8, 2000, 8),
+        sim_stream(8, 2000, 1),
+        sim_catalog(20),
+    ]
+}
+
+/// Run the benchmark and print its figures.
+pub fn run(msgs: usize, real: bool, simulated: bool, json: bool) -> anyhow::Result<()> {
+    let real = if real {
+        real_figures(msgs)?
+    } else {
+        Vec::new()
+    };
+    let simf = if simulated { sim_figures() } else { Vec::new() };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "real_udp_vs_tcp": real, "simulator": simf })
+        );
+        return Ok(());
+    }
+    if !real.is_empty() {
+        println!("LSP on real UDP loopback vs a TCP loopback stream ({msgs} messages each; K=5, epoch 50 ms, w = M):");
+        println!(
+            "{:>6} {:>6} {:>12} {:>9} {:>8} {:>12} {:>9} {:>8}",
+            "bytes",
+            "window",
+            "lsp msg/s",
+            "lsp MB/s",
+            "resends",
+            "tcp msg/s",
+            "tcp MB/s",
+            "lsp/tcp"
+        );
+        for f in &real {
+            println!(
+                "{:>6} {:>6} {:>12.0} {:>9.2} {:>8} {:>12.0} {:>9.2} {:>8.3}",
+                f.payload_bytes,
+                f.window,
+                f.lsp_msgs_per_s,
+                f.lsp_mb_per_s,
+                f.lsp_resends,
+                f.tcp_msgs_per_s,
+                f.tcp_mb_per_s,
+                f.lsp_over_tcp
+            );
+        }
+    }
+    if !simf.is_empty() {
+        println!("Simulator on LSP:");
+        for f in &simf {
+            println!(
+                "  {}: {} events in {:.3} s wall = {:.0} events/s; {:.1} s simulated = {:.0} simulated s per wall s",
+                f.workload, f.events, f.wall_seconds, f.events_per_second, f.sim_seconds, f.sim_seconds_per_wall_second
+            );
+        }
+    }
+    Ok(())
 }

@@ -6,9 +6,9 @@
 //!   echo on its own line, and exits 0 once stdin has ended and every message is
 //!   acknowledged and echoed; exits 1 with a message on stderr if the connection cannot be
 //!   made or is lost.
-//! - `faultline lsp bench`: see [`super::bench`] and [`super::realbench`].
+//! - `faultline lsp bench`: see [`super::bench`].
 
-use super::real::{ClientNode, Outcome, RealEvent, ServerNode};
+use super::nodes::{ClientNode, ClientPlan, LspEvent, Outcome, ServerNode};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use faultline::real::{RealConfig, Runtime};
@@ -23,7 +23,7 @@ pub struct Args {
     command: Command,
 }
 
-/// The protocol parameters (spec "P1 Part A" §2), with the original's defaults.
+/// The protocol parameters (systems/lsp/SPEC.md §2), with the original's defaults.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct ParamArgs {
     /// K: epochs with nothing heard before the connection is lost.
@@ -112,7 +112,7 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             real_only,
             json,
         } => {
-            super::realbench::run(msgs, !sim_only, !real_only, json)?;
+            super::bench::run(msgs, !sim_only, !real_only, json)?;
             Ok(0)
         }
     }
@@ -131,12 +131,14 @@ fn server(bind: SocketAddr, params: Params) -> anyhow::Result<i32> {
     rt.on_history(|e| {
         let mut err = std::io::stderr();
         let _ = match e {
-            RealEvent::Accepted { conn, from } => writeln!(err, "conn {conn}: connected ({from})"),
-            RealEvent::ConnLost { conn } => writeln!(err, "conn {conn}: lost"),
+            LspEvent::ServerAccepted { conn, from } => {
+                writeln!(err, "conn {conn}: connected ({from})")
+            }
+            LspEvent::ServerLost { conn, .. } => writeln!(err, "conn {conn}: lost"),
             _ => Ok(()),
         };
     });
-    rt.start(ServerNode::new(params, true));
+    rt.start(ServerNode::new(params, true).without_log());
     rt.run_until(|_| false, None)?;
     Ok(0)
 }
@@ -177,14 +179,14 @@ fn client(server: &str, isn: Option<i64>, params: Params) -> anyhow::Result<i32>
     let to = rt.peer(server_addr);
     let isn = isn.unwrap_or((seed % 256) as i64);
     rt.on_history(|e| {
-        if let RealEvent::Echo(data) = e {
+        if let LspEvent::ClientRead { payload: data, .. } = e {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(data);
             let _ = out.write_all(b"\n");
             let _ = out.flush();
         }
     });
-    rt.start(ClientNode::new(to, params, isn, true));
+    rt.start(ClientNode::new(to, params, Some(isn), ClientPlan::default()).without_log());
     // Stdin is read on its own thread; each line is handed to the node's loop.
     let external = rt.external();
     std::thread::spawn(move || {
@@ -207,7 +209,7 @@ fn client(server: &str, isn: Option<i64>, params: Params) -> anyhow::Result<i32>
                 let _ = node.write(ctx, line);
             });
         }
-        external.run(|node, ctx| node.finish_input(ctx));
+        external.run(|node, ctx| node.finish_input(ctx, true));
     });
     rt.run_until(|node| node.outcome.is_some(), None)?;
     let node = rt.node();
@@ -217,7 +219,7 @@ fn client(server: &str, isn: Option<i64>, params: Params) -> anyhow::Result<i32>
         Some(Outcome::Lost) => {
             eprintln!(
                 "faultline lsp client: connection to {server} lost (nothing heard for {} epochs of {} ms); {} of {} messages echoed",
-                params.epoch_limit, params.epoch_millis, node.echoes, node.written
+                params.epoch_limit, params.epoch_millis, node.read_count, node.written
             );
             Ok(1)
         }

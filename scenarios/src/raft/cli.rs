@@ -143,8 +143,15 @@ fn node(
         seed: seed.unwrap_or_else(clock_seed),
         ..RealConfig::default()
     };
+    let dir = config.storage_dir.clone();
     let mut rt: Runtime<KvServer> =
-        Runtime::new(config).with_context(|| format!("cannot bind {bind}"))?;
+        Runtime::new(config).with_context(|| format!("raft node {id} cannot start"))?;
+    if let Err(damage) = raft::persist::load(rt.storage()) {
+        let place = dir.map_or("memory".into(), |d| {
+            d.join("storage.log").display().to_string()
+        });
+        bail!("raft node {id}: storage {place}: {damage}; refusing to start on damaged state");
+    }
     let peers: Vec<faultline::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
     rt.on_history(move |e: &Event| match e {
         Event::Raft(RaftEvent::Started { term, log_len }) => {

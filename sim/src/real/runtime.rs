@@ -76,13 +76,20 @@ impl<N: Node> Runtime<N> {
     pub fn new(config: RealConfig) -> io::Result<Self> {
         let poll = Poll::new()?;
         let registry = poll.registry();
+        // Every error says what it was about: the caller cannot tell a port in use from
+        // damaged storage otherwise.
         let udp = config
             .udp_bind
-            .map(|addr| UdpPort::bind(addr, registry, UDP))
+            .map(|addr| {
+                UdpPort::bind(addr, registry, UDP)
+                    .map_err(|e| io::Error::new(e.kind(), format!("cannot bind udp {addr}: {e}")))
+            })
             .transpose()?;
         let listener = match config.tcp_listen {
             Some(addr) => {
-                let mut listener = TcpListener::bind(addr)?;
+                let mut listener = TcpListener::bind(addr).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot listen on tcp {addr}: {e}"))
+                })?;
                 registry.register(&mut listener, LISTENER, Interest::READABLE)?;
                 Some(listener)
             }
@@ -92,7 +99,15 @@ impl<N: Node> Runtime<N> {
         let waker = Arc::new(Waker::new(registry, WAKER)?);
         let (storage_file, durable) = match &config.storage_dir {
             Some(dir) => {
-                let (file, durable) = StorageFile::open(dir)?;
+                let (file, durable, recovery) = StorageFile::open(dir)?;
+                if recovery.dropped_tail_bytes > 0 {
+                    // A sync that never returned: nothing acted on it (see `persist`).
+                    eprintln!(
+                        "storage {}: dropped an unfinished last write ({} bytes)",
+                        file.path().display(),
+                        recovery.dropped_tail_bytes
+                    );
+                }
                 (Some(file), durable)
             }
             None => (None, Default::default()),
@@ -374,10 +389,11 @@ impl<N: Node> Runtime<N> {
             return true;
         }
         self.persisted_syncs = syncs;
-        let Some(file) = &self.storage_file else {
+        let changes = self.io.storage_mut().take_journal();
+        let Some(file) = &mut self.storage_file else {
             return true;
         };
-        match file.save(self.io.storage().durable()) {
+        match file.append(&changes, self.io.storage().durable()) {
             Ok(()) => {
                 self.stats.storage_writes += 1;
                 true

@@ -1,6 +1,6 @@
-//! History events the kv nodes record for checkers (see `faultline::Ctx::record`).
+//! History events the server records for checkers (see `faultline::Ctx::record`).
 //!
-//! The server is the serialisation point (spec P0 A.1: the store is not thread-safe and
+//! The server is the serialisation point (SPEC.md §2: the store is not safe to share and
 //! every access is serialised), so the order of its `Applied` events *is* the order of the
 //! store's history: a checker replays them on a sequential model. Every reply message gets
 //! one `Reply` event saying what the queue did with it, and every batch of queued messages
@@ -11,7 +11,7 @@ use crate::protocol::{ParseError, Request};
 use faultline::{CloseReason, StreamId};
 use serde::{Deserialize, Serialize};
 
-/// What the server's outgoing queue did with one reply message (spec P0 A.4).
+/// What the server's outgoing queue did with one reply message (SPEC.md §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QueueOutcome {
     /// The queue was empty and the stream took the whole message at once.
@@ -22,11 +22,10 @@ pub enum QueueOutcome {
     Dropped,
 }
 
-/// One history event of a kv node.
+/// One history event of the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvEvent {
-    // ---- recorded by the server ----
-    /// A client connected; the counts just after (spec P0 A.5).
+    /// A client connected; the counts just after (SPEC.md §7).
     Joined {
         stream: StreamId,
         active: u64,
@@ -52,19 +51,7 @@ pub enum KvEvent {
     Written { stream: StreamId, messages: u64 },
     /// A line that is not a request: ignored and counted (see [`crate::protocol`]).
     Malformed { stream: StreamId, error: ParseError },
-    /// Periodic counts, if the server was asked for them (the real program's log line).
+    /// The counts, whenever something asks the server to record them
+    /// ([`crate::Server::record_stats`]): the real program's periodic log line.
     Stats(crate::server::ServerStats),
-
-    // ---- recorded by clients ----
-    /// The client's stream to the server is up.
-    ClientConnected { stream: StreamId },
-    /// The client received one reply line (without its `\n`).
-    ClientGot { stream: StreamId, line: Vec<u8> },
-    /// The client received a line it did not expect (the official tests' check).
-    ClientUnexpected { stream: StreamId, line: Vec<u8> },
-    /// The client's stream ended.
-    ClientClosed {
-        stream: StreamId,
-        reason: CloseReason,
-    },
 }

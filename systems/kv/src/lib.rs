@@ -1,4 +1,5 @@
-//! P0 of faultline: the key-value messaging server (spec `cmu440.md`, "P0").
+//! P0 of faultline: the key-value messaging server (behaviour reference: `SPEC.md` beside
+//! this crate).
 //!
 //! One server, many clients, each on its own reliable ordered stream. Clients send
 //! newline-terminated text requests (`Put`, `Get`, `Delete`, `Update`); only `Get` answers,
@@ -9,25 +10,22 @@
 //! never holds anyone else up. It records what it applied, in order, as history events, so
 //! checkers can compare the run with a sequential model.
 //!
-//! Decisions where the spec is silent: a malformed line (or one over 1 MiB) is ignored and
-//! counted, and the connection stays open ([`protocol`]); the queue bound counts messages
-//! not yet wholly handed to the stream, a partly written one included ([`server`]); the
-//! real program records only counts as history ([`History::Counts`]), so its memory stays
-//! bounded. The same node runs in the simulator (`scenarios/src/kv`) and on real TCP
-//! (`faultline kv server`).
+//! Decisions where the course is silent (SPEC.md §5, §6): a malformed line (or one over
+//! 1 MiB) is ignored and counted, and the connection stays open ([`protocol`]); the queue
+//! bound counts messages not yet wholly handed to the stream, a partly written one included
+//! ([`server`]); the real program records only counts as history ([`History::Counts`]), so
+//! its memory stays bounded. The same node runs in the simulator (the scenarios, with their
+//! client nodes, are in `scenarios/src/kv`) and on real TCP (`faultline kv server`).
 //!
-//! Modules: [`store`] (the `kvstore` semantics), [`protocol`] (line format and reader),
-//! [`server`] (the server node), [`client`] (scenario clients), [`event`] (history events),
-//! [`node`] (the enum a world holds).
+//! Modules: [`store`] (the store's semantics), [`protocol`] (line format and reader),
+//! [`server`] (the server), [`node`] (the server as a node), [`event`] (history events).
 
-pub mod client;
 pub mod event;
 pub mod node;
 pub mod protocol;
 pub mod server;
 pub mod store;
 
-pub use client::{Client, ClientConfig, ClientStats, ClientTimer, Reading};
 pub use event::{KvEvent, QueueOutcome};
-pub use node::{KvNode, ServerNode, ServerTimer};
+pub use node::{ServerNode, ServerTimer};
 pub use server::{History, Server, ServerStats, QUEUE_MAX_MESSAGES};

@@ -1,6 +1,5 @@
-//! The kv node a scenario's world holds: the server or one of its clients.
+//! The server as a node: what a simulated world or the real runtime runs.
 
-use crate::client::Client;
 use crate::event::KvEvent;
 use crate::server::Server;
 use faultline::{Ctx, Node, StreamEvent, TimerId};
@@ -17,7 +16,18 @@ faultline::timer_tags! {
 #[derive(Debug)]
 pub struct ServerNode {
     pub server: Server,
+    /// How often to record the counts (the real program's log line); `None`: never.
     pub stats_every: Option<Duration>,
+}
+
+impl ServerNode {
+    /// `server` as a node that records no periodic counts.
+    pub fn new(server: Server) -> ServerNode {
+        ServerNode {
+            server,
+            stats_every: None,
+        }
+    }
 }
 
 impl Node for ServerNode {
@@ -47,43 +57,5 @@ impl Node for ServerNode {
             // The server opens no streams.
             StreamEvent::Connected { .. } => {}
         }
-    }
-}
-
-faultline::node_kinds! {
-    /// One node of a kv world.
-    #[derive(Debug)]
-    pub enum KvNode: KvEvent {
-        Server(ServerNode),
-        Client(Box<Client>),
-    }
-}
-
-impl KvNode {
-    pub fn server() -> KvNode {
-        KvNode::Server(ServerNode {
-            server: Server::new(),
-            stats_every: None,
-        })
-    }
-
-    pub fn client(cfg: crate::client::ClientConfig) -> KvNode {
-        KvNode::Client(Box::new(Client::new(cfg)))
-    }
-
-    pub fn as_server(&self) -> Option<&Server> {
-        self.kind::<ServerNode>().map(|n| &n.server)
-    }
-
-    pub fn as_server_mut(&mut self) -> Option<&mut Server> {
-        self.kind_mut::<ServerNode>().map(|n| &mut n.server)
-    }
-
-    pub fn as_client(&self) -> Option<&Client> {
-        self.kind::<Box<Client>>().map(|c| &**c)
-    }
-
-    pub fn as_client_mut(&mut self) -> Option<&mut Client> {
-        self.kind_mut::<Box<Client>>().map(|c| &mut **c)
     }
 }

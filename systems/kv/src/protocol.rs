@@ -1,17 +1,17 @@
-//! The line protocol (spec P0 A.3): requests, replies, and a growing line reader.
+//! The line protocol (SPEC.md §4): requests, replies, and a growing line reader.
 //!
 //! Client -> server, one request per `\n`-terminated line:
 //! `Put:key:value`, `Get:key`, `Delete:key`, `Update:key:old:new`. Fields are split on `:`
-//! with a bounded count (Put 3, Get and Delete 2, Update 4), as the spec says, so the last
+//! with a bounded count (Put 3, Get and Delete 2, Update 4), as SPEC.md §4 says, so the last
 //! field may itself hold colons. Server -> client: only Get answers, one `key:value\n` per
 //! value.
 //!
-//! Decisions where the spec is silent (documented here, tested below):
+//! Decisions where the course is silent (SPEC.md §5; tested below):
 //! - A trailing `\r` is stripped, so `nc -C` and telnet work; values never end in `\r`.
 //! - A malformed line (empty, unknown command, missing field) is **ignored and counted**;
 //!   the connection stays open. A faulty client then cannot hurt anyone but itself, and the
 //!   count makes the fault visible (`KvEvent::Malformed`, the server's stats line).
-//! - Lines may be of any length up to [`MAX_LINE_BYTES`] (1 MiB, far above the spec's
+//! - Lines may be of any length up to [`MAX_LINE_BYTES`] (1 MiB, far above the course's
 //!   4 KiB-plus values). A longer line is discarded up to its newline and counted as
 //!   malformed, so one client cannot make the server's memory grow without bound.
 
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// The longest request line the server keeps, newline excluded.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-/// One client request (spec P0 A.3).
+/// One client request (SPEC.md §4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     Put {
@@ -112,7 +112,7 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ParseError> {
     })
 }
 
-/// A Get reply line: `key:value\n` (spec P0 A.3: exactly one newline).
+/// A Get reply line: `key:value\n` (SPEC.md §4: exactly one newline).
 pub fn encode_reply(key: &[u8], value: &[u8]) -> Vec<u8> {
     let mut line = Vec::with_capacity(key.len() + value.len() + 2);
     line.extend_from_slice(key);
@@ -128,8 +128,8 @@ pub fn parse_reply(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&line[..at], &line[at + 1..]))
 }
 
-/// Turns a byte stream into lines, whatever the chunk boundaries (spec P0 A.3: "use a
-/// growing line reader"). A line longer than its limit is discarded up to its newline and
+/// Turns a byte stream into lines, whatever the chunk boundaries (SPEC.md §4: lines of any
+/// length, in any chunks). A line longer than its limit is discarded up to its newline and
 /// reported once as [`ParseError::TooLong`].
 #[derive(Debug)]
 pub struct LineReader {

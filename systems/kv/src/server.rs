@@ -1,12 +1,12 @@
-//! The key-value server as a sans-IO node over streams (spec P0 A.2-A.5).
+//! The key-value server as a sans-IO node over streams (SPEC.md §3-§7).
 //!
 //! Per client it keeps a growing line reader and an outgoing queue of at most
 //! [`QUEUE_MAX_MESSAGES`] messages. A reply goes straight to the stream when the queue is
 //! empty and the client's receive window takes it whole; otherwise it waits in the queue,
 //! which is drained on every `Writable`. When the queue is full a new message is dropped and
-//! counted (A.4): the server never waits for a client, so one that stops reading holds up
+//! counted (§6): the server never waits for a client, so one that stops reading holds up
 //! neither the others nor the store. Requests are applied in the order their lines are
-//! completed, one event at a time, which serialises every store access (A.1).
+//! completed, one event at a time, which serialises every store access (§2).
 //!
 //! Driving contract (as for every node): call the `on_*` handlers with each event; after
 //! [`Server::close`] every client stream is closed and new ones are refused.
@@ -18,10 +18,10 @@ use faultline::{Addr, CloseReason, Ctx, StreamId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
-/// Spec P0 A.4: each client's outgoing queue holds at most this many messages.
+/// SPEC.md §6: each client's outgoing queue holds at most this many messages.
 pub const QUEUE_MAX_MESSAGES: usize = 500;
 
-/// The server's counters (spec P0 A.2 `CountActive` / `CountDropped`, plus ours).
+/// The server's counters (SPEC.md §3 `count_active` / `count_dropped`, plus ours).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerStats {
     /// Clients connected now.
@@ -55,7 +55,7 @@ struct Conn {
 }
 
 impl Conn {
-    /// Spec P0 A.4: a message for a queue that is not full. It goes straight out if the
+    /// SPEC.md §6: a message for a queue that is not full. It goes straight out if the
     /// queue is empty and the client's window has room for it; otherwise it waits its turn
     /// (with as much of it as fits sent already).
     fn offer(&mut self, ctx: &Ctx<'_, KvEvent>, stream: StreamId, line: Vec<u8>) -> QueueOutcome {
@@ -141,7 +141,7 @@ impl Server {
         }
     }
 
-    /// A server over an existing store (the tests' `CreateWithBackdoor`).
+    /// A server over an existing store (SPEC.md §2: the tests keep a raw view of it).
     pub fn with_store(store: Store) -> Server {
         Server {
             store,
@@ -149,12 +149,12 @@ impl Server {
         }
     }
 
-    /// Spec P0 A.2 `CountActive`.
+    /// SPEC.md §3 `count_active`: clients connected now.
     pub fn count_active(&self) -> u64 {
         self.stats.active
     }
 
-    /// Spec P0 A.2 `CountDropped`.
+    /// SPEC.md §3 `count_dropped`: clients disconnected since the start.
     pub fn count_dropped(&self) -> u64 {
         self.stats.dropped
     }
@@ -182,7 +182,7 @@ impl Server {
         self.clients.get(&stream).map(|c| c.queue.len())
     }
 
-    /// Spec P0 A.2 `Close`: close every client connection now and refuse new ones.
+    /// SPEC.md §3 `close`: close every client connection now and refuse new ones.
     pub fn close(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
         self.closed = true;
         for stream in self.clients.keys().copied().collect::<Vec<_>>() {
@@ -195,7 +195,7 @@ impl Server {
         self.closed
     }
 
-    /// A client connected (spec P0 A.5: active from accept).
+    /// A client connected (SPEC.md §7: active from accept).
     pub fn on_accepted(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, _from: Addr) {
         if self.closed {
             ctx.close(stream);
@@ -236,7 +236,7 @@ impl Server {
         self.flush(ctx, stream);
     }
 
-    /// The connection ended (spec P0 A.5: EOF or error makes the client dropped).
+    /// The connection ended (SPEC.md §7: EOF or error makes the client dropped).
     pub fn on_closed(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, reason: CloseReason) {
         self.forget(ctx, stream, reason);
     }
@@ -289,7 +289,7 @@ impl Server {
         }
     }
 
-    /// One message per value (spec P0 A.3), each offered to the client's queue (A.4).
+    /// One message per value (SPEC.md §4), each offered to the client's queue (§6).
     fn answer_get(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, key: &[u8]) {
         let full = self.history == History::Full;
         if full {

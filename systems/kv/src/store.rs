@@ -1,6 +1,6 @@
 //! The store the server serialises access to: a key maps to an ordered list of byte values.
 //!
-//! Semantics are exactly spec P0 A.1 (`kvstore`): Put appends; Get returns the whole list
+//! Semantics are exactly SPEC.md §2: Put appends; Get returns the whole list
 //! (empty for a missing key); Delete removes the key and all its values; Update removes the
 //! *first* value byte-equal to `old` (if any) and appends `new` at the *end* of the list,
 //! creating the key if it is missing. A `BTreeMap` keeps iteration order deterministic, so
@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-/// Key -> ordered list of values (spec P0 A.1: `map[string][][]byte`).
+/// Key -> ordered list of values (SPEC.md §2).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Store {
     map: BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
@@ -56,7 +56,7 @@ impl Store {
         self.map.is_empty()
     }
 
-    /// The raw map, in key order (the tests' "backdoor", spec P0 A.1).
+    /// The raw map, in key order (the tests' "backdoor", SPEC.md §2).
     pub fn backdoor(&self) -> &BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
         &self.map
     }

@@ -5,7 +5,7 @@ use kv::protocol::{parse_request, LineReader, ParseError, Request};
 use kv::store::Store;
 use proptest::prelude::*;
 
-/// The simplest model of spec P0 A.1: an association list, searched linearly.
+/// The simplest model of SPEC.md §2: an association list, searched linearly.
 #[derive(Default)]
 struct Model(Vec<(Vec<u8>, Vec<Vec<u8>>)>);
 

@@ -1,4 +1,4 @@
-//! The Data checksum, bit-exact with the original `checksum.go` (spec "P1 Part A" §3).
+//! The Data checksum, bit-exact with the original `checksum.go` (SPEC.md §3).
 //!
 //! Each header field is truncated to 32 bits and its two 16-bit halves are added with a
 //! 16-bit add whose carry is *dropped* (the quirk that makes this differ from an Internet

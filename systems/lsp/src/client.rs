@@ -1,4 +1,4 @@
-//! The client end of LSP (spec "P1 Part A" §4, §9).
+//! The client end of LSP (SPEC.md §4, §9).
 
 use crate::conn::{Conn, Epoch};
 use crate::params::{Params, MAX_PAYLOAD};
@@ -59,7 +59,7 @@ pub struct ClientEndpoint {
 
 impl ClientEndpoint {
     /// Start connecting to `server` with initial sequence number `isn`: sends
-    /// `(Connect, 0, isn)` now and again every epoch until the Ack (§4).
+    /// `(Connect, 0, isn)` now and again every epoch until the Ack (SPEC.md §4).
     pub fn connect<E>(ctx: &mut Ctx<'_, E>, server: Addr, isn: i64, params: Params) -> Self {
         let mut c = ClientEndpoint {
             params,
@@ -118,7 +118,7 @@ impl ClientEndpoint {
     }
 
     /// The oldest unacknowledged (or next) sequence number and the newest in flight: what
-    /// the window rule (§6) is about.
+    /// the window rule (SPEC.md §6) is about.
     pub fn window_state(&self) -> (i64, Option<i64>) {
         (self.conn.oldest(), self.conn.newest_unacked())
     }
@@ -150,8 +150,8 @@ impl ClientEndpoint {
     }
 
     /// Close: stop delivering reads, and finish with [`ClientEvent::Closed`] once every
-    /// written message is acknowledged or the connection is lost (§9). Called while still
-    /// connecting, it first finishes connecting (a failed connect then reports
+    /// written message is acknowledged or the connection is lost (SPEC.md §9). Called
+    /// while still connecting, it first finishes connecting (a failed connect then reports
     /// `ConnectFailed` and `Closed { lost: true }`). Errors if already closing or finished.
     pub fn close<E>(&mut self, ctx: &mut Ctx<'_, E>) -> Result<(), LspError> {
         match self.state {

@@ -1,7 +1,8 @@
 //! One LSP connection's reliable-delivery state, shared by client and server: the send
-//! queue under the sliding window and MaxUnackedMessages (spec §6), the in-order receive
-//! buffer (§7), and the per-epoch work: retransmission with exponential back-off,
+//! queue under the sliding window and MaxUnackedMessages (SPEC.md §6), the in-order
+//! receive buffer (§7), and the per-epoch work: retransmission with exponential back-off,
 //! heartbeats and loss detection (§8). Pure: it only fills an outbox of [`Message`]s.
+//! Sections are those of `SPEC.md`.
 
 use crate::params::Params;
 use crate::stats::Stats;
@@ -13,7 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 /// differently configured peer can make us hold.
 const RECV_AHEAD_MIN: i64 = 1024;
 
-/// A sent, unacknowledged Data message and its back-off state (§8a).
+/// A sent, unacknowledged Data message and its back-off state (SPEC.md §8a).
 #[derive(Debug)]
 struct Unacked {
     payload: Vec<u8>,
@@ -50,7 +51,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// A connection whose data is numbered from `isn + 1` in both directions (§5).
+    /// A connection whose data is numbered from `isn + 1` in both directions (SPEC.md §5).
     pub fn new(id: i64, isn: i64) -> Conn {
         Conn {
             id,
@@ -74,7 +75,7 @@ impl Conn {
         self.unacked.len()
     }
 
-    /// The smallest unacknowledged sequence number sent, else the next one to send (§6).
+    /// The smallest unacknowledged sequence number sent, else the next to send (SPEC.md §6).
     pub fn oldest(&self) -> i64 {
         match self.unacked.keys().next() {
             Some(&s) => s,
@@ -93,7 +94,7 @@ impl Conn {
         self.next_seq += 1;
     }
 
-    /// Send every queued message the window and the unacked limit allow (§6).
+    /// Send every queued message the window and the unacked limit allow (SPEC.md §6).
     pub fn pump(&mut self, params: &Params, stats: &mut Stats, out: &mut Vec<Message>) {
         let (window, max_unacked) = params.limits();
         while let Some((seq, _)) = self.queue.front() {
@@ -139,8 +140,8 @@ impl Conn {
         seq < self.next_seq
     }
 
-    /// An Ack, CAck or Data for this connection, from either end's point of view (§6, §7):
-    /// apply it and, if the connection expected it, count the peer as heard from and send
+    /// An Ack, CAck or Data for this connection, from either end's point of view
+    /// (SPEC.md §6, §7): apply it and, if the connection expected it, count the peer as heard from and send
     /// whatever became eligible. Returns false if it was dropped (invalid Data) or
     /// unexpected; both are counted. A Connect is the caller's business and is unexpected
     /// here.
@@ -174,7 +175,7 @@ impl Conn {
     }
 
     /// A valid Data (size and checksum already checked). Acks it and moves whatever is now
-    /// in order to `deliver` (§7). Returns false if it is too far ahead to accept.
+    /// in order to `deliver` (SPEC.md §7). Returns false if it is too far ahead to accept.
     pub fn on_data(
         &mut self,
         params: &Params,
@@ -208,8 +209,8 @@ impl Conn {
         true
     }
 
-    /// One epoch passed (§8): declare loss, or resend what its back-off allows and send a
-    /// heartbeat if no Data went out in the epoch. `heartbeat` is false for a connection
+    /// One epoch passed (SPEC.md §8): declare loss, or resend what its back-off allows and
+    /// send a heartbeat if no Data went out in the epoch. `heartbeat` is false for a connection
     /// the server has stopped serving.
     pub fn on_epoch(
         &mut self,
@@ -253,8 +254,8 @@ impl Conn {
     }
 }
 
-/// Apply the size rule and the checksum to a Data (§7). Returns the payload to accept, or
-/// `None` (counted) if it must be dropped as if lost.
+/// Apply the size rule and the checksum to a Data (SPEC.md §7). Returns the payload to
+/// accept, or `None` (counted) if it must be dropped as if lost.
 pub(crate) fn validate_data(msg: Message, stats: &mut Stats) -> Option<Vec<u8>> {
     let mut payload = msg.payload.unwrap_or_default();
     let size = match usize::try_from(msg.size) {

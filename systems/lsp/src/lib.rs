@@ -1,5 +1,6 @@
-//! The Live Sequence Protocol (CMU 15-440 P1 Part A, spec `../shared/spec/cmu440.md`):
-//! reliable, ordered message streams over unreliable datagrams, as sans-IO endpoints.
+//! The Live Sequence Protocol (CMU 15-440 P1 Part A; the behaviour reference is `SPEC.md`
+//! beside this crate's manifest): reliable, ordered message streams over unreliable
+//! datagrams, as sans-IO endpoints.
 //!
 //! A [`ClientEndpoint`] holds one connection to a server; a [`ServerEndpoint`] accepts
 //! any number of clients. Neither touches a socket or a clock: an owning [`faultline::Node`]
@@ -103,7 +104,7 @@ pub enum LspError {
 }
 
 faultline::timer_tags! {
-    /// The tag of an endpoint's epoch timer (spec §8). A node that owns endpoints gives its
+    /// The tag of an endpoint's epoch timer (SPEC.md §8). A node that owns endpoints gives its
     /// own tag type a variant for it under the same number, and offers every such timer to
     /// its endpoints.
     pub enum LspTimer {

@@ -1,4 +1,4 @@
-//! Protocol parameters with the original's defaults (spec "P1 Part A" §2).
+//! Protocol parameters with the original's defaults (SPEC.md §2).
 
 use std::time::Duration;
 

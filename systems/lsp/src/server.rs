@@ -1,4 +1,4 @@
-//! The server end of LSP (spec "P1 Part A" §4, §10): many connections, one epoch timer.
+//! The server end of LSP (SPEC.md §4, §10): many connections, one epoch timer.
 
 use crate::conn::{Conn, Epoch};
 use crate::params::{Params, MAX_PAYLOAD};
@@ -201,7 +201,7 @@ impl ServerEndpoint {
         let ids: Vec<i64> = self.peers.keys().copied().collect();
         for id in ids {
             let peer = self.peers.get_mut(&id).expect("listed above");
-            // A connection closed by CloseConn gets no heartbeats (§10).
+            // A connection closed by CloseConn gets no heartbeats (SPEC.md §10).
             let heartbeat = !peer.closing;
             if peer
                 .conn
@@ -224,8 +224,8 @@ impl ServerEndpoint {
 
     fn on_connect(&mut self, from: Addr, isn: i64) {
         if let Some(&(id, first_isn)) = self.by_addr.get(&from) {
-            // Never a second connection per address; re-ack in case the Ack was lost (§4).
-            // The repeat is also a message from the peer: it is alive (§8b).
+            // Never a second connection per address; re-ack in case the Ack was lost
+            // (SPEC.md §4). The repeat is also a message from the peer: it is alive (§8b).
             if let Some(p) = self.peers.get_mut(&id) {
                 p.conn.heard();
             }

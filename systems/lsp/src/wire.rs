@@ -1,5 +1,5 @@
 //! LSP messages on the wire: one JSON object per datagram, exactly as Go's
-//! `encoding/json` writes the original `Message` struct (spec "P1 Part A" §1).
+//! `encoding/json` writes the original `Message` struct (SPEC.md §1).
 //!
 //! Fields are written in the original order (`Type, ConnID, SeqNum, Size, Checksum,
 //! Payload`); the payload is standard base64 with padding, `null` when absent and `""`

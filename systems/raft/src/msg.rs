@@ -85,7 +85,7 @@ fn options() -> impl Options {
     bincode::DefaultOptions::new().with_limit(MAX_DATAGRAM)
 }
 
-fn fnv1a(data: &[u8]) -> u64 {
+pub(crate) fn fnv1a(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3)
     })

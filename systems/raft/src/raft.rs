@@ -52,6 +52,8 @@ pub enum RaftEvent {
         term: u64,
         command: Vec<u8>,
     },
+    /// The node's durable state is damaged: it did not start, and takes no part from now on.
+    StorageDamaged { detail: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +108,8 @@ pub struct Raft {
     /// Committed entries not yet taken by the owner.
     committed: Vec<(u64, Entry)>,
     stats: RaftStats,
+    /// Set when the durable state was found damaged at start: the node then stays silent.
+    damaged: Option<persist::Damage>,
 }
 
 impl Raft {
@@ -144,6 +148,7 @@ impl Raft {
             heartbeat_timer: None,
             committed: Vec::new(),
             stats: RaftStats::default(),
+            damaged: None,
         }
     }
 
@@ -172,6 +177,11 @@ impl Raft {
     pub fn last_applied(&self) -> u64 {
         self.applied
     }
+    /// What is wrong with this node's durable state, if it refused to start on it.
+    pub fn damaged(&self) -> Option<&persist::Damage> {
+        self.damaged.as_ref()
+    }
+
     pub fn stats(&self) -> &RaftStats {
         &self.stats
     }
@@ -193,9 +203,18 @@ impl Raft {
         self.peers.len() / 2 + 1
     }
 
-    /// Load durable state and arm the election timer.
+    /// Load durable state and arm the election timer. Damaged state is not used: the node
+    /// records what is wrong and stays silent, as a server that refuses to start would.
     pub fn on_start<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
-        let durable = persist::load(ctx.storage());
+        let durable = match persist::load(ctx.storage()) {
+            Ok(durable) => durable,
+            Err(damage) => {
+                let detail = damage.to_string();
+                self.damaged = Some(damage);
+                ctx.record(E::from(RaftEvent::StorageDamaged { detail }));
+                return;
+            }
+        };
         self.term = durable.term;
         self.vote = durable.vote;
         self.log = durable.log;
@@ -278,6 +297,9 @@ impl Raft {
 
     /// A Raft RPC from server `from` (an index). Client messages are not for the core.
     pub fn on_message<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>, from: u32, msg: Msg) {
+        if self.damaged.is_some() {
+            return;
+        }
         match msg {
             Msg::RequestVote {
                 term,

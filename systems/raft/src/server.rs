@@ -74,6 +74,9 @@ impl KvServer {
         from: Addr,
         data: &[u8],
     ) {
+        if self.raft.damaged().is_some() {
+            return; // refused to start: answers nobody
+        }
         let Some(msg) = Msg::decode(data) else {
             self.malformed += 1;
             return;

@@ -6,7 +6,8 @@
 //!   before T (commits are recorded by the leader that makes them);
 //! - state machine safety: no two nodes apply different commands at one index;
 //! - applies are contiguous: each node applies 1, 2, 3, ... with no gap or repeat (from 1
-//!   again after a restart, which replays the log into a fresh state machine, SPEC.md §7).
+//!   again after a restart, which replays the log into a fresh state machine, SPEC.md §7);
+//! - storage is intact: no node finds its durable state damaged at start.
 //!
 //! It keeps what the scenario reads after the run (leaders by term, what was applied, the
 //! clients' operations); the scenario reaches it with `world.checker::<RaftChecker>()`.
@@ -14,7 +15,7 @@
 use super::state::{input, output};
 use super::{
     CLIENT_SEQ_UNIQUE, CONTIGUOUS_APPLY, LEADER_COMPLETENESS, ONE_LEADER_PER_TERM,
-    RETURN_AFTER_INVOKE, RETURN_ONCE, SAME_COMMAND_PER_INDEX,
+    RETURN_AFTER_INVOKE, RETURN_ONCE, SAME_COMMAND_PER_INDEX, STORAGE_INTACT,
 };
 use faultline::linearizability::{KvInput, KvOutput, Operation};
 use faultline::{Addr, Checker, Failure, Time};
@@ -98,6 +99,13 @@ impl RaftChecker {
             RaftEvent::Started { .. } => {
                 self.starts += 1;
                 self.apply_pos.insert(node, 0);
+            }
+            // The simulator injects no storage damage, so finding some is a bug in how Raft
+            // writes or reads its storage (SPEC.md §7).
+            RaftEvent::StorageDamaged { detail } => {
+                return Err(
+                    STORAGE_INTACT.fail(format!("{node} found its storage damaged: {detail}"))
+                );
             }
             RaftEvent::BecameLeader { term, log_terms } => {
                 if let Some((other, _)) = self.leaders.get(term) {
@@ -223,6 +231,15 @@ mod tests {
         assert_eq!(
             invariant(feed(&[(0, leader(1, vec![])), (1, leader(1, vec![]))])),
             "one-leader-per-term"
+        );
+        assert_eq!(
+            invariant(feed(&[(
+                0,
+                RaftEvent::StorageDamaged {
+                    detail: "raft/meta: checksum".into()
+                }
+            )])),
+            "storage-intact"
         );
         assert_eq!(
             invariant(feed(&[(0, applied(2, 1, 7))])),

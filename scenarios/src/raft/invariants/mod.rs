@@ -47,6 +47,10 @@ pub const RETURN_AFTER_INVOKE: Invariant = Invariant::safety(
     "an operation returns only after it was invoked",
 );
 pub const RETURN_ONCE: Invariant = Invariant::safety("return-once", "an operation returns once");
+pub const STORAGE_INTACT: Invariant = Invariant::safety(
+    "storage-intact",
+    "no server finds its storage damaged (the simulator damages none)",
+);
 
 // Checked on the servers' state, every 250 ms and at the end.
 
@@ -145,6 +149,7 @@ pub const ALL: &[Invariant] = &[
     CLIENT_SEQ_UNIQUE,
     RETURN_AFTER_INVOKE,
     RETURN_ONCE,
+    STORAGE_INTACT,
     LOG_MATCHING,
     COMMITTED_PREFIX,
     LINEARIZABLE,

@@ -1,5 +1,5 @@
-//! The catalog's LSP scenarios: echo clients and a server under swarm faults, with the
-//! invariants of issue 3 checked live (history checker, wire monitor) and at the end.
+//! The swarm scenarios: echo clients and a server under faults drawn from the seed, with
+//! the invariants checked live (history checker, wire monitor) and at the end.
 //!
 //! - `lsp-echo`: 4 clients echo 100 messages each in lockstep (ω = M = 1) and close.
 //! - `lsp-stream`: 3 clients write 200 messages without waiting for echoes (ω = 8, M = 5,
@@ -11,19 +11,20 @@
 //!
 //! Link-level bit flips are on like every other datagram fault. They can hit any byte,
 //! which goes beyond the original's threat model ("only the payload can be tampered
-//! with", spec §1): LSP's Acks carry no checksum, so a flip in an Ack's SeqNum (or one
+//! with", systems/lsp/SPEC.md §1): LSP's Acks carry no checksum, so a flip in an Ack's SeqNum (or one
 //! turning an Ack into a CAck) could acknowledge a message that never arrived, and the
 //! sender would never resend it; that connection would then stall and fail
 //! `every-client-finishes`. Safety cannot break that way (the receiver still delivers only
 //! what passed the checksum, in order). No such stall showed up in 5000 seeds each of
 //! `lsp-echo` and `lsp-stream`; if a sweep finds one, it is this protocol limit.
 
-use super::lab::{echo_plan, Lab, LabSpec, Net};
-use super::node::{ClientPlan, LspNode};
+use crate::lsp::invariants::end::{swarm_end, window_held};
+use crate::lsp::nodes::{ClientPlan, LspNode};
+use crate::lsp::world::{echo_plan, Lab, LabSpec, Rule, Tamper};
 use faultline::harness::{drive, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
-use faultline::{Failure, Fault, LinkFaults, Schedule, Time, TimedFault, World};
-use lsp::{ClientEvent, Message, MsgType, Params, ServerEvent};
+use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault, World};
+use lsp::{ClientEvent, Message, MsgType, Params};
 use rand::Rng;
 use std::time::Duration;
 
@@ -80,7 +81,7 @@ impl LspScenario {
 
 /// Shorten, lengthen or corrupt Data payloads (Size and Checksum unchanged), each at a
 /// rate the seed picks, until `until`.
-fn tamperer(seed: u64, until: Time) -> super::lab::Rule {
+fn tamperer(seed: u64, until: Time) -> Rule {
     let mut r = faultline::derive_rng(seed, "lsp/tamper");
     let rate = |r: &mut rand_chacha::ChaCha8Rng| {
         if r.gen_bool(0.5) {
@@ -100,20 +101,17 @@ fn tamperer(seed: u64, until: Time) -> super::lab::Rule {
         if m.ty != MsgType::Data {
             return true;
         }
-        let p = m.payload.get_or_insert_with(Vec::new);
         let x: f64 = r.gen();
-        if x < shorten {
-            p.truncate(p.len() / 2);
+        let how = if x < shorten {
+            Tamper::Shorten
         } else if x < shorten + lengthen {
-            p.extend_from_slice(b"123");
+            Tamper::Lengthen
         } else if x < shorten + lengthen + corrupt {
-            match p.first_mut() {
-                Some(b) => *b ^= 0xFF,
-                None => *p = vec![0xFF],
-            }
+            Tamper::Corrupt
         } else {
             return true;
-        }
+        };
+        how.apply(&mut m);
         *bytes = m.encode();
         true
     })
@@ -167,7 +165,6 @@ impl Scenario for LspScenario {
         let Lab {
             world,
             net,
-            monitor,
             params,
             clients,
             server,
@@ -178,125 +175,25 @@ impl Scenario for LspScenario {
             schedule: Some(schedule),
             ..spec.clone()
         };
-        let name = self.name;
-        let cut = self.cut_server;
-        let (mut report, world) = drive(name, &run_spec, &profile, world, move |world| {
-            if let Some(v) = monitor.borrow().violations.first() {
-                return Err(Failure::new("window-and-max-unacked", v.clone()));
-            }
-            end_checks(
+        let cut_at = cut_at.filter(|_| self.cut_server);
+        let latency_max = Duration::from_nanos(LATENCY_MAX_NS);
+        let (mut report, world) = drive(self.name, &run_spec, &profile, world, |world| {
+            window_held(&net.borrow().monitor.violations)?;
+            swarm_end(
                 world,
                 &params,
-                server,
-                &clients,
+                (server, &clients),
                 msgs,
-                cut_at.filter(|_| cut),
+                cut_at,
+                latency_max,
             )
         })?;
-        report.metrics = metrics(&world, &net.borrow(), n_clients);
+        report.metrics = metrics(&world, n_clients);
         Ok(report)
     }
 }
 
-/// After the heal phase: every client finished (closed after all its echoes, or lost
-/// with a justified silence), and the server let go of every connection. With the server
-/// cut off at `cut_at`, every connection still up then was lost within the bound.
-fn end_checks(
-    world: &mut World<LspNode>,
-    params: &Params,
-    server: faultline::Addr,
-    clients: &[faultline::Addr],
-    msgs: usize,
-    cut_at: Option<Time>,
-) -> Result<(), Failure> {
-    // K epochs after the last thing heard, which is at most one latency after the cut,
-    // plus the moment the epoch timer is late by up to one epoch's phase.
-    let bound = params.epoch() * (params.epoch_limit + 1) + Duration::from_nanos(LATENCY_MAX_NS);
-    for &addr in clients {
-        let c = world
-            .node(addr)
-            .ok_or_else(|| Failure::new("clients-up", format!("{addr} is down")))?
-            .as_client();
-        let done = c.endpoint.as_ref().is_some_and(|e| e.is_done());
-        if !done {
-            return Err(Failure::new(
-                "every-client-finishes",
-                format!(
-                    "{addr} neither finished nor lost its connection ({} of {msgs} echoes read)",
-                    c.reads.len()
-                ),
-            ));
-        }
-        let clean = c
-            .log
-            .iter()
-            .any(|(_, e)| *e == ClientEvent::Closed { lost: false });
-        if clean && c.reads.len() != msgs {
-            return Err(Failure::new(
-                "close-only-when-all-acked",
-                format!("{addr} closed after {} echoes", c.reads.len()),
-            ));
-        }
-        if let Some(cut) = cut_at {
-            let lost_at = c
-                .log
-                .iter()
-                .find_map(|(t, e)| matches!(e, ClientEvent::Lost).then_some(*t));
-            match lost_at {
-                Some(t) if t > cut + bound => {
-                    return Err(Failure::new(
-                        "lost-within-bound",
-                        format!(
-                            "{addr} declared lost at {t}, server cut off at {cut}, bound {bound:?}"
-                        ),
-                    ))
-                }
-                None if c
-                    .log
-                    .iter()
-                    .any(|(t, e)| *e == ClientEvent::ConnectFailed && *t <= cut + bound) => {}
-                None => {
-                    return Err(Failure::new(
-                        "lost-within-bound",
-                        format!("{addr} never lost the cut-off server"),
-                    ))
-                }
-                _ => {}
-            }
-        }
-    }
-    let server = world
-        .node(server)
-        .ok_or_else(|| Failure::new("server-up", "the server is down"))?
-        .as_server();
-    let live = server.endpoint.as_ref().map_or(0, |e| e.conns().count());
-    if live > 0 {
-        return Err(Failure::new(
-            "server-drops-gone-clients",
-            format!("{live} connections still open after every client finished"),
-        ));
-    }
-    if let Some(cut) = cut_at {
-        for (t, e) in &server.log {
-            if let ServerEvent::Lost { conn } = e {
-                if *t > cut + bound {
-                    return Err(Failure::new(
-                        "lost-within-bound",
-                        format!("server lost conn {conn} at {t}, cut at {cut}"),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn metrics(
-    world: &World<LspNode>,
-    net: &Net,
-    clients: usize,
-) -> serde_json::Map<String, serde_json::Value> {
-    let _ = net;
+fn metrics(world: &World<LspNode>, clients: usize) -> serde_json::Map<String, serde_json::Value> {
     let mut m = serde_json::Map::new();
     let mut echoes = 0;
     let mut lost = 0;
@@ -327,7 +224,7 @@ fn metrics(
     m
 }
 
-/// The LSP scenarios of the catalog.
+/// The swarm scenarios.
 pub fn all() -> Vec<LspScenario> {
     let faults = FaultKinds {
         corrupt: false,

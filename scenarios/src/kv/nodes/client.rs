@@ -1,110 +1,41 @@
-//! Client nodes for scenarios: the official tests' `runTest` workload (spec P0 A.6), slow
-//! readers, clients that disconnect and reconnect.
+//! The scenario client: the official tests' `runTest` workload (systems/kv/SPEC.md §9),
+//! slow readers, clients that disconnect and reconnect.
 //!
 //! A client sends bursts of "write events" (Put on every third use of a key or if the key
 //! is missing, Update of a random existing value otherwise), each followed by a Delete of a
 //! random key (until its delete budget is spent) or a Get of the key just written, and
-//! sleeps between bursts (A.6: 100 writes, then 100 ms). Its keys are its own
+//! sleeps between bursts (SPEC.md §9: 100 writes, then 100 ms). Its keys are its own
 //! (`key_<cid>_<r>`, `key_slow_<cid>_<r>` for slow clients), so it keeps an exact model of
 //! them and, like the official test, a multiset of the reply lines it expects: a line not in
-//! it is recorded as `ClientUnexpected`. After a reconnect it starts a fresh key namespace
-//! (`key_<cid>_g<gen>_<r>`), because requests lost with the old stream make the old keys'
-//! contents unknown to it.
+//! it is recorded as [`ClientEvent::Unexpected`]. After a reconnect it starts a fresh key
+//! namespace (`key_<cid>_g<gen>_<r>`), because requests lost with the old stream make the
+//! old keys' contents unknown to it.
 //!
 //! Latency: a client that reads normally times each Get from the moment it issued it to the
 //! moment its last reply line arrived (replies come in order on one stream, and every Get
 //! of the workload finds at least one value).
 
-use crate::event::KvEvent;
-use crate::protocol::{encode_reply, LineReader, Request};
-use crate::store::Store;
-use faultline::{Addr, CloseReason, Ctx, StreamId, Time};
+use super::workload::{ClientConfig, ClientStats, Reading};
+use faultline::{CloseReason, Ctx, StreamId, Time};
+use kv::protocol::{encode_reply, LineReader, Request};
+use kv::store::Store;
 use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
 
-/// How a client reads its replies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reading {
-    /// Reads everything at once.
-    Normal,
-    /// Stops reading at connect and starts `after` the client started (A.6 SlowClient).
-    PausedUntil(Duration),
-    /// Alternates: paused for `paused`, then reading for `reading`, from connect on, until
-    /// `until` after the client started; from then on it reads normally.
-    Intermittent {
-        paused: Duration,
-        reading: Duration,
-        until: Duration,
+/// What a client records for the checker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// The client's stream to the server is up.
+    Connected { stream: StreamId },
+    /// The client received one reply line (without its `\n`).
+    Got { stream: StreamId, line: Vec<u8> },
+    /// The client received a line it did not expect (the official tests' check).
+    Unexpected { stream: StreamId, line: Vec<u8> },
+    /// The client's stream ended.
+    Closed {
+        stream: StreamId,
+        reason: CloseReason,
     },
-    /// Never reads.
-    Never,
-}
-
-/// What one client does.
-#[derive(Clone, Debug)]
-pub struct ClientConfig {
-    pub server: Addr,
-    pub cid: u32,
-    /// Write events to send (A.6 `numMsgs`); 0 makes an idle client (Count tests).
-    pub events: u32,
-    /// Deletes to send at most (A.6 `numDeletes`).
-    pub deletes: u32,
-    /// Use `key_slow_` keys (A.6 slow clients).
-    pub slow_keys: bool,
-    /// Random letters added to every value (A.6: 4096 when slow clients are present).
-    pub inflate: usize,
-    /// Write events per burst, and the sleep after each burst (A.6: 100, 100 ms).
-    pub burst: u32,
-    pub burst_pause: Duration,
-    pub reading: Reading,
-    /// Reconnect this long after the stream is lost (not after `disconnect`).
-    pub reconnect_after: Option<Duration>,
-    /// Send a malformed line before every `n`th write event (0: never), to exercise the
-    /// server's "ignored and counted" rule.
-    pub garbage_every: u32,
-}
-
-impl ClientConfig {
-    /// A normal `runTest` client.
-    pub fn workload(server: Addr, cid: u32, events: u32, deletes: u32) -> ClientConfig {
-        ClientConfig {
-            server,
-            cid,
-            events,
-            deletes,
-            slow_keys: false,
-            inflate: 0,
-            burst: 100,
-            burst_pause: Duration::from_millis(100),
-            reading: Reading::Normal,
-            reconnect_after: None,
-            garbage_every: 0,
-        }
-    }
-
-    /// A client that connects and sends nothing (A.6 Count tests).
-    pub fn idle(server: Addr, cid: u32) -> ClientConfig {
-        ClientConfig::workload(server, cid, 0, 0)
-    }
-}
-
-/// Figures a client gathered, for checks and reports.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClientStats {
-    pub events_sent: u32,
-    /// Malformed lines sent on purpose.
-    pub garbage_sent: u64,
-    pub gets_sent: u64,
-    /// Reply lines expected, received, and received but not expected.
-    pub replies_expected: u64,
-    pub replies_received: u64,
-    pub replies_unexpected: u64,
-    /// Streams opened and lost (not counting `disconnect`).
-    pub connects: u64,
-    pub streams_lost: u64,
-    /// Get latencies in nanoseconds, for clients that read normally.
-    pub get_latencies_ns: Vec<u64>,
 }
 
 /// Durable storage key of the client's key-namespace generation.
@@ -195,7 +126,7 @@ impl Client {
         &self.model
     }
 
-    pub fn on_start(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, ClientEvent>) {
         self.started_at = ctx.now();
         // A restarted client cannot know which of its requests were applied before the
         // crash, so each incarnation takes a fresh key namespace, kept in durable storage.
@@ -214,12 +145,12 @@ impl Client {
     }
 
     /// Close the connection for good (a killed client of the Count tests).
-    pub fn disconnect(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+    pub fn disconnect(&mut self, ctx: &mut Ctx<'_, ClientEvent>) {
         self.stopped = true;
         if let Some(stream) = self.stream.take() {
             ctx.close(stream);
             if self.connected {
-                ctx.record(KvEvent::ClientClosed {
+                ctx.record(ClientEvent::Closed {
                     stream,
                     reason: CloseReason::PeerClosed,
                 });
@@ -228,7 +159,7 @@ impl Client {
         self.connected = false;
     }
 
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, KvEvent>, tag: ClientTimer) {
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, ClientEvent>, tag: ClientTimer) {
         if self.stopped {
             return;
         }
@@ -263,13 +194,13 @@ impl Client {
         }
     }
 
-    pub fn on_connected(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId) {
+    pub fn on_connected(&mut self, ctx: &mut Ctx<'_, ClientEvent>, stream: StreamId) {
         if self.stream != Some(stream) {
             return;
         }
         self.connected = true;
         self.stats.connects += 1;
-        ctx.record(KvEvent::ClientConnected { stream });
+        ctx.record(ClientEvent::Connected { stream });
         match self.cfg.reading {
             Reading::Normal => {}
             Reading::Never => ctx.pause_reading(stream),
@@ -286,7 +217,7 @@ impl Client {
         self.burst(ctx);
     }
 
-    pub fn on_data(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, data: &[u8]) {
+    pub fn on_data(&mut self, ctx: &mut Ctx<'_, ClientEvent>, stream: StreamId, data: &[u8]) {
         if self.stream() != Some(stream) {
             return;
         }
@@ -301,18 +232,23 @@ impl Client {
         self.reader = reader;
     }
 
-    pub fn on_writable(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId) {
+    pub fn on_writable(&mut self, ctx: &mut Ctx<'_, ClientEvent>, stream: StreamId) {
         if self.stream() == Some(stream) {
             self.flush(ctx);
         }
     }
 
-    pub fn on_closed(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, reason: CloseReason) {
+    pub fn on_closed(
+        &mut self,
+        ctx: &mut Ctx<'_, ClientEvent>,
+        stream: StreamId,
+        reason: CloseReason,
+    ) {
         if self.stream != Some(stream) {
             return;
         }
         if self.connected {
-            ctx.record(KvEvent::ClientClosed { stream, reason });
+            ctx.record(ClientEvent::Closed { stream, reason });
         }
         self.stream = None;
         self.connected = false;
@@ -330,7 +266,7 @@ impl Client {
         }
     }
 
-    fn connect(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+    fn connect(&mut self, ctx: &mut Ctx<'_, ClientEvent>) {
         self.stream = Some(ctx.connect(self.cfg.server));
     }
 
@@ -351,8 +287,8 @@ impl Client {
         v
     }
 
-    /// One burst of write events (A.6), then sleep.
-    fn burst(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+    /// One burst of write events (SPEC.md §9), then sleep.
+    fn burst(&mut self, ctx: &mut Ctx<'_, ClientEvent>) {
         if !self.connected || self.stopped {
             return;
         }
@@ -422,7 +358,7 @@ impl Client {
         self.out.extend_from_slice(&req.encode());
     }
 
-    fn flush(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+    fn flush(&mut self, ctx: &mut Ctx<'_, ClientEvent>) {
         let Some(stream) = self.stream() else { return };
         if self.out_at < self.out.len() {
             self.out_at += ctx.write(stream, &self.out[self.out_at..]).unwrap_or(0);
@@ -436,9 +372,9 @@ impl Client {
         }
     }
 
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, line: &[u8]) {
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, ClientEvent>, stream: StreamId, line: &[u8]) {
         self.stats.replies_received += 1;
-        ctx.record(KvEvent::ClientGot {
+        ctx.record(ClientEvent::Got {
             stream,
             line: line.to_vec(),
         });
@@ -453,7 +389,7 @@ impl Client {
             }
             None => {
                 self.stats.replies_unexpected += 1;
-                ctx.record(KvEvent::ClientUnexpected {
+                ctx.record(ClientEvent::Unexpected {
                     stream,
                     line: line.to_vec(),
                 });
@@ -475,23 +411,23 @@ impl Client {
 }
 
 impl faultline::Node for Client {
-    type Event = KvEvent;
+    type Event = ClientEvent;
     type Timer = ClientTimer;
 
-    fn on_start(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+    fn on_start(&mut self, ctx: &mut Ctx<'_, ClientEvent>) {
         Client::on_start(self, ctx);
     }
 
     fn on_timer(
         &mut self,
-        ctx: &mut Ctx<'_, KvEvent>,
+        ctx: &mut Ctx<'_, ClientEvent>,
         _timer: faultline::TimerId,
         tag: ClientTimer,
     ) {
         Client::on_timer(self, ctx, tag);
     }
 
-    fn on_stream(&mut self, ctx: &mut Ctx<'_, KvEvent>, event: faultline::StreamEvent) {
+    fn on_stream(&mut self, ctx: &mut Ctx<'_, ClientEvent>, event: faultline::StreamEvent) {
         use faultline::StreamEvent;
         match event {
             StreamEvent::Connected { stream } => self.on_connected(ctx, stream),
