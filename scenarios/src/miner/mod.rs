@@ -465,7 +465,7 @@ impl Scenario for SmallAfterHuge {
             report.ok = false;
             report.violation = Some(faultline::Violation {
                 invariant: "small-after-huge-finishes-first".into(),
-                property: faultline::Property::Liveness,
+                kind: faultline::FindingKind::Liveness,
                 detail: format!("small done at {small_done}, huge at {huge_done}"),
                 time_ns: small_done.as_nanos(),
                 seed: spec.seed,

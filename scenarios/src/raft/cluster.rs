@@ -4,7 +4,7 @@
 //! are, and every run is checked by the continuous safety checker of [`super::checks`].
 
 use super::checks::{self, Observed};
-use faultline::harness::{replay_command, Report, RunSpec};
+use faultline::harness::{Report, RunSpec};
 use faultline::{Addr, Failure, Fault, Halt, LinkFaults, Schedule, Time, World};
 use raft::msg::Msg;
 use raft::{ClientConfig, Config, KvClient, KvServer, RaftKvNode, Role, Workload};
@@ -359,15 +359,9 @@ impl Cluster {
         })
     }
 
-    /// Write the trace to the file the spec names, if any.
+    /// Give the world what the spec asks of every run: its budget and trace log.
     pub fn trace_to(&mut self, spec: &RunSpec) -> Result<(), String> {
-        if let Some(path) = &spec.trace {
-            let file = std::fs::File::create(path)
-                .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
-            self.world
-                .set_trace_log(Box::new(std::io::BufWriter::new(file)));
-        }
-        Ok(())
+        spec.prepare(&mut self.world)
     }
 
     /// The report of a finished run.
@@ -379,15 +373,8 @@ impl Cluster {
         outcome: Step<()>,
         mut metrics: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Report, String> {
-        self.world.finish_trace_log()?;
-        let violation = outcome.err().map(|halt| faultline::Violation {
-            invariant: halt.failure.invariant,
-            property: halt.failure.property,
-            detail: halt.failure.detail,
-            time_ns: halt.at.as_nanos(),
-            seed: spec.seed,
-            replay: replay_command(scenario, spec),
-        });
+        let mut report =
+            faultline::harness::finish(scenario, spec, &mut self.world, faults, outcome)?;
         let obs = self.observed.borrow();
         metrics.insert("terms".into(), obs.leaders.len().into());
         metrics.insert("committed".into(), obs.applied.len().into());
@@ -397,16 +384,7 @@ impl Cluster {
             obs.ops.values().filter(|o| o.ret.is_some()).count().into(),
         );
         metrics.insert("rpc_requests".into(), self.rpcs.requests().into());
-        Ok(Report {
-            scenario: scenario.to_string(),
-            seed: spec.seed,
-            ok: violation.is_none(),
-            events: self.world.events(),
-            sim_time_ns: self.world.now().as_nanos(),
-            trace_hash: self.world.trace_hash(),
-            faults,
-            violation,
-            metrics,
-        })
+        report.metrics = metrics;
+        Ok(report)
     }
 }

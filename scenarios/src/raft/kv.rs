@@ -10,9 +10,9 @@
 //! servers including all at once, partition churn, an unreliable network).
 
 use super::cluster::{Cluster, Step};
-use faultline::harness::{Report, RunSpec, Scenario};
+use faultline::harness::{Param, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
-use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault};
+use faultline::{Budget, Fault, LinkFaults, Schedule, Time, TimedFault};
 use raft::{Config, Role, Workload};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -279,7 +279,45 @@ impl Scenario for KvScenario {
     fn about(&self) -> &'static str {
         self.about
     }
+    /// About 20 times the events of a normal run (some 5,000 plus 10 per operation: about
+    /// 15,000 with 10 clients of 100 operations), so an RPC storm is stopped in seconds.
+    fn budget(&self) -> Budget {
+        let normal = 5_000 + 10 * self.clients as u64 * self.ops_per_client;
+        Budget {
+            max_events: 20 * normal,
+            ..Budget::DEFAULT
+        }
+    }
+    fn params(&self) -> Vec<Param> {
+        vec![
+            Param {
+                name: "clients",
+                about: "key-value clients (nodes after the servers)",
+                default: self.clients as u64,
+                min: 1,
+            },
+            Param {
+                name: "ops",
+                about: "operations each client runs",
+                default: self.ops_per_client,
+                min: 1,
+            },
+        ]
+    }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
+        // The parameters set in the spec, over this scenario's defaults.
+        let sized = KvScenario {
+            clients: u32::try_from(spec.param("clients", self.clients as u64))
+                .map_err(|_| "clients: too many".to_string())?,
+            ops_per_client: spec.param("ops", self.ops_per_client),
+            ..*self
+        };
+        sized.run_sized(spec)
+    }
+}
+
+impl KvScenario {
+    fn run_sized(&self, spec: &RunSpec) -> Result<Report, String> {
         let schedule = spec
             .schedule
             .clone()
