@@ -633,4 +633,35 @@ mod tests {
         let v = found.expect("some seed of 200 shows the missing write-back");
         assert_eq!(v.invariant, "linearizable");
     }
+
+    #[test]
+    fn the_failure_shrinks_to_a_few_faults_that_replay_to_it() {
+        let scenario = RegisterScenario { bug: true };
+        let results = faultline::sweep::sweep(&scenario, 0..200, 2, &|_| {});
+        let found = results
+            .iter()
+            .find_map(|run| run.finding())
+            .expect("a failing seed");
+        let options = faultline::shrink::Options {
+            jobs: 2,
+            budget: None,
+            progress: &|_| {},
+        };
+        let shrunk = faultline::shrink::shrink(&scenario, &RunSpec::new(found.seed), &options)
+            .expect("it fails, so it shrinks");
+        let left = shrunk.schedule.faults.len();
+        assert!(
+            left <= 5,
+            "{left} faults left of {}",
+            shrunk.original_faults
+        );
+        let replay = scenario
+            .run(&RunSpec {
+                schedule: Some(shrunk.schedule.clone()),
+                ..RunSpec::new(found.seed)
+            })
+            .expect("runs");
+        let v = replay.violation.expect("the small schedule fails too");
+        assert_eq!(v.invariant, "linearizable");
+    }
 }

@@ -1,7 +1,7 @@
 //! `faultline shrink`: from a failing run to a small one that fails the same way.
 //!
 //! The schedule is cut into units, episodes (a fault and its undo, which fault verbs in
-//! pairs make well defined) and single faults, and shrunk in four passes, each keeping
+//! pairs make well defined) and single faults, and shrunk in three passes, each keeping
 //! the run failing with the same kind and invariant (and, for a panic, the same place):
 //!
 //! 1. delta debugging over the units: whole episodes go, the rest keep their meaning;
@@ -175,11 +175,7 @@ pub fn shrink(
         c = narrow(&tester, c, i);
     }
     set_phase("done", &c);
-    let finding = tester
-        .finding(&c)
-        .filter(|f| target.matches(Some(f)))
-        .ok_or("the shrunk schedule did not fail again: the scenario is not deterministic?")?;
-    let params = c
+    let params: BTreeMap<String, u64> = c
         .params
         .iter()
         .filter(|(k, v)| {
@@ -189,18 +185,42 @@ pub fn shrink(
         })
         .map(|(k, v)| (k.clone(), *v))
         .collect();
+    let shrunk = Schedule {
+        swarm: shrunk_description(&schedule, &c),
+        ..units::schedule(&schedule, &c.units)
+    };
+    // The run the summary shows, and the user will replay: the schedule as written.
+    let replay = RunSpec {
+        schedule: Some(shrunk.clone()),
+        params: params.clone(),
+        ..tester.spec(&c)
+    };
+    let finding = Finding::of(name, &replay, &execute(scenario, &replay))
+        .filter(|f| target.matches(Some(f)))
+        .ok_or("the shrunk schedule did not fail again: the scenario is not deterministic?")?;
     Ok(Shrunk {
         target,
         original,
         original_faults: schedule.faults.len(),
         original_units: start.units.len(),
-        schedule: units::schedule(&schedule, &c.units),
+        schedule: shrunk,
         units: c.units,
         params,
         declared,
         finding,
         runs: tester.runs.load(Ordering::Relaxed),
     })
+}
+
+/// The `swarm` words of a shrunk schedule: what it was shrunk from.
+fn shrunk_description(original: &Schedule, c: &Candidate) -> Vec<String> {
+    let mut words = vec![format!(
+        "shrunk from {} faults to {}",
+        original.faults.len(),
+        units::fault_count(&c.units)
+    )];
+    words.extend(original.swarm.iter().map(|w| format!("was: {w}")));
+    words
 }
 
 /// The schedule a seed draws, from a run that stops before its first event (a zero event

@@ -133,7 +133,9 @@ pub fn describe(unit: &Unit) -> String {
 }
 
 fn node_set(m: &[u32]) -> String {
-    let names: Vec<String> = m.iter().map(|n| format!("n{n}")).collect();
+    let mut sorted = m.to_vec();
+    sorted.sort_unstable();
+    let names: Vec<String> = sorted.iter().map(|n| format!("n{n}")).collect();
     format!("{{{}}}", names.join(","))
 }
 
