@@ -222,5 +222,7 @@ fn print_counts(scenarios: &[&dyn Scenario], runs: &[SeedRun], summary: &Summary
     if let Some(why) = &summary.stopped {
         say!("{why}");
     }
-    tell!("({elapsed:.1} s)");
+    if std::io::stderr().is_terminal() {
+        tell!("({elapsed:.1} s)");
+    }
 }
