@@ -49,12 +49,11 @@ fn sweeps_agree_across_thread_counts_for_every_scenario() {
     for scenario in catalog::all() {
         let one = sweep(scenario.as_ref(), seeds(), 1, &|_| {});
         let two = sweep(scenario.as_ref(), seeds(), 2, &|_| {});
-        let hashes =
-            |rs: &[(u64, Result<faultline::harness::Report, String>)]| -> Vec<(u64, String)> {
-                rs.iter()
-                    .map(|(s, r)| (*s, r.as_ref().expect("runs").trace_hash.clone()))
-                    .collect()
-            };
+        let hashes = |rs: &[faultline::sweep::SeedRun]| -> Vec<(u64, String)> {
+            rs.iter()
+                .map(|r| (r.seed, r.report().expect("runs").trace_hash.clone()))
+                .collect()
+        };
         assert_eq!(
             hashes(&one),
             hashes(&two),

@@ -56,6 +56,19 @@ fn fault(n: u32) -> impl Strategy<Value = Fault> {
             .prop_map(|(node, offset_ns)| Fault::ClockOffset { node, offset_ns }),
         (node(n), -500i64..500).prop_map(|(node, ppm)| Fault::ClockDrift { node, ppm }),
         node(n).prop_map(|node| Fault::ResetStreams { node }),
+        // The undos, also where they end nothing in force.
+        (
+            proptest::option::of(node(n)),
+            proptest::option::of(node(n)),
+            proptest::option::of(link_faults())
+        )
+            .prop_map(|(from, to, faults)| Fault::LinkRestore { from, to, faults }),
+        proptest::collection::vec(proptest::collection::vec(node(n), 1..4), 1..3)
+            .prop_map(|groups| Fault::Unpartition { groups }),
+        (node(n), node(n)).prop_map(|(from, to)| Fault::Reconnect { from, to }),
+        node(n).prop_map(|node| Fault::Rejoin { node }),
+        (node(n), proptest::option::of(-500i64..500))
+            .prop_map(|(node, ppm)| Fault::DriftStop { node, ppm }),
     ]
 }
 

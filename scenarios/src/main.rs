@@ -1,18 +1,13 @@
-//! `faultline`: run, sweep and list scenarios; run the five systems as real programs.
+//! `faultline`: list, run, sweep, shrink and merge scenarios; run the five systems as real
+//! programs.
+
+mod cmd;
 
 use clap::{Parser, Subcommand};
-use faultline::harness::{replay_command, Report, RunSpec};
-use faultline::sweep;
-use indicatif::{ProgressBar, ProgressStyle};
+use cmd::out::{say, tell};
+use cmd::{usage_error, EXIT_OK};
 use scenarios::catalog;
-use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Exit codes: all invariants held; an invariant was violated; bad usage or input.
-const EXIT_OK: u8 = 0;
-const EXIT_VIOLATION: u8 = 1;
-const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -22,8 +17,18 @@ const EXIT_USAGE: u8 = 2;
     long_about = "Deterministic simulation testbed for distributed systems.\n\n\
         Every scenario runs real system code in a seeded discrete-event simulator that injects \
         network, node and clock faults, and checks invariants. The same seed always gives the \
-        same run (same trace hash), so any failure replays from its seed.\n\n\
-        Exit codes: 0 all invariants held, 1 an invariant was violated, 2 bad usage or input."
+        same run (same trace hash), so any failure replays from its seed, and `shrink` cuts it \
+        down to the few faults that matter.\n\n\
+        Every finding has a kind, and each kind its exit code:\n  \
+        0  every run kept every invariant\n  \
+        1  safety: a safety invariant was violated\n  \
+        2  bad usage or bad input (unknown scenario, unreadable schedule, missing shard)\n  \
+        3  liveness: a liveness invariant was violated (something did not happen in time)\n  \
+        4  panic: the code under test or the scenario panicked\n  \
+        5  budget: a run went over its budget of events or virtual time (a livelock, a storm)\n  \
+        6  nondeterminism: the same seed gave two different runs\n  \
+        7  error: a scenario could not carry out a run (its own bug)\n\
+        A sweep that finds several kinds exits with the smallest of their codes."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,44 +38,54 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List the scenarios, one per line: name, then what it checks.
-    List,
+    List {
+        /// Also show each scenario's budget and the parameters `--set` can change.
+        #[arg(long)]
+        params: bool,
+    },
     /// Run one scenario with one seed.
-    Run {
-        /// Scenario name (see `faultline list`).
-        scenario: String,
-        /// The master seed: it picks the faults (unless --schedule) and every random draw.
-        #[arg(long)]
-        seed: u64,
-        /// Use this fault schedule (JSON, as printed by --json under "faults") instead of
-        /// generating one from the seed.
-        #[arg(long, value_name = "FILE")]
-        schedule: Option<PathBuf>,
-        /// Write every delivered event as a JSON line to FILE.
-        #[arg(long, value_name = "FILE")]
-        trace: Option<PathBuf>,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Run one scenario over a range of seeds and list the failing ones.
-    Sweep {
-        /// Scenario name (see `faultline list`).
-        scenario: String,
-        /// Seeds to run, as a Rust range: A..B runs A up to B-1. FAULTLINE_SEED=N narrows
-        /// it to the one seed N.
-        #[arg(long, value_name = "A..B")]
-        seeds: String,
-        /// Worker threads (default: the number of CPUs).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run only shard K of N (1-based): every N-th seed of the range. The shards of a
-        /// range are disjoint and cover it, so N machines can split one sweep.
-        #[arg(long, value_name = "K/N")]
-        shard: Option<String>,
-        /// Print one JSON line per failing seed and a final summary line.
-        #[arg(long)]
-        json: bool,
-    },
+    #[command(
+        long_about = "Run one scenario with one seed and print what it found.\n\n\
+        A panic is reported with its message and location, a run over its budget \
+        (--max-events, --max-sim-time) as a budget finding with its figures. \
+        --check-determinism runs twice and names the first event where the runs part. \
+        The exit code is the finding's kind (see `faultline --help`)."
+    )]
+    Run(cmd::run::RunArgs),
+    /// Run scenarios over a range of seeds and list every finding.
+    #[command(
+        long_about = "Run scenarios over a range of seeds on all cores and list every \
+        finding with its kind and replay command.\n\n\
+        Nothing is lost: a seed that panics is a `panic` finding and the sweep goes on; a \
+        runaway seed stops at its budget as a `budget` finding. Several scenarios \
+        (`sweep a,b,c`, `sweep --all`) run interleaved, seed by seed. --time-limit stops \
+        starting runs after S seconds and reports what was done; --shard K/N runs one of N \
+        disjoint parts, for N machines, joined with `faultline merge`. Output is in plan \
+        order and does not depend on --jobs. The exit code is that of the kinds found (see \
+        `faultline --help`)."
+    )]
+    Sweep(cmd::sweep::SweepArgs),
+    /// Shrink a failing run to a small schedule that fails the same way.
+    #[command(
+        long_about = "Shrink a failing run to a small schedule that fails with the same \
+        kind and invariant.\n\n\
+        Delta debugging deletes whole fault episodes (a fault and its undo), then the \
+        scenario's parameters are lowered (fewer clients, fewer operations) and what is left \
+        is narrowed: shorter episodes, later starts, lower loss and corruption rates, narrower \
+        latency ranges, smaller clock faults. Writes the schedule (-o FILE), prints the \
+        replay command and what is left. The same input gives the same result, whatever \
+        --jobs. Exit 0 when a schedule was written, 2 if the run does not fail."
+    )]
+    Shrink(cmd::shrink::ShrinkArgs),
+    /// Merge the --json outputs of a sweep's shards into one result.
+    #[command(
+        long_about = "Merge the `sweep --json` outputs of the shards of one sweep (each \
+        run with --shard K/N, on a CI matrix or as Kubernetes indexed jobs) into the findings \
+        and summary of the whole sweep: counts summed, findings in plan order, and the run \
+        digests combined, so the merge of all N shards has the digest of the whole sweep. \
+        Exits with the code of the kinds found, or 2 if a shard is missing or twice."
+    )]
+    Merge(cmd::merge::MergeArgs),
     /// Measure speed.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -104,21 +119,11 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::List => list(),
-        Command::Run {
-            scenario,
-            seed,
-            schedule,
-            trace,
-            json,
-        } => run(&scenario, seed, schedule, trace, json),
-        Command::Sweep {
-            scenario,
-            seeds,
-            jobs,
-            shard,
-            json,
-        } => run_sweep(&scenario, &seeds, jobs, shard.as_deref(), json),
+        Command::List { params } => list(params),
+        Command::Run(args) => cmd::run::main(args),
+        Command::Sweep(args) => cmd::sweep::main(args),
+        Command::Shrink(args) => cmd::shrink::main(args),
+        Command::Merge(args) => cmd::merge::main(args),
         Command::Bench(BenchCommand::Sim {
             nodes,
             seconds,
@@ -133,196 +138,41 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn usage_error(message: &str) -> u8 {
-    eprintln!("faultline: {message}");
-    EXIT_USAGE
-}
-
+/// The exit code of a real program: its own, or 1 if it failed to run.
 fn system(result: anyhow::Result<i32>) -> u8 {
     match result {
         Ok(code) => code.clamp(0, 255) as u8,
         Err(e) => {
-            eprintln!("faultline: {e:#}");
-            EXIT_VIOLATION
+            tell!("faultline: {e:#}");
+            1
         }
     }
 }
 
-fn list() -> u8 {
+fn list(params: bool) -> u8 {
     for s in catalog::all() {
-        println!("{:<28} {}", s.name(), s.about());
+        say!("{:<28} {}", s.name(), s.about());
+        if params {
+            let b = s.budget();
+            say!(
+                "{:<28}   budget: {} events, {} s of virtual time",
+                "",
+                b.max_events,
+                faultline::harness::seconds(b.max_sim_time_ns)
+            );
+            for p in s.params() {
+                say!(
+                    "{:<28}   --set {}=N  (default {}, at least {}): {}",
+                    "",
+                    p.name,
+                    p.default,
+                    p.min,
+                    p.about
+                );
+            }
+        }
     }
     EXIT_OK
-}
-
-fn unknown_scenario(name: &str) -> u8 {
-    let names: Vec<&'static str> = catalog::all().iter().map(|s| s.name()).collect();
-    usage_error(&format!(
-        "no scenario named `{name}`; `faultline list` shows them: {}",
-        names.join(", ")
-    ))
-}
-
-fn run(name: &str, seed: u64, schedule: Option<PathBuf>, trace: Option<PathBuf>, json: bool) -> u8 {
-    let Some(scenario) = catalog::find(name) else {
-        return unknown_scenario(name);
-    };
-    let mut spec = RunSpec {
-        seed,
-        trace,
-        ..RunSpec::default()
-    };
-    if let Some(path) = schedule {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => return usage_error(&format!("cannot read schedule {}: {e}", path.display())),
-        };
-        match serde_json::from_str(&text) {
-            Ok(s) => spec.schedule = Some(s),
-            Err(e) => {
-                return usage_error(&format!(
-                    "schedule {} is not a valid fault schedule: {e}",
-                    path.display()
-                ))
-            }
-        }
-        spec.schedule_path = Some(path);
-    }
-    let report = match scenario.run(&spec) {
-        Ok(r) => r,
-        Err(e) => return usage_error(&e),
-    };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(&report).expect("reports serialise")
-        );
-    } else {
-        print_report(&report);
-    }
-    if report.ok {
-        EXIT_OK
-    } else {
-        EXIT_VIOLATION
-    }
-}
-
-fn print_report(r: &Report) {
-    let verdict = if r.ok { "ok" } else { "VIOLATION" };
-    println!("{} seed {}: {verdict}", r.scenario, r.seed);
-    println!("  faults:     {}", r.faults.swarm.join(", "));
-    println!("  events:     {}", r.events);
-    println!("  sim time:   {}", faultline::Time(r.sim_time_ns));
-    println!("  trace hash: {}", r.trace_hash);
-    for (k, v) in &r.metrics {
-        println!("  {k}: {v}");
-    }
-    if let Some(v) = &r.violation {
-        println!("{v}");
-    }
-}
-
-fn run_sweep(name: &str, seeds: &str, jobs: Option<usize>, shard: Option<&str>, json: bool) -> u8 {
-    let Some(scenario) = catalog::find(name) else {
-        return unknown_scenario(name);
-    };
-    let range = match sweep::parse_range(seeds).and_then(sweep::seeds_from_env) {
-        Ok(r) => r,
-        Err(e) => return usage_error(&e),
-    };
-    let seed_list = match shard.map(sweep::parse_shard).transpose() {
-        Ok(Some(shard)) => sweep::shard_seeds(range.clone(), shard),
-        Ok(None) => range.clone().collect(),
-        Err(e) => return usage_error(&e),
-    };
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        return usage_error("--jobs must be at least 1");
-    }
-    let total = seed_list.len() as u64;
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {prefix} [{bar:30}] {pos}/{len} seeds, {msg} ({eta} left)",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(name.to_string());
-        bar.set_message("0 failed");
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let failed_so_far = std::sync::atomic::AtomicU64::new(0);
-    let on_done = |r: &Result<Report, String>| {
-        if !matches!(r, Ok(report) if report.ok) {
-            let n = failed_so_far.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            bar.set_message(format!("{n} failed"));
-        }
-        bar.inc(1);
-    };
-    let results = sweep::sweep_seeds(scenario.as_ref(), &seed_list, jobs, &on_done);
-    bar.finish_and_clear();
-
-    let mut failed = 0u64;
-    let mut unusable = 0u64;
-    for (seed, result) in &results {
-        match result {
-            Ok(report) if report.ok => {}
-            Ok(report) => {
-                failed += 1;
-                let v = report
-                    .violation
-                    .as_ref()
-                    .expect("a failed report has a violation");
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string(report).expect("reports serialise")
-                    );
-                } else {
-                    println!(
-                        "seed {seed}: `{}` at {}: {}",
-                        v.invariant,
-                        faultline::Time(v.time_ns),
-                        v.detail
-                    );
-                    println!("  replay: {}", v.replay);
-                }
-            }
-            Err(e) => {
-                unusable += 1;
-                let spec = RunSpec {
-                    seed: *seed,
-                    ..RunSpec::default()
-                };
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"scenario": name, "seed": seed, "ok": false, "error": e, "replay": replay_command(name, &spec)})
-                    );
-                } else {
-                    println!("seed {seed}: could not run: {e}");
-                }
-            }
-        }
-    }
-    let bad = failed + unusable;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"scenario": name, "seeds": format!("{}..{}", range.start, range.end), "shard": shard, "total": total, "failed": bad})
-        );
-    } else {
-        println!("{name}: {total} seeds, {bad} failed");
-    }
-    if bad > 0 {
-        EXIT_VIOLATION
-    } else {
-        EXIT_OK
-    }
 }
 
 fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
@@ -331,24 +181,27 @@ fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
     }
     let r = scenarios::exercise::bench::run_sim_bench(nodes, seconds, seed);
     if json {
-        println!("{}", serde_json::to_string(&r).expect("serialises"));
+        say!("{}", serde_json::to_string(&r).expect("serialises"));
     } else {
-        println!(
+        say!(
             "nodes {}, simulated {} s: {} events in {:.2} s wall",
-            r.nodes, r.sim_seconds, r.events, r.wall_seconds
+            r.nodes,
+            r.sim_seconds,
+            r.events,
+            r.wall_seconds
         );
-        println!("  {:.2} M events/s (wall clock)", r.events_per_second / 1e6);
+        say!("  {:.2} M events/s (wall clock)", r.events_per_second / 1e6);
         if let (Some(rate), Some(cpu)) = (r.events_per_cpu_second, r.cpu_seconds) {
-            println!(
+            say!(
                 "  {:.2} M events per CPU second ({cpu:.2} s of CPU)",
                 rate / 1e6
             );
         }
         match r.peak_rss_kib {
-            Some(kib) => println!("  peak memory {:.1} MiB", kib as f64 / 1024.0),
-            None => println!("  peak memory: unknown (no /proc/self/status)"),
+            Some(kib) => say!("  peak memory {:.1} MiB", kib as f64 / 1024.0),
+            None => say!("  peak memory: unknown (no /proc/self/status)"),
         }
-        println!("  trace hash {}", r.trace_hash);
+        say!("  trace hash {}", r.trace_hash);
     }
     EXIT_OK
 }

@@ -93,8 +93,9 @@ fn run_json_has_the_promised_fields_and_replays_from_its_schedule() {
 }
 
 #[test]
-fn a_violation_exits_1_with_its_name_time_seed_and_replay_command() {
-    // No heal phase and the server cut off for good: the echo clients cannot finish.
+fn a_liveness_violation_exits_3_with_its_name_time_seed_and_replay_command() {
+    // No heal phase and the server cut off for good: the echo clients cannot finish, which
+    // breaks a liveness invariant (exit 3; a safety violation would exit 1).
     let dir = std::env::temp_dir().join(format!("faultline-cli-v-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("cut.json");
@@ -111,7 +112,7 @@ fn a_violation_exits_1_with_its_name_time_seed_and_replay_command() {
         "--schedule",
         path.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let text = stdout(&out);
     assert!(text.contains("every-client-done-after-heal"), "{text}");
     assert!(text.contains("seed 3"), "{text}");
@@ -135,6 +136,7 @@ fn a_violation_exits_1_with_its_name_time_seed_and_replay_command() {
         "every-client-done-after-heal"
     );
     assert_eq!(report["violation"]["time_ns"], 3_000_000_000u64);
+    assert_eq!(report["violation"]["kind"], "liveness");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -576,19 +576,14 @@ fn main() {
         }
     };
     let results = faultline::sweep::sweep(&scenario, seeds.clone(), 2, &|_| {});
-    let failing: Vec<_> = results
-        .iter()
-        .filter_map(|(seed, r)| match r {
-            Ok(report) => report.violation.as_ref().map(|v| (seed, v)),
-            Err(e) => panic!("seed {seed} could not run: {e}"),
-        })
-        .collect();
-    for (seed, v) in &failing {
+    // A sweep loses nothing: a panic or a run over budget is a finding like a violation.
+    let failing: Vec<_> = results.iter().filter_map(|run| run.finding()).collect();
+    for f in &failing {
         println!(
-            "seed {seed}: {} invariant `{}`: {}",
-            v.property, v.invariant, v.detail
+            "seed {}: {} invariant `{}`: {}",
+            f.seed, f.kind, f.invariant, f.detail
         );
-        println!("  replay: {}", v.replay);
+        println!("  replay: {}", f.replay);
     }
     println!(
         "{}: {} seeds, {} failed",
@@ -634,8 +629,39 @@ mod tests {
         let results = faultline::sweep::sweep(&scenario, 0..200, 2, &|_| {});
         let found = results
             .iter()
-            .find_map(|(_, r)| r.as_ref().ok()?.violation.clone());
+            .find_map(|run| run.report()?.violation.clone());
         let v = found.expect("some seed of 200 shows the missing write-back");
+        assert_eq!(v.invariant, "linearizable");
+    }
+
+    #[test]
+    fn the_failure_shrinks_to_a_few_faults_that_replay_to_it() {
+        let scenario = RegisterScenario { bug: true };
+        let results = faultline::sweep::sweep(&scenario, 0..200, 2, &|_| {});
+        let found = results
+            .iter()
+            .find_map(|run| run.finding())
+            .expect("a failing seed");
+        let options = faultline::shrink::Options {
+            jobs: 2,
+            budget: None,
+            progress: &|_| {},
+        };
+        let shrunk = faultline::shrink::shrink(&scenario, &RunSpec::new(found.seed), &options)
+            .expect("it fails, so it shrinks");
+        let left = shrunk.schedule.faults.len();
+        assert!(
+            left <= 5,
+            "{left} faults left of {}",
+            shrunk.original_faults
+        );
+        let replay = scenario
+            .run(&RunSpec {
+                schedule: Some(shrunk.schedule.clone()),
+                ..RunSpec::new(found.seed)
+            })
+            .expect("runs");
+        let v = replay.violation.expect("the small schedule fails too");
         assert_eq!(v.invariant, "linearizable");
     }
 }

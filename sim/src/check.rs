@@ -31,6 +31,79 @@ impl fmt::Display for Property {
     }
 }
 
+/// What kind of problem a run found. Each kind has its own exit code (see
+/// [`FindingKind::exit_code`]), so a script can tell a broken invariant from a crash of
+/// the code under test or a run that never ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingKind {
+    /// A safety invariant was violated.
+    Safety,
+    /// A liveness invariant was violated.
+    Liveness,
+    /// The code under test (or the scenario) panicked.
+    Panic,
+    /// The run went over its budget of events or virtual time (a livelock, an RPC storm).
+    Budget,
+    /// The same seed gave two different runs.
+    Nondeterminism,
+    /// The scenario could not carry out the run (its own error, not the system's).
+    Error,
+}
+
+impl FindingKind {
+    /// Every kind, in the order of their exit codes.
+    pub const ALL: [FindingKind; 6] = [
+        FindingKind::Safety,
+        FindingKind::Liveness,
+        FindingKind::Panic,
+        FindingKind::Budget,
+        FindingKind::Nondeterminism,
+        FindingKind::Error,
+    ];
+
+    /// The process exit code for this kind: 1 safety, 3 liveness, 4 panic, 5 budget,
+    /// 6 nondeterminism, 7 error (0 is success and 2 bad usage). A sweep that finds
+    /// several kinds exits with the smallest of their codes.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            FindingKind::Safety => 1,
+            FindingKind::Liveness => 3,
+            FindingKind::Panic => 4,
+            FindingKind::Budget => 5,
+            FindingKind::Nondeterminism => 6,
+            FindingKind::Error => 7,
+        }
+    }
+
+    /// The kind's name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Safety => "safety",
+            FindingKind::Liveness => "liveness",
+            FindingKind::Panic => "panic",
+            FindingKind::Budget => "budget",
+            FindingKind::Nondeterminism => "nondeterminism",
+            FindingKind::Error => "error",
+        }
+    }
+}
+
+impl From<Property> for FindingKind {
+    fn from(p: Property) -> FindingKind {
+        match p {
+            Property::Safety => FindingKind::Safety,
+            Property::Liveness => FindingKind::Liveness,
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A named invariant of a system, declared once (in the scenario's `invariants.rs`) and
 /// used by its checkers to report failures.
 ///
@@ -38,7 +111,7 @@ impl fmt::Display for Property {
 /// use faultline::check::{Invariant, Property};
 /// const ONE_LEADER: Invariant = Invariant::safety("one-leader-per-term", "at most one leader per term");
 /// let failure = ONE_LEADER.fail("n1 and n2 lead term 3");
-/// assert_eq!((failure.invariant.as_str(), failure.property), ("one-leader-per-term", Property::Safety));
+/// assert_eq!((failure.invariant.as_str(), failure.kind), ("one-leader-per-term", Property::Safety.into()));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Invariant {
@@ -69,18 +142,18 @@ impl Invariant {
     pub fn fail(&self, detail: impl Into<String>) -> Failure {
         Failure {
             invariant: self.name.to_string(),
-            property: self.property,
+            kind: self.property.into(),
             detail: detail.into(),
         }
     }
 }
 
-/// An invariant that does not hold: its name, whether it is a safety or liveness property,
-/// and what was seen.
+/// An invariant that does not hold: its name, its kind (a safety or liveness property, or
+/// the run's budget), and what was seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub invariant: String,
-    pub property: Property,
+    pub kind: FindingKind,
     pub detail: String,
 }
 
@@ -90,7 +163,7 @@ impl Failure {
     pub fn new(invariant: impl Into<String>, detail: impl Into<String>) -> Failure {
         Failure {
             invariant: invariant.into(),
-            property: Property::Safety,
+            kind: FindingKind::Safety,
             detail: detail.into(),
         }
     }
@@ -98,7 +171,7 @@ impl Failure {
     /// A liveness failure of an invariant named on the spot.
     pub fn liveness(invariant: impl Into<String>, detail: impl Into<String>) -> Failure {
         Failure {
-            property: Property::Liveness,
+            kind: FindingKind::Liveness,
             ..Failure::new(invariant, detail)
         }
     }
@@ -119,7 +192,7 @@ impl fmt::Display for Failure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     pub invariant: String,
-    pub property: Property,
+    pub kind: FindingKind,
     pub detail: String,
     pub time_ns: u64,
     pub seed: u64,
@@ -131,7 +204,7 @@ impl fmt::Display for Violation {
         write!(
             f,
             "{} invariant `{}` violated at {} (seed {}): {}\n  replay: {}",
-            self.property,
+            self.kind,
             self.invariant,
             Time(self.time_ns),
             self.seed,

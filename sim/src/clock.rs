@@ -2,7 +2,8 @@
 //!
 //! A node's local clock is piecewise linear in true time: `local = base_local + (true -
 //! base_true) * (1 + ppm / 10^6)`. Changing the drift rebases it at the current instant,
-//! so the local clock never jumps except by an explicit offset.
+//! so the local clock never jumps except by an explicit offset. Drifts are episodes: each
+//! lasts until its own stop, and the latest one in force sets the rate.
 
 use crate::time::Time;
 use std::time::Duration;
@@ -16,6 +17,8 @@ pub struct Clock {
     base_true: u64,
     base_local: i128,
     ppm: i64,
+    /// The drift episodes in force, oldest first.
+    drifts: Vec<i64>,
 }
 
 impl Clock {
@@ -55,6 +58,34 @@ impl Clock {
         self.ppm = ppm.clamp(-MAX_DRIFT_PPM, MAX_DRIFT_PPM);
     }
 
+    /// Begin a drift episode of `ppm` at `now`: it sets the rate until it stops.
+    pub fn start_drift(&mut self, now: Time, ppm: i64) {
+        self.drifts.push(ppm);
+        self.set_drift(now, ppm);
+    }
+
+    /// End the latest drift episode (of `ppm`, if given) at `now`: the rate falls back to
+    /// the latest episode still in force, or to none. A stop that matches no episode in
+    /// force does nothing.
+    pub fn stop_drift(&mut self, now: Time, ppm: Option<i64>) {
+        let Some(i) = self
+            .drifts
+            .iter()
+            .rposition(|&d| ppm.is_none_or(|p| p == d))
+        else {
+            return;
+        };
+        self.drifts.remove(i);
+        let rate = self.drifts.last().copied().unwrap_or(0);
+        self.set_drift(now, rate);
+    }
+
+    /// End every drift at `now` (the clock keeps the time it gained or lost).
+    pub fn stop_all_drift(&mut self, now: Time) {
+        self.drifts.clear();
+        self.set_drift(now, 0);
+    }
+
     fn rebase(&mut self, now: Time) {
         self.base_local = self.local(now).0 as i128;
         self.base_true = now.0;
@@ -74,6 +105,30 @@ mod tests {
         c.set_drift(Time::from_secs(2), 100_000); // 10% fast
         assert_eq!(c.local(Time::from_secs(12)), Time::from_millis(13500));
         assert_eq!(c.to_true(Duration::from_millis(110)), 100_000_000);
+    }
+
+    #[test]
+    fn a_drift_stop_ends_its_own_episode_only() {
+        let mut c = Clock::default();
+        c.start_drift(Time::ZERO, 100_000);
+        c.start_drift(Time::from_secs(1), 200_000);
+        // The first episode ends: the second still sets the rate.
+        c.stop_drift(Time::from_secs(2), Some(100_000));
+        assert_eq!(
+            c.local(Time::from_secs(3)).0 - c.local(Time::from_secs(2)).0,
+            1_200_000_000
+        );
+        c.stop_drift(Time::from_secs(3), None);
+        assert_eq!(
+            c.local(Time::from_secs(4)).0 - c.local(Time::from_secs(3)).0,
+            1_000_000_000
+        );
+        // A stop with nothing in force changes nothing.
+        c.stop_drift(Time::from_secs(4), Some(7));
+        assert_eq!(
+            c.local(Time::from_secs(5)).0 - c.local(Time::from_secs(4)).0,
+            1_000_000_000
+        );
     }
 
     #[test]

@@ -82,10 +82,20 @@ impl LinkFaults {
 }
 
 /// One fault. Node numbers are the simulator's node indices.
+///
+/// Faults that last come in pairs, a verb and its undo: `partition` / `unpartition`,
+/// `cut_one_way` / `reconnect`, `isolate` / `rejoin`, `link` / `link_restore`,
+/// `clock_drift` / `drift_stop`, `crash` / `restart`, `pause` / `resume`. An undo names
+/// what it undoes (the same groups, the same link, the same node) and ends that episode
+/// only: two overlapping partitions are two episodes, and the end of one leaves the other
+/// in force. So deleting one episode from a schedule never changes what the others mean,
+/// which is what lets `faultline shrink` delete episodes one by one. `repair` and `heal`
+/// are the global resets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     /// Set the behaviour of the directed links `from -> to`; a missing end means every node.
+    /// Link changes stack: the latest one in force on a link decides its behaviour.
     Link {
         #[serde(default)]
         from: Option<u32>,
@@ -93,9 +103,24 @@ pub enum Fault {
         to: Option<u32>,
         faults: LinkFaults,
     },
+    /// End a `link` change of the same `from` and `to` (and `faults`, when given; without
+    /// it, the latest change of those links): the links fall back to the change beneath it,
+    /// or to the base behaviour.
+    LinkRestore {
+        #[serde(default)]
+        from: Option<u32>,
+        #[serde(default)]
+        to: Option<u32>,
+        #[serde(default)]
+        faults: Option<LinkFaults>,
+    },
     /// Split the nodes into groups that cannot reach each other (both ways). Nodes in no
     /// group are cut off from everyone.
     Partition {
+        groups: Vec<Vec<u32>>,
+    },
+    /// End a partition into the same groups (in any order).
+    Unpartition {
         groups: Vec<Vec<u32>>,
     },
     /// Cut one direction only: `from` can no longer reach `to`.
@@ -103,11 +128,20 @@ pub enum Fault {
         from: u32,
         to: u32,
     },
+    /// End a one-way cut of `from -> to`.
+    Reconnect {
+        from: u32,
+        to: u32,
+    },
     /// Cut a node off from everyone, both ways.
     Isolate {
         node: u32,
     },
-    /// Remove every partition and cut.
+    /// End an isolation of `node`.
+    Rejoin {
+        node: u32,
+    },
+    /// Remove every partition and cut (the global reset of the network's cuts).
     Repair,
     /// Stop a node: its state machine is dropped, unsynced storage is lost, its streams reset.
     Crash {
@@ -124,15 +158,25 @@ pub enum Fault {
     Resume {
         node: u32,
     },
-    /// Step a node's clock by `offset_ns` (may be negative).
+    /// Step a node's clock by `offset_ns` (may be negative). A step is instantaneous: it
+    /// has no undo (a later step the other way is another fault).
+    #[serde(alias = "clock_step")]
     ClockOffset {
         node: u32,
         offset_ns: i64,
     },
     /// Make a node's clock run fast (positive) or slow (negative) by `ppm` parts per million.
+    /// Drifts stack like link changes: the latest one in force decides the rate.
     ClockDrift {
         node: u32,
         ppm: i64,
+    },
+    /// End a drift of `node` (of `ppm`, when given; without it, the latest one). The clock
+    /// keeps the time it gained or lost.
+    DriftStop {
+        node: u32,
+        #[serde(default)]
+        ppm: Option<i64>,
     },
     /// Reset every stream of a node: both ends are told, in-flight data is lost.
     ResetStreams {
@@ -147,20 +191,82 @@ impl Fault {
     /// The nodes this fault names, to check them against the world's size.
     pub fn nodes(&self) -> Vec<u32> {
         match self {
-            Fault::Link { from, to, .. } => from.iter().chain(to.iter()).copied().collect(),
-            Fault::Partition { groups } => groups.iter().flatten().copied().collect(),
-            Fault::CutOneWay { from, to } => vec![*from, *to],
+            Fault::Link { from, to, .. } | Fault::LinkRestore { from, to, .. } => {
+                from.iter().chain(to.iter()).copied().collect()
+            }
+            Fault::Partition { groups } | Fault::Unpartition { groups } => {
+                groups.iter().flatten().copied().collect()
+            }
+            Fault::CutOneWay { from, to } | Fault::Reconnect { from, to } => vec![*from, *to],
             Fault::Isolate { node }
+            | Fault::Rejoin { node }
             | Fault::Crash { node }
             | Fault::Restart { node }
             | Fault::Pause { node }
             | Fault::Resume { node }
             | Fault::ClockOffset { node, .. }
             | Fault::ClockDrift { node, .. }
+            | Fault::DriftStop { node, .. }
             | Fault::ResetStreams { node } => vec![*node],
             Fault::Repair | Fault::Heal => vec![],
         }
     }
+
+    /// Whether this fault lasts until an undo ends it (it begins an episode).
+    pub fn lasts(&self) -> bool {
+        matches!(
+            self,
+            Fault::Link { .. }
+                | Fault::Partition { .. }
+                | Fault::CutOneWay { .. }
+                | Fault::Isolate { .. }
+                | Fault::Crash { .. }
+                | Fault::Pause { .. }
+                | Fault::ClockDrift { .. }
+        )
+    }
+
+    /// Whether `self` is the undo of the episode `begin` starts: the fault that ends it.
+    pub fn undoes(&self, begin: &Fault) -> bool {
+        match (begin, self) {
+            (Fault::Partition { groups: a }, Fault::Unpartition { groups: b }) => {
+                normalise_groups(a) == normalise_groups(b)
+            }
+            (Fault::CutOneWay { from, to }, Fault::Reconnect { from: f, to: t }) => {
+                (from, to) == (f, t)
+            }
+            (Fault::Isolate { node }, Fault::Rejoin { node: n })
+            | (Fault::Crash { node }, Fault::Restart { node: n })
+            | (Fault::Pause { node }, Fault::Resume { node: n }) => node == n,
+            (
+                Fault::Link { from, to, faults },
+                Fault::LinkRestore {
+                    from: f,
+                    to: t,
+                    faults: g,
+                },
+            ) => (from, to) == (f, t) && g.as_ref().is_none_or(|g| g == faults),
+            (Fault::ClockDrift { node, ppm }, Fault::DriftStop { node: n, ppm: p }) => {
+                node == n && p.is_none_or(|p| p == *ppm)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Groups in a canonical order (each sorted, then the list), so a partition and its undo
+/// match however either lists them.
+pub fn normalise_groups(groups: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    let mut g: Vec<Vec<u32>> = groups
+        .iter()
+        .map(|members| {
+            let mut m = members.clone();
+            m.sort_unstable();
+            m
+        })
+        .collect();
+    g.sort();
+    g
 }
 
 /// A fault at a virtual time. In JSON it is one flat object: `{"at_ns": 0, "kind": "crash",
@@ -231,7 +337,12 @@ impl Schedule {
                     tf.fault
                 ));
             }
-            if let Fault::Link { faults, .. } = &tf.fault {
+            if let Fault::Link { faults, .. }
+            | Fault::LinkRestore {
+                faults: Some(faults),
+                ..
+            } = &tf.fault
+            {
                 faults.validate().map_err(|e| format!("fault #{i}: {e}"))?;
             }
             if tf.at_ns > self.end_ns {

@@ -1,13 +1,20 @@
 //! The scenario contract and the report a run produces: what a test of any system, ours
-//! or a user's, implements to be run, replayed and swept.
+//! or a user's, implements to be run, replayed, swept and shrunk.
 //!
 //! A [`Scenario`] builds a world, its workload and its checkers from a [`RunSpec`] (seed,
-//! optional explicit fault schedule, optional trace file) and returns a [`Report`]. The
-//! CLI, the sweeps and the tests only ever talk to this trait.
+//! optional explicit fault schedule, budget, parameters, optional trace) and returns a
+//! [`Report`]. The CLI, the sweeps, the shrinker and the tests only ever talk to this
+//! trait; they run a scenario through [`crate::finding::execute`], which gives it its
+//! default budget and turns a panic into a finding.
 
-use crate::{Schedule, Violation};
+use crate::budget::Budget;
+use crate::{Halt, Schedule, Violation, World};
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// How to run one scenario once.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +26,101 @@ pub struct RunSpec {
     pub schedule_path: Option<PathBuf>,
     /// Write every delivered event as a JSON line here.
     pub trace: Option<PathBuf>,
+    /// Also send every delivered event's JSON line to this writer (the determinism check
+    /// reads a run this way).
+    pub trace_sink: Option<TraceSink>,
+    /// A budget chosen by the user (`--max-events`, `--max-sim-time`); it is part of the
+    /// replay command.
+    pub budget: Option<Budget>,
+    /// The budget when `budget` is `None`: the scenario's own default, which
+    /// [`crate::finding::execute`] fills in. Unlimited in a bare `RunSpec`.
+    pub default_budget: Budget,
+    /// Scenario parameters (see [`Scenario::params`]) set away from their defaults.
+    pub params: BTreeMap<String, u64>,
+}
+
+impl RunSpec {
+    /// A spec for `seed` with everything else at its default.
+    pub fn new(seed: u64) -> RunSpec {
+        RunSpec {
+            seed,
+            ..RunSpec::default()
+        }
+    }
+
+    /// The budget the run has.
+    pub fn budget(&self) -> Budget {
+        self.budget.unwrap_or(self.default_budget)
+    }
+
+    /// The value of parameter `name`: the one set, or `default`.
+    pub fn param(&self, name: &str, default: u64) -> u64 {
+        self.params.get(name).copied().unwrap_or(default)
+    }
+
+    /// Give a built world what the spec asks of every run: its budget and its trace log.
+    /// Every scenario calls this (through [`drive`], or itself) before running the world.
+    pub fn prepare<N: crate::Node + 'static>(&self, world: &mut World<N>) -> Result<(), String> {
+        world.set_budget(self.budget());
+        let file: Option<Box<dyn Write>> = match &self.trace {
+            Some(path) => {
+                let file = std::fs::File::create(path)
+                    .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
+                Some(Box::new(std::io::BufWriter::new(file)))
+            }
+            None => None,
+        };
+        let sink: Option<Box<dyn Write>> = self
+            .trace_sink
+            .as_ref()
+            .map(|s| Box::new(s.clone()) as Box<dyn Write>);
+        match (file, sink) {
+            (Some(a), Some(b)) => world.set_trace_log(Box::new(Tee(a, b))),
+            (Some(log), None) | (None, Some(log)) => world.set_trace_log(log),
+            (None, None) => {}
+        }
+        Ok(())
+    }
+}
+
+/// A shared writer that receives a run's trace lines (see [`RunSpec::trace_sink`]).
+#[derive(Clone)]
+pub struct TraceSink(pub Arc<Mutex<dyn Write + Send>>);
+
+impl fmt::Debug for TraceSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TraceSink")
+    }
+}
+
+impl Write for TraceSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut w) => w.write(buf),
+            Err(_) => Err(std::io::Error::other("trace sink poisoned")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut w) => w.flush(),
+            Err(_) => Err(std::io::Error::other("trace sink poisoned")),
+        }
+    }
+}
+
+/// Writes to two writers.
+struct Tee(Box<dyn Write>, Box<dyn Write>);
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(buf)?;
+        self.1.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()?;
+        self.1.flush()
+    }
 }
 
 /// What a run found.
@@ -27,6 +129,8 @@ pub struct Report {
     pub scenario: String,
     pub seed: u64,
     pub ok: bool,
+    /// Nodes in the world.
+    pub nodes: u32,
     pub events: u64,
     pub sim_time_ns: u64,
     /// SHA-256 over every delivered event, hex.
@@ -38,6 +142,18 @@ pub struct Report {
     pub metrics: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A number a scenario lets the user (and the shrinker) change: how many clients, how
+/// many operations. The shrinker lowers each towards `min` while the run still fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub name: &'static str,
+    /// One line on what it sets.
+    pub about: &'static str,
+    pub default: u64,
+    /// The smallest value that makes sense.
+    pub min: u64,
+}
+
 /// One entry of the catalog.
 pub trait Scenario: Send + Sync {
     /// Unique name, used on the command line.
@@ -47,6 +163,14 @@ pub trait Scenario: Send + Sync {
     /// Run it once. Never panics on a bad schedule: a schedule that does not fit the
     /// scenario is reported as an error.
     fn run(&self, spec: &RunSpec) -> Result<Report, String>;
+    /// How much one run may take before it is stopped as a budget finding.
+    fn budget(&self) -> Budget {
+        Budget::DEFAULT
+    }
+    /// The parameters `spec.params` may set (read with [`RunSpec::param`]).
+    fn params(&self) -> Vec<Param> {
+        Vec::new()
+    }
 }
 
 /// The command that replays a run.
@@ -55,7 +179,65 @@ pub fn replay_command(scenario: &str, spec: &RunSpec) -> String {
     if let Some(path) = &spec.schedule_path {
         cmd.push_str(&format!(" --schedule {}", path.display()));
     }
+    for (name, value) in &spec.params {
+        cmd.push_str(&format!(" --set {name}={value}"));
+    }
+    if let Some(b) = spec.budget {
+        if b.max_events != u64::MAX {
+            cmd.push_str(&format!(" --max-events {}", b.max_events));
+        }
+        if b.max_sim_time_ns != u64::MAX {
+            cmd.push_str(&format!(" --max-sim-time {}", seconds(b.max_sim_time_ns)));
+        }
+    }
     cmd
+}
+
+/// Nanoseconds as seconds, as short as exact.
+pub fn seconds(ns: u64) -> String {
+    if ns.is_multiple_of(1_000_000_000) {
+        format!("{}", ns / 1_000_000_000)
+    } else {
+        let text = format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
+        text.trim_end_matches('0').to_string()
+    }
+}
+
+/// The violation a halted run reports.
+pub fn violation(scenario: &str, spec: &RunSpec, halt: Halt) -> Violation {
+    Violation {
+        invariant: halt.failure.invariant,
+        kind: halt.failure.kind,
+        detail: halt.failure.detail,
+        time_ns: halt.at.as_nanos(),
+        seed: spec.seed,
+        replay: replay_command(scenario, spec),
+    }
+}
+
+/// The report of a world that has run under `faults` to `outcome`: flushes its trace log
+/// and fills in its figures. Metrics are left for the scenario.
+pub fn finish<N: crate::Node + 'static>(
+    scenario: &str,
+    spec: &RunSpec,
+    world: &mut World<N>,
+    faults: Schedule,
+    outcome: Result<(), Halt>,
+) -> Result<Report, String> {
+    world.finish_trace_log()?;
+    let violation = outcome.err().map(|halt| violation(scenario, spec, halt));
+    Ok(Report {
+        scenario: scenario.to_string(),
+        seed: spec.seed,
+        ok: violation.is_none(),
+        nodes: world.node_count() as u32,
+        events: world.events(),
+        sim_time_ns: world.now().as_nanos(),
+        trace_hash: world.trace_hash(),
+        faults,
+        violation,
+        metrics: serde_json::Map::new(),
+    })
 }
 
 /// Run a built world under the spec's schedule (or one generated from the seed under
@@ -98,11 +280,7 @@ pub fn drive_with<N: crate::Node + 'static>(
     world
         .load_schedule(&schedule)
         .map_err(|e| format!("schedule does not fit {scenario}: {e}"))?;
-    if let Some(path) = &spec.trace {
-        let file = std::fs::File::create(path)
-            .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
-        world.set_trace_log(Box::new(std::io::BufWriter::new(file)));
-    }
+    spec.prepare(&mut world)?;
     let outcome = match run(&mut world, &schedule) {
         Ok(()) => end_checks(&mut world).map_err(|failure| crate::Halt {
             at: world.now(),
@@ -110,26 +288,7 @@ pub fn drive_with<N: crate::Node + 'static>(
         }),
         Err(halt) => Err(halt),
     };
-    world.finish_trace_log()?;
-    let violation = outcome.err().map(|halt| Violation {
-        invariant: halt.failure.invariant,
-        property: halt.failure.property,
-        detail: halt.failure.detail,
-        time_ns: halt.at.as_nanos(),
-        seed: spec.seed,
-        replay: replay_command(scenario, spec),
-    });
-    let report = Report {
-        scenario: scenario.to_string(),
-        seed: spec.seed,
-        ok: violation.is_none(),
-        events: world.events(),
-        sim_time_ns: world.now().as_nanos(),
-        trace_hash: world.trace_hash(),
-        faults: schedule,
-        violation,
-        metrics: serde_json::Map::new(),
-    };
+    let report = finish(scenario, spec, &mut world, schedule, outcome)?;
     Ok((report, world))
 }
 
@@ -219,5 +378,22 @@ mod tests {
         .expect_err("the check fails");
         assert_eq!(halt.at, Time::from_millis(300));
         assert_eq!(world.now(), Time::from_millis(300));
+    }
+
+    #[test]
+    fn the_replay_command_carries_what_changes_the_run() {
+        let mut spec = RunSpec::new(7);
+        assert_eq!(
+            replay_command("s", &spec),
+            "cargo run --release -- run s --seed 7"
+        );
+        spec.params.insert("clients".into(), 2);
+        spec.budget = Some(Budget::new(1000, std::time::Duration::from_millis(1500)));
+        spec.schedule_path = Some("f.json".into());
+        assert_eq!(
+            replay_command("s", &spec),
+            "cargo run --release -- run s --seed 7 --schedule f.json --set clients=2 \
+             --max-events 1000 --max-sim-time 1.5"
+        );
     }
 }

@@ -13,7 +13,10 @@
 //! worlds of several node kinds ([`node_kinds!`]), named safety and liveness
 //! [`Invariant`]s checked by a [`Checker`] the scenario reaches again after the run
 //! ([`World::checker`]), generated fault schedules ([`swarm`]), the [`harness`] that turns a
-//! scenario and a seed into a [`harness::Report`], seed [`sweep`]s, and a
+//! scenario and a seed into a [`harness::Report`], and what turns a failing seed into an
+//! understood bug: runs that lose nothing ([`finding`]: panics and [`budget`] overruns are
+//! findings, each of a [`FindingKind`]), seed [`sweep`]s over many scenarios and machines,
+//! a [`shrink`]er, a [`determinism`] check that names the first diverging event, and a
 //! [`linearizability`] checker. The same nodes run on real sockets through [`real`].
 //!
 //! # How the five systems use the interface
@@ -47,10 +50,13 @@
 //! out in order after the handler returns. The simulator and the real runtime keep the same
 //! contract.
 
+pub mod budget;
 pub mod check;
 pub mod clock;
 pub mod ctx;
+pub mod determinism;
 pub mod faults;
+pub mod finding;
 pub mod harness;
 pub mod kinds;
 pub mod linearizability;
@@ -62,6 +68,7 @@ pub mod queue;
 #[allow(clippy::disallowed_methods)]
 pub mod real;
 pub mod rng;
+pub mod shrink;
 pub mod storage;
 pub mod swarm;
 pub mod sweep;
@@ -70,7 +77,8 @@ pub mod timer;
 pub mod trace;
 pub mod world;
 
-pub use check::{Checker, Failure, Invariant, NoChecks, Property, Violation};
+pub use budget::Budget;
+pub use check::{Checker, Failure, FindingKind, Invariant, NoChecks, Property, Violation};
 pub use ctx::{Ctx, Effect, NodeIo, NodeRng, StreamError};
 pub use faults::{Fault, LinkFaults, Schedule, TimedFault};
 pub use kinds::Kind;

@@ -1,5 +1,10 @@
 //! The network between simulated nodes: per directed link behaviour and partitions.
 //!
+//! Cuts (partitions, one-way cuts, isolations) and link changes are episodes: each is kept
+//! in force until its own undo removes it, and a link is cut while any cut in force cuts
+//! it. Two equal episodes that overlap are counted twice, so the first undo leaves the
+//! second in force.
+//!
 //! Link draws are counter-based: the draw of fault kind `k` for the `i`-th datagram on link
 //! `from -> to` is a keyed hash of (k, link, i), keyed per kind from the master seed. So a
 //! kind turned on or off changes no other kind's draws, a link's draws do not depend on
@@ -98,15 +103,27 @@ pub struct Network {
     configs: Vec<LinkFaults>,
     /// Per link, at `from * n + to`.
     links: Vec<Link>,
+    /// The cuts in force, in the order they began (a multiset: equal cuts may repeat).
     rules: Vec<CutRule>,
+    /// The link changes in force, oldest first; the latest covering a link decides it.
+    link_changes: Vec<LinkChange>,
     pub stats: NetStats,
 }
 
-#[derive(Clone, Debug)]
+/// A cut in force. Groups are kept normalised, so an undo matches however it lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum CutRule {
     Groups(Vec<Vec<u32>>),
     OneWay(u32, u32),
     Isolate(u32),
+}
+
+/// A link change in force: links `from -> to` (`None`: every node) behave as `faults`.
+#[derive(Clone, Debug, PartialEq)]
+struct LinkChange {
+    from: Option<u32>,
+    to: Option<u32>,
+    faults: LinkFaults,
 }
 
 impl Network {
@@ -122,6 +139,7 @@ impl Network {
             configs: vec![LinkFaults::default()],
             links: Vec::new(),
             rules: Vec::new(),
+            link_changes: Vec::new(),
             stats: NetStats::default(),
         }
     }
@@ -155,10 +173,48 @@ impl Network {
         &self.base
     }
 
-    /// Every link back to the base behaviour.
+    /// Every link back to the base behaviour; no link change stays in force.
     pub fn restore_base(&mut self) {
+        self.link_changes.clear();
+        self.reset_link_configs();
+    }
+
+    fn reset_link_configs(&mut self) {
         self.configs = vec![self.base.clone()];
         self.links.iter_mut().for_each(|l| l.config = 0);
+    }
+
+    /// Begin a link change: links `from -> to` behave as `faults` until it is restored.
+    pub fn change_links(&mut self, from: Option<u32>, to: Option<u32>, faults: &LinkFaults) {
+        self.link_changes.push(LinkChange {
+            from,
+            to,
+            faults: faults.clone(),
+        });
+        self.set_links(from, to, faults);
+    }
+
+    /// End the latest link change of `from -> to` (with these `faults`, if given): those
+    /// links fall back to the changes still in force, or to the base. A restore that
+    /// matches no change in force does nothing.
+    pub fn restore_links(
+        &mut self,
+        from: Option<u32>,
+        to: Option<u32>,
+        faults: Option<&LinkFaults>,
+    ) {
+        let Some(i) = self
+            .link_changes
+            .iter()
+            .rposition(|c| c.from == from && c.to == to && faults.is_none_or(|f| *f == c.faults))
+        else {
+            return;
+        };
+        self.link_changes.remove(i);
+        self.reset_link_configs();
+        for c in self.link_changes.clone() {
+            self.set_links(c.from, c.to, &c.faults);
+        }
     }
 
     /// Set the links `from -> to` (`None`: every node) to `faults`.
@@ -193,24 +249,53 @@ impl Network {
         self.links[from * self.n + to].cut
     }
 
+    /// Begin a partition into `groups` (see [`crate::Fault::Partition`]).
     pub fn partition(&mut self, groups: Vec<Vec<u32>>) {
-        self.rules.push(CutRule::Groups(groups));
-        self.recompute_cuts();
+        self.begin_cut(CutRule::Groups(crate::faults::normalise_groups(&groups)));
     }
 
+    /// End one partition into `groups`.
+    pub fn unpartition(&mut self, groups: &[Vec<u32>]) {
+        self.end_cut(&CutRule::Groups(crate::faults::normalise_groups(groups)));
+    }
+
+    /// Begin a cut of the one direction `from -> to`.
     pub fn cut_one_way(&mut self, from: u32, to: u32) {
-        self.rules.push(CutRule::OneWay(from, to));
-        self.recompute_cuts();
+        self.begin_cut(CutRule::OneWay(from, to));
     }
 
+    /// End one cut of `from -> to`.
+    pub fn reconnect(&mut self, from: u32, to: u32) {
+        self.end_cut(&CutRule::OneWay(from, to));
+    }
+
+    /// Begin cutting `node` off from everyone.
     pub fn isolate(&mut self, node: u32) {
-        self.rules.push(CutRule::Isolate(node));
-        self.recompute_cuts();
+        self.begin_cut(CutRule::Isolate(node));
     }
 
+    /// End one isolation of `node`.
+    pub fn rejoin(&mut self, node: u32) {
+        self.end_cut(&CutRule::Isolate(node));
+    }
+
+    /// End every cut in force.
     pub fn repair(&mut self) {
         self.rules.clear();
         self.recompute_cuts();
+    }
+
+    fn begin_cut(&mut self, rule: CutRule) {
+        self.rules.push(rule);
+        self.recompute_cuts();
+    }
+
+    /// Remove the latest cut equal to `rule`; an undo of a cut not in force does nothing.
+    fn end_cut(&mut self, rule: &CutRule) {
+        if let Some(i) = self.rules.iter().rposition(|r| r == rule) {
+            self.rules.remove(i);
+            self.recompute_cuts();
+        }
     }
 
     fn recompute_cuts(&mut self) {

@@ -5,6 +5,11 @@
 //! kind off does not move another kind's faults. Most seeds run with only some kinds on,
 //! which finds bugs that a constant mix of every fault hides (Groce et al., "Swarm
 //! Testing", ISSTA 2012).
+//!
+//! Every episode ends with its own undo (a partition with the unpartition of the same
+//! groups, a crash with the restart of the same node, the fault phase's link change with
+//! its link restore), never with a global `repair`, so deleting one episode from a
+//! schedule leaves the others as they were.
 
 use crate::faults::{Fault, LinkFaults, Schedule, TimedFault};
 use crate::rng::derive_rng;
@@ -104,8 +109,8 @@ impl FaultProfile {
     }
 }
 
-/// Episodes of one fault kind: each begins with one fault and ends with another (a
-/// partition and its repair, a crash and its restart) before the fault phase ends.
+/// Episodes of one fault kind: each begins with one fault and ends with its undo (a
+/// partition and its unpartition, a crash and its restart) before the fault phase ends.
 struct Episodes<'a> {
     seed: u64,
     phase: u64,
@@ -234,7 +239,15 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
             Fault::Link {
                 from: None,
                 to: None,
-                faults: link,
+                faults: link.clone(),
+            },
+        );
+        at(
+            heal_at,
+            Fault::LinkRestore {
+                from: None,
+                to: None,
+                faults: Some(link),
             },
         );
     }
@@ -257,22 +270,22 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
             shuffled.shuffle(r);
             let cut = r.gen_range(1..shuffled.len());
             let groups = vec![shuffled[..cut].to_vec(), shuffled[cut..].to_vec()];
-            (Fault::Partition { groups }, Fault::Repair)
+            (
+                Fault::Partition {
+                    groups: groups.clone(),
+                },
+                Fault::Unpartition { groups },
+            )
         },
     );
     plan.add("one_way", k.one_way && nodes.len() >= 2, 2, (20, 4), |r| {
         let pair: Vec<u32> = nodes.choose_multiple(r, 2).copied().collect();
-        (
-            Fault::CutOneWay {
-                from: pair[0],
-                to: pair[1],
-            },
-            Fault::Repair,
-        )
+        let (from, to) = (pair[0], pair[1]);
+        (Fault::CutOneWay { from, to }, Fault::Reconnect { from, to })
     });
     plan.add("isolate", k.isolate && !nodes.is_empty(), 2, (20, 4), |r| {
         let node = *nodes.choose(r).expect("non-empty");
-        (Fault::Isolate { node }, Fault::Repair)
+        (Fault::Isolate { node }, Fault::Rejoin { node })
     });
     plan.add("crash", k.crash && !crashable.is_empty(), 3, (40, 5), |r| {
         let node = *crashable.choose(r).expect("non-empty");
@@ -296,11 +309,13 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
                 );
             }
             if coin(&mut r) {
+                let ppm = r.gen_range(-200..=200);
+                at(0, Fault::ClockDrift { node, ppm });
                 at(
-                    0,
-                    Fault::ClockDrift {
+                    heal_at,
+                    Fault::DriftStop {
                         node,
-                        ppm: r.gen_range(-200..=200),
+                        ppm: Some(ppm),
                     },
                 );
             }
@@ -371,6 +386,26 @@ mod tests {
                 assert!(f.at_ns <= s.heal_at_ns);
                 if let Fault::ResetStreams { node } = f.fault {
                     assert!(p.crashable.contains(&node));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_episode_ends_with_its_own_undo() {
+        let p = profile();
+        for seed in 0..50 {
+            let s = generate(seed, &p);
+            assert!(!s.faults.iter().any(|f| f.fault == Fault::Repair));
+            for (i, begin) in s.faults.iter().enumerate() {
+                if begin.fault.lasts() {
+                    assert!(
+                        s.faults[i + 1..]
+                            .iter()
+                            .any(|end| end.fault.undoes(&begin.fault) && end.at_ns >= begin.at_ns),
+                        "seed {seed}: {:?} has no undo",
+                        begin.fault
+                    );
                 }
             }
         }

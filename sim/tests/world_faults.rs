@@ -658,3 +658,118 @@ fn middlebox_sees_every_datagram_and_can_drop_and_rewrite() {
     assert_eq!(w.stats().datagrams_middlebox_dropped, 1);
     assert_eq!(w.stats().datagrams_delivered, 2);
 }
+
+#[test]
+fn each_undo_ends_its_own_cut_and_overlapping_cuts_stay_in_force() {
+    let (mut w, nodes) = world(21, 3, fixed(1));
+    let groups = vec![vec![0, 1], vec![2]];
+    // The same partition twice, overlapping: two episodes.
+    w.apply(Fault::Partition {
+        groups: groups.clone(),
+    });
+    w.apply(Fault::Partition {
+        groups: groups.clone(),
+    });
+    let split: BTreeSet<_> = [(0, 1), (1, 0)].into();
+    // The undo may list the groups in another order; it ends one episode only.
+    w.apply(Fault::Unpartition {
+        groups: vec![vec![2], vec![1, 0]],
+    });
+    assert_eq!(reach(&mut w, &nodes), split);
+    w.apply(Fault::Unpartition { groups });
+    assert_eq!(reach(&mut w, &nodes), all_pairs(3));
+    // An isolation and a one-way cut: rejoining ends the isolation, not the cut.
+    w.apply(Fault::Isolate { node: 1 });
+    w.apply(Fault::CutOneWay { from: 0, to: 2 });
+    w.apply(Fault::Rejoin { node: 1 });
+    let mut expected = all_pairs(3);
+    expected.remove(&(0, 2));
+    assert_eq!(reach(&mut w, &nodes), expected);
+    // An undo of a cut not in force does nothing.
+    w.apply(Fault::Reconnect { from: 2, to: 0 });
+    w.apply(Fault::Rejoin { node: 2 });
+    assert_eq!(reach(&mut w, &nodes), expected);
+    w.apply(Fault::Reconnect { from: 0, to: 2 });
+    assert_eq!(reach(&mut w, &nodes), all_pairs(3));
+    // Repair stays the global reset.
+    w.apply(Fault::Isolate { node: 0 });
+    w.apply(Fault::CutOneWay { from: 1, to: 2 });
+    w.apply(Fault::Repair);
+    assert_eq!(reach(&mut w, &nodes), all_pairs(3));
+}
+
+#[test]
+fn link_changes_stack_and_a_restore_falls_back_to_the_change_beneath() {
+    let (mut w, nodes) = world(22, 2, fixed(1));
+    let (a, b) = (nodes[0], nodes[1]);
+    let arrival = |w: &mut World<Probe>| {
+        w.node_mut(b).unwrap().log.clear();
+        let sent = w.now();
+        send(w, a, b, b"x");
+        after(w, 100 * MS);
+        let (t, _, _) = probe(w, b).datagrams()[0].clone();
+        t.0 - sent.0
+    };
+    let slow = fixed(20);
+    let slower = fixed(40);
+    w.apply(Fault::Link {
+        from: None,
+        to: None,
+        faults: slow.clone(),
+    });
+    w.apply(Fault::Link {
+        from: Some(0),
+        to: Some(1),
+        faults: slower.clone(),
+    });
+    assert_eq!(arrival(&mut w), 40 * MS);
+    // The older, wider change ends: the newer one on 0 -> 1 stays in force.
+    w.apply(Fault::LinkRestore {
+        from: None,
+        to: None,
+        faults: Some(slow),
+    });
+    assert_eq!(arrival(&mut w), 40 * MS);
+    // Without `faults`, a restore ends the latest change of those links: back to the base.
+    w.apply(Fault::LinkRestore {
+        from: Some(0),
+        to: Some(1),
+        faults: None,
+    });
+    assert_eq!(arrival(&mut w), MS);
+}
+
+#[test]
+fn a_drift_stop_ends_that_drift_and_schedules_in_the_old_form_still_load() {
+    let (mut w, nodes) = world(23, 1, fixed(1));
+    w.apply(Fault::ClockDrift {
+        node: 0,
+        ppm: 100_000,
+    });
+    after(&mut w, 1_000 * MS);
+    w.apply(Fault::DriftStop {
+        node: 0,
+        ppm: Some(100_000),
+    });
+    let t = w.local_time(nodes[0]);
+    after(&mut w, 1_000 * MS);
+    assert_eq!(t, Time(1_100 * MS), "it gained 10% while drifting");
+    assert_eq!(
+        w.local_time(nodes[0]),
+        Time(2_100 * MS),
+        "and none after the stop"
+    );
+    // A schedule written before the verbs came in pairs: `repair` ends cuts, and
+    // `clock_step` is another name for `clock_offset`.
+    let old = r#"{"faults":[{"at_ns":0,"kind":"isolate","node":0},
+        {"at_ns":5,"kind":"repair"},{"at_ns":6,"kind":"clock_step","node":0,"offset_ns":7}],
+        "heal_at_ns":10,"end_ns":20}"#;
+    let s: faultline::Schedule = serde_json::from_str(old).expect("old schedules load");
+    assert_eq!(
+        s.faults[2].fault,
+        Fault::ClockOffset {
+            node: 0,
+            offset_ns: 7
+        }
+    );
+}

@@ -226,21 +226,21 @@ impl Swarm {
                 let end = (start + rng.gen_range(phase / 20..=phase / 4)).min(phase);
                 let max = rng.gen_range(5_000_000..=60_000_000);
                 let slow = LinkFaults::clean(max / 5, max);
-                let base = profile.base_link.clone();
                 schedule.faults.push(TimedFault {
                     at_ns: start,
                     fault: Fault::Link {
                         from: None,
                         to: None,
-                        faults: slow,
+                        faults: slow.clone(),
                     },
                 });
+                // Its own undo: an overlapping episode stays in force.
                 schedule.faults.push(TimedFault {
                     at_ns: end,
-                    fault: Fault::Link {
+                    fault: Fault::LinkRestore {
                         from: None,
                         to: None,
-                        faults: base,
+                        faults: Some(slow),
                     },
                 });
             }

@@ -9,7 +9,6 @@
 
 use super::invariants::{LspChecker, WireMonitor, NODES_UP};
 use super::nodes::{ClientNode, ClientPlan, LspEvent, LspNode, ServerNode};
-use faultline::harness::RunSpec;
 use faultline::{Addr, Ctx, Fault, Halt, Invariant, LinkFaults, Time, World};
 use lsp::{Message, MsgType, Params};
 use std::cell::RefCell;
@@ -204,17 +203,6 @@ impl Lab {
             net,
             latency_ns: spec.latency_ns,
         }
-    }
-
-    /// Write the trace to the file the run spec names, if any.
-    pub fn trace_to(&mut self, spec: &RunSpec) -> Result<(), String> {
-        if let Some(path) = &spec.trace {
-            let file = std::fs::File::create(path)
-                .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
-            self.world
-                .set_trace_log(Box::new(std::io::BufWriter::new(file)));
-        }
-        Ok(())
     }
 
     /// Start the nodes due now, so a script can look at them at once.

@@ -21,10 +21,16 @@ impl<N: Node + 'static> World<N> {
         self.trace
             .record(self.now(), Addr(u32::MAX), TraceKind::Fault, 0, 0, &bytes);
         match fault {
-            Fault::Link { from, to, faults } => self.net.set_links(from, to, &faults),
+            Fault::Link { from, to, faults } => self.net.change_links(from, to, &faults),
+            Fault::LinkRestore { from, to, faults } => {
+                self.net.restore_links(from, to, faults.as_ref())
+            }
             Fault::Partition { groups } => self.net.partition(groups),
+            Fault::Unpartition { groups } => self.net.unpartition(&groups),
             Fault::CutOneWay { from, to } => self.net.cut_one_way(from, to),
+            Fault::Reconnect { from, to } => self.net.reconnect(from, to),
             Fault::Isolate { node } => self.net.isolate(node),
+            Fault::Rejoin { node } => self.net.rejoin(node),
             Fault::Repair => self.net.repair(),
             Fault::Crash { node } => self.crash(node),
             Fault::Restart { node } => self.restart(node),
@@ -36,7 +42,11 @@ impl<N: Node + 'static> World<N> {
             }
             Fault::ClockDrift { node, ppm } => {
                 let now = self.now();
-                self.slots[node as usize].clock.set_drift(now, ppm);
+                self.slots[node as usize].clock.start_drift(now, ppm);
+            }
+            Fault::DriftStop { node, ppm } => {
+                let now = self.now();
+                self.slots[node as usize].clock.stop_drift(now, ppm);
             }
             Fault::ResetStreams { node } => self.reset_streams(node),
             Fault::Heal => self.heal(),
@@ -83,7 +93,7 @@ impl<N: Node + 'static> World<N> {
         let now = self.now();
         for node in 0..self.slots.len() as u32 {
             self.resume(node);
-            self.slots[node as usize].clock.set_drift(now, 0);
+            self.slots[node as usize].clock.stop_all_drift(now);
             if self.slots[node as usize].node.is_none() && self.slots[node as usize].inc > 0 {
                 self.restart(node);
             }

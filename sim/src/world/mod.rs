@@ -9,6 +9,7 @@
 mod faults;
 mod streams;
 
+use crate::budget::Budget;
 use crate::check::{Checker, Failure, HeldChecker, NoChecks};
 use crate::clock::Clock;
 use crate::ctx::{Ctx, Effect, NodeIo};
@@ -128,6 +129,7 @@ pub struct World<N: Node> {
     trace: Trace,
     events: u64,
     halt: Option<Halt>,
+    budget: Budget,
     effects: Vec<Effect>,
 }
 
@@ -147,6 +149,7 @@ impl<N: Node + 'static> World<N> {
             trace: Trace::default(),
             events: 0,
             halt: None,
+            budget: Budget::UNLIMITED,
             effects: Vec::new(),
         }
     }
@@ -210,6 +213,12 @@ impl<N: Node + 'static> World<N> {
         self.net.grow(self.slots.len());
         self.push(start.0.max(self.now), Ev::Start { node: index });
         addr
+    }
+
+    /// Stop the run, as a failure of kind budget, before an event that would go over
+    /// `budget` (see [`crate::budget`]).
+    pub fn set_budget(&mut self, budget: Budget) {
+        self.budget = budget;
     }
 
     /// Check every history event with `checker`; the first failure stops the run.
@@ -360,10 +369,17 @@ impl<N: Node + 'static> World<N> {
     }
 
     /// Deliver the next event if it is due by `until` and say so; otherwise stand at `until`
-    /// and return false. A checker's failure stops the run.
+    /// and return false. A checker's failure, or the budget, stops the run.
     fn step(&mut self, until: Time) -> Result<bool, Halt> {
         match self.queue.peek_time() {
             Some(next) if next <= until.0 => {
+                if self.budget.exceeded(self.events, next) {
+                    let failure = self.budget.failure(self.events, self.now(), next);
+                    return Err(Halt {
+                        at: self.now(),
+                        failure,
+                    });
+                }
                 let ev = self.pop();
                 self.handle(ev);
                 match &self.halt {

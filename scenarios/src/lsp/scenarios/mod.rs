@@ -20,8 +20,8 @@ pub mod window;
 use super::invariants::end::{echoes_exact, window_held_so_far};
 use super::invariants::{CONNECTS, DELIVERED_BY_DEADLINE, WRITES_ACCEPTED};
 use super::world::{payloads, Lab, LabSpec, Step};
-use faultline::harness::{replay_command, Report, RunSpec, Scenario};
-use faultline::{Invariant, Schedule, Time, Violation};
+use faultline::harness::{finish, Report, RunSpec, Scenario};
+use faultline::{Invariant, Schedule, Time};
 
 type Build = Box<dyn Fn(u64) -> LabSpec + Send + Sync>;
 type Script = Box<dyn Fn(&mut Lab) -> Step<()> + Send + Sync>;
@@ -69,33 +69,17 @@ impl Scenario for Intent {
             ));
         }
         let mut lab = Lab::new((self.build)(spec.seed));
-        lab.trace_to(spec)?;
+        spec.prepare(&mut lab.world)?;
         // Every intent also demands the window rules on the wire (SPEC.md §6).
         let outcome = lab
             .start()
             .and_then(|()| (self.script)(&mut lab))
             .and_then(|()| window_held_so_far(&lab));
-        lab.world.finish_trace_log()?;
         let end = lab.world.now().as_nanos();
-        let violation = outcome.err().map(|halt| Violation {
-            invariant: halt.failure.invariant,
-            property: halt.failure.property,
-            detail: halt.failure.detail,
-            time_ns: halt.at.as_nanos(),
-            seed: spec.seed,
-            replay: replay_command(self.name, spec),
-        });
-        Ok(Report {
-            scenario: self.name.to_string(),
-            seed: spec.seed,
-            ok: violation.is_none(),
-            events: lab.world.events(),
-            sim_time_ns: end,
-            trace_hash: lab.world.trace_hash(),
-            faults: Schedule::quiet(end, end),
-            violation,
-            metrics: metrics(&lab),
-        })
+        let faults = Schedule::quiet(end, end);
+        let mut report = finish(self.name, spec, &mut lab.world, faults, outcome)?;
+        report.metrics = metrics(&lab);
+        Ok(report)
     }
 }
 

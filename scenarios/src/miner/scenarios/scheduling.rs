@@ -179,14 +179,11 @@ impl Scenario for SmallAfterHuge {
             report.ok = false;
             let failure = SMALL_AFTER_HUGE_FINISHES_FIRST
                 .fail(format!("small done at {small_done}, huge at {huge_done}"));
-            report.violation = Some(faultline::Violation {
-                invariant: failure.invariant,
-                property: failure.property,
-                detail: failure.detail,
-                time_ns: small_done.as_nanos(),
-                seed: spec.seed,
-                replay: faultline::harness::replay_command(self.name(), spec),
-            });
+            let halt = faultline::Halt {
+                at: small_done,
+                failure,
+            };
+            report.violation = Some(faultline::harness::violation(self.name(), spec, halt));
         }
         Ok(report)
     }

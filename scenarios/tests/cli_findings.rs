@@ -1,0 +1,295 @@
+//! The command line loses nothing and never panics: budget findings and their exit code,
+//! closed pipes, several scenarios in one sweep, a time limit, shards merged into the whole
+//! sweep, the determinism check, and a shrink whose schedule replays to the same finding.
+//! Every process has a deadline and is killed if it overruns.
+
+// These tests run the real binary: its deadline is wall-clock time, and its pipes are read
+// on threads.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(300);
+
+/// A child killed when dropped, so a failing test leaves nothing running.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Guard {
+    Guard(
+        Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .env_remove("FAULTLINE_SEED")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start faultline"),
+    )
+}
+
+/// Wait for the child within the deadline; its exit code and stderr.
+fn finish(mut g: Guard, args: &[&str]) -> (Option<i32>, String) {
+    let started = Instant::now();
+    let mut stderr = g.0.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    loop {
+        if let Some(status) = g.0.try_wait().expect("wait") {
+            return (status.code(), reader.join().unwrap_or_default());
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "faultline {args:?} did not finish within {DEADLINE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Run to the end: exit code, stdout, stderr.
+fn faultline(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut g = start(args);
+    let mut stdout = g.0.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let (code, err) = finish(g, args);
+    (code, reader.join().unwrap_or_default(), err)
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("faultline-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn a_run_over_budget_is_a_budget_finding_with_exit_code_5() {
+    let args = [
+        "run",
+        "raft-kv-calm",
+        "--seed",
+        "1",
+        "--max-events",
+        "2000",
+        "--json",
+    ];
+    let (code, out, err) = faultline(&args);
+    assert_eq!(code, Some(5), "{err}");
+    let report = &lines(&out)[0];
+    assert_eq!(report["kind"], "budget");
+    assert_eq!(report["events"], 2000);
+    assert_eq!(report["violation"]["invariant"], "budget");
+    let replay = report["violation"]["replay"].as_str().unwrap();
+    assert!(replay.contains("--max-events 2000"), "{replay}");
+    // Text output says the kind too.
+    let (code, out, _) = faultline(&args[..6]);
+    assert_eq!(code, Some(5));
+    assert!(
+        out.contains("[budget]") && out.contains("2000 events"),
+        "{out}"
+    );
+}
+
+#[test]
+fn closed_pipes_end_the_output_not_the_program() {
+    // A sweep with enough findings to overflow a pipe's buffer, so writes do fail once it
+    // is closed: in text and in JSON.
+    let sweep = |mode: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec![
+            "sweep",
+            "raft-kv-calm",
+            "--seeds",
+            "0..1000",
+            "--max-events",
+            "2000",
+        ];
+        args.extend_from_slice(mode);
+        args
+    };
+    for args in [
+        vec!["run", "raft-kv-swarm", "--seed", "1", "--json"],
+        sweep(&["--jobs", "2"]),
+        sweep(&["--json"]),
+    ] {
+        let mut g = start(&args);
+        let stdout = g.0.stdout.take().expect("piped");
+        // Like `| head -1` (a sweep) and `| head -c 300` (a run): read a little, then close.
+        let mut first = String::new();
+        BufReader::new(stdout.take(300))
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        let (code, err) = finish(g, &args);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(code.is_some(), "{args:?} was killed by a signal");
+    }
+}
+
+#[test]
+fn several_scenarios_sweep_interleaved_and_a_time_limit_reports_what_was_done() {
+    let (code, out, err) = faultline(&[
+        "sweep",
+        "exercise-counter,raft-kv-calm",
+        "--seeds",
+        "0..3",
+        "--max-events",
+        "5000",
+        "--jobs",
+        "100000",
+        "--json",
+    ]);
+    assert_eq!(code, Some(5), "{err}");
+    let records = lines(&out);
+    let (summary, findings) = records.split_last().unwrap();
+    assert_eq!(summary["record"], "summary");
+    assert_eq!(
+        (summary["planned"].as_u64(), summary["total"].as_u64()),
+        (Some(6), Some(6))
+    );
+    // raft-kv-calm takes about 13,000 events: every seed of it is over 5,000.
+    let seeds: Vec<u64> = findings
+        .iter()
+        .map(|f| f["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, vec![0, 1, 2]);
+    assert!(findings
+        .iter()
+        .all(|f| f["scenario"] == "raft-kv-calm" && f["kind"] == "budget"));
+    assert_eq!(summary["kinds"]["budget"], 3);
+
+    let (code, out, _) = faultline(&[
+        "sweep",
+        "--all",
+        "--seeds",
+        "0..1000",
+        "--time-limit",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0));
+    let summary = &lines(&out)[0];
+    assert!(
+        summary["stopped"].as_str().unwrap().contains("time limit"),
+        "{summary}"
+    );
+    assert!(summary["total"].as_u64().unwrap() < summary["planned"].as_u64().unwrap());
+
+    for bad in [
+        vec!["sweep", "exercise-counter,no-such", "--seeds", "0..2"],
+        vec!["sweep", "--seeds", "0..2"],
+        vec![
+            "sweep",
+            "exercise-counter,exercise-counter",
+            "--seeds",
+            "0..2",
+        ],
+    ] {
+        assert_eq!(faultline(&bad).0, Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_merged_shards_of_a_sweep_equal_the_whole_sweep() {
+    let d = dir("shards");
+    let sweep = |extra: &[&str]| -> String {
+        let mut args = vec![
+            "sweep",
+            "exercise-counter,raft-kv-calm",
+            "--seeds",
+            "0..7",
+            "--max-events",
+            "9000",
+            "--jobs",
+            "2",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = faultline(&args);
+        assert!(matches!(code, Some(0) | Some(5)), "{args:?}: {err}");
+        out
+    };
+    let whole = sweep(&[]);
+    let mut files = Vec::new();
+    for k in 1..=3 {
+        let path = d.join(format!("shard-{k}.jsonl"));
+        std::fs::write(&path, sweep(&["--shard", &format!("{k}/3")])).unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["merge", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, merged, err) = faultline(&args);
+    assert_eq!(code, Some(5), "{err}");
+    let (merged, whole) = (lines(&merged), lines(&whole));
+    assert_eq!(merged, whole, "the merge of the shards is the whole sweep");
+    assert!(whole.len() > 1, "the sweep found something to merge");
+    // Without one shard the merge says so and fails.
+    let (code, _, err) = faultline(&["merge", &files[0], &files[2]]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("missing shards 2/3"), "{err}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn check_determinism_passes_a_deterministic_run() {
+    let (code, out, err) =
+        faultline(&["run", "exercise-echo", "--seed", "2", "--check-determinism"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("deterministic: two runs gave the same"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_shrunk_schedule_replays_to_the_same_finding() {
+    let d = dir("shrink");
+    let output = d.join("shrunk.json");
+    // raft-kv-calm over a budget of 4,000 events: shrinking lowers clients and operations
+    // as far as the run still goes over it.
+    let (code, out, err) = faultline(&[
+        "shrink",
+        "raft-kv-calm",
+        "--seed",
+        "3",
+        "--max-events",
+        "4000",
+        "-o",
+        output.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("budget `budget` still fails"), "{out}");
+    let replay = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replay: cargo run --release -- "))
+        .unwrap_or_else(|| panic!("no replay line: {out}"))
+        .to_string();
+    assert!(replay.contains("--set clients="), "{replay}");
+    let args: Vec<&str> = replay.split_whitespace().collect();
+    let (code, out, _) = faultline(&args);
+    assert_eq!(code, Some(5), "{out}");
+    assert!(out.contains("[budget]"), "{out}");
+    std::fs::remove_dir_all(&d).ok();
+}
