@@ -3,14 +3,17 @@
 //! clocks, streams and flow control). Its nodes live here, beside its scenarios, since it
 //! has no crate in `systems/`. The world is built in [`world`], the nodes are in
 //! [`nodes`], every invariant in [`invariants`], the scenarios in [`scenarios`]; [`bench`]
-//! is `faultline bench sim`, the simulator's own speed. There is no `cli.rs`: the exercise
-//! is not a real program.
+//! is `faultline bench sim`, the simulator's own speed; [`cli`] runs the stream echo as
+//! real programs (`faultline exercise echo-server / echo-client`).
 
 use faultline::harness::Scenario;
 
 // Benchmarks time themselves on the wall clock: they run outside the simulator.
 #[allow(clippy::disallowed_methods)]
 pub mod bench;
+// The real programs run on the OS clock and sockets, outside the simulator.
+#[allow(clippy::disallowed_methods)]
+pub mod cli;
 pub mod invariants;
 pub mod nodes;
 pub mod scenarios;
