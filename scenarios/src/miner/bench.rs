@@ -4,7 +4,7 @@
 //! `sha2` digest of a one-block message, in the same process, in alternating rounds (so
 //! both see the same machine load), and reports the median of each. The plain digest
 //! hashes the same kind of message, `"<msg> <nonce>"` of under 56 bytes, with the nonce
-//! bytes changing each time so nothing is hoisted out of the loop. The target is
+//! bytes changing each time so nothing is hoisted out of the loop. The target is
 //! a loop rate of at least 80% of the plain rate.
 
 use sha2::{Digest, Sha256};
