@@ -249,7 +249,7 @@ fn run_one(o: &Options, snapshot_every: Option<u64>) -> anyhow::Result<Run> {
     let mut nodes = Nodes::start(&dir, snapshot_every.unwrap_or(u64::MAX))?;
     // A few operations per client first, uncounted: the election and the clients finding
     // the leader are not what is measured.
-    let warm = 10 * o.clients as u64;
+    let warm = (o.window / 10).max(10 * o.clients as u64);
     let left = Arc::new(AtomicU64::new(warm + o.ops));
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicBool::new(false));
