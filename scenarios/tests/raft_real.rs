@@ -1,6 +1,8 @@
 //! A real three-node Raft cluster on loopback: three `faultline raft node` processes, a
 //! write through `faultline raft kv`, the leader's process killed, the data read back from
-//! the survivors, then every process restarted from its storage directory.
+//! the survivors, then every process restarted from its storage directory; and a cluster
+//! that snapshots every few entries, whose nodes restart from their snapshots and catch up
+//! by InstallSnapshot.
 // These tests drive real processes and sockets: wall-clock deadlines and threads are the
 // point here, not a leak into simulated code.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -16,11 +18,17 @@ struct Cluster {
     nodes: Vec<Option<Child>>,
     addrs: Vec<SocketAddr>,
     dir: PathBuf,
+    /// `--snapshot-every` for the nodes, if set; their stderr then goes to `n<i>.stderr`.
+    snapshot_every: Option<u64>,
 }
 
 impl Cluster {
     /// `n` nodes with storage under a directory named after `test`.
     fn start(test: &str, n: usize) -> Cluster {
+        Cluster::start_with(test, n, None)
+    }
+
+    fn start_with(test: &str, n: usize, snapshot_every: Option<u64>) -> Cluster {
         // Free ports: bind, note, release (a tiny race with other programs is acceptable).
         let socks: Vec<UdpSocket> = (0..n)
             .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind"))
@@ -33,10 +41,12 @@ impl Cluster {
         let dir =
             std::env::temp_dir().join(format!("faultline-raft-real-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test directory");
         let mut c = Cluster {
             nodes: Vec::new(),
             addrs,
             dir,
+            snapshot_every,
         };
         for i in 0..n {
             let child = c.spawn(i);
@@ -54,6 +64,20 @@ impl Cluster {
     }
 
     fn spawn(&self, i: usize) -> Child {
+        let (extra, stderr) = match self.snapshot_every {
+            Some(n) => {
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.stderr_path(i))
+                    .expect("node stderr file");
+                (
+                    vec!["--snapshot-every".to_string(), n.to_string()],
+                    Stdio::from(log),
+                )
+            }
+            None => (Vec::new(), Stdio::null()),
+        };
         Command::new(BIN)
             .args([
                 "raft",
@@ -65,10 +89,32 @@ impl Cluster {
             ])
             .arg("--storage")
             .arg(self.dir.join(format!("n{i}")))
+            .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start a node")
+    }
+
+    fn stderr_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("n{i}.stderr"))
+    }
+
+    /// What node `i` printed on stderr over all its lives.
+    fn stderr(&self, i: usize) -> String {
+        std::fs::read_to_string(self.stderr_path(i)).unwrap_or_default()
+    }
+
+    /// Wait up to `secs` for node `i` to print a line containing `what`.
+    fn await_stderr(&self, i: usize, what: &str, secs: u64) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if self.stderr(i).contains(what) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
     }
 
     fn kv(&self, op: &[&str]) -> Output {
@@ -200,4 +246,50 @@ fn a_node_refuses_to_start_on_damaged_storage() {
         stderr.contains("storage.log") && stderr.contains("damaged"),
         "the error names the file and the damage: {stderr}"
     );
+}
+
+#[test]
+fn nodes_restart_from_snapshots_and_catch_up_by_install() {
+    let mut c = Cluster::start_with("snapshots", 3, Some(5));
+    for k in 0..12 {
+        let (out, _) = c.ok(&["append", "log", &format!("{k},")]);
+        assert_eq!(out, "ok");
+    }
+    let want: String = (0..12).map(|k| format!("{k},")).collect();
+    // Every process dies; each restarts from its snapshot and the log after it.
+    for i in 0..3 {
+        c.kill(i);
+    }
+    for i in 0..3 {
+        let child = c.spawn(i);
+        c.nodes[i] = Some(child);
+    }
+    for i in 0..3 {
+        assert!(
+            c.await_stderr(i, "snapshot Loaded", 20),
+            "node {i} restarted from a snapshot: {}",
+            c.stderr(i)
+        );
+    }
+    let (value, _) = c.ok(&["get", "log"]);
+    assert_eq!(value, want);
+
+    // Node 0 is down while the others commit and compact past its log; back, it can only
+    // catch up by InstallSnapshot. Then node 1 goes, so node 0 must serve with node 2.
+    c.kill(0);
+    for k in 12..24 {
+        let (out, _) = c.ok(&["append", "log", &format!("{k},")]);
+        assert_eq!(out, "ok");
+    }
+    let child = c.spawn(0);
+    c.nodes[0] = Some(child);
+    assert!(
+        c.await_stderr(0, "snapshot Installed", 20),
+        "node 0 caught up by InstallSnapshot: {}",
+        c.stderr(0)
+    );
+    c.kill(1);
+    let want: String = (0..24).map(|k| format!("{k},")).collect();
+    let (value, _) = c.ok(&["get", "log"]);
+    assert_eq!(value, want, "the installed snapshot holds what was applied");
 }

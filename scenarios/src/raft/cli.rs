@@ -1,12 +1,15 @@
 //! `faultline raft ...`: the Raft key-value store as real programs over UDP, and its
 //! benchmark.
 //!
-//! - `faultline raft node --id I --cluster A0,A1,A2 [--storage DIR]`: server I of the
-//!   cluster, bound to the I-th address. With a storage directory its term, vote and log
-//!   survive a restart of the process.
+//! - `faultline raft node --id I --cluster A0,A1,A2 [--storage DIR] [--snapshot-every N]`:
+//!   server I of the cluster, bound to the I-th address. With a storage directory its term,
+//!   vote, snapshot and log survive a restart of the process; every N applied entries it
+//!   snapshots its store and compacts its log.
 //! - `faultline raft kv --cluster A0,A1,A2 put|append KEY VALUE` / `get KEY`: one client
 //!   operation; a get prints the value on stdout. Exit 0 on an answer, 1 on a timeout.
 //! - `faultline raft bench`: checker and simulator figures (see [`super::bench`]).
+//! - `faultline raft bench-snapshots`: a real 3-node cluster over 100,000 operations with
+//!   and without snapshots (see [`super::snapshot_bench`]).
 
 use anyhow::{bail, Context};
 use faultline::real::{RealConfig, Runtime};
@@ -46,6 +49,10 @@ enum Command {
         /// Seed of the node's RNG (election timeouts); default: from the clock.
         #[arg(long)]
         seed: Option<u64>,
+        /// Snapshot the store and compact the log every N applied entries.
+        #[arg(long, default_value_t = raft::config::DEFAULT_SNAPSHOT_EVERY,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        snapshot_every: u64,
     },
     /// Run one client operation against a cluster.
     Kv {
@@ -63,6 +70,15 @@ enum Command {
         /// Seeds of raft-kv-swarm to time for seeds per second.
         #[arg(long, default_value_t = 50)]
         seeds: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A real 3-node cluster over many operations, without and with snapshots: ops/s per
+    /// window, RSS, storage size and restart time, and their ratios.
+    BenchSnapshots {
+        #[command(flatten)]
+        options: super::snapshot_bench::Options,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -98,11 +114,13 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             election_min_ms,
             election_max_ms,
             seed,
+            snapshot_every,
         } => {
             let cfg = Config {
                 heartbeat: Duration::from_millis(heartbeat_ms),
                 election_min: Duration::from_millis(election_min_ms),
                 election_max: Duration::from_millis(election_max_ms),
+                snapshot_every,
                 ..Config::default()
             };
             cfg.validate().map_err(anyhow::Error::msg)?;
@@ -114,6 +132,15 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             op,
         } => kv(&cluster, op, Duration::from_millis(timeout_ms)),
         Command::Bench { seeds, json } => bench(seeds, json),
+        Command::BenchSnapshots { options, json } => {
+            let b = super::snapshot_bench::run(&options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                super::snapshot_bench::print(&b);
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -159,6 +186,11 @@ fn node(
         }
         Event::Raft(RaftEvent::BecameLeader { term, .. }) => {
             eprintln!("raft node {id}: leader of term {term}")
+        }
+        Event::Raft(RaftEvent::Snapshot {
+            how, index, term, ..
+        }) if *how != raft::SnapshotHow::Taken => {
+            eprintln!("raft node {id}: snapshot {how:?} up to index {index} of term {term}")
         }
         _ => {}
     });

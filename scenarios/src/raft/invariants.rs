@@ -16,7 +16,7 @@ pub mod checker;
 pub mod state;
 
 pub use checker::RaftChecker;
-pub use state::{check_linearizable, check_logs, history};
+pub use state::{check_bounded, check_linearizable, check_logs, history};
 
 use faultline::Invariant;
 
@@ -47,6 +47,10 @@ pub const RETURN_AFTER_INVOKE: Invariant = Invariant::safety(
     "an operation returns only after it was invoked",
 );
 pub const RETURN_ONCE: Invariant = Invariant::safety("return-once", "an operation returns once");
+pub const SAME_SNAPSHOT_PER_INDEX: Invariant = Invariant::safety(
+    "same-snapshot-per-index",
+    "two snapshots ending at one index hold the same state, and end with the entry applied there",
+);
 pub const STORAGE_INTACT: Invariant = Invariant::safety(
     "storage-intact",
     "no server finds its storage damaged (the simulator damages none)",
@@ -63,10 +67,23 @@ pub const COMMITTED_PREFIX: Invariant = Invariant::safety(
     "every server's committed prefix is what was applied",
 );
 
+pub const LOG_BOUNDED: Invariant = Invariant::safety(
+    "log-bounded",
+    "with snapshots on, no server holds more applied entries than the threshold, and its storage holds exactly its retained log",
+);
+
 // Checked at the end of a key-value run.
 
 pub const LINEARIZABLE: Invariant =
     Invariant::safety("linearizable", "the clients' history is linearizable");
+pub const SNAPSHOT_TAKEN: Invariant = Invariant::liveness(
+    "snapshot-taken",
+    "a snapshot scenario compacts some server's log at least once (it cannot pass without snapshots)",
+);
+pub const SNAPSHOT_INSTALLED: Invariant = Invariant::liveness(
+    "snapshot-installed",
+    "a lagging server catches up through InstallSnapshot (and, where servers crash, one restarts from its stored snapshot) at least once",
+);
 
 // The heal phase of a key-value run (SPEC.md §3).
 
@@ -149,10 +166,14 @@ pub const ALL: &[Invariant] = &[
     CLIENT_SEQ_UNIQUE,
     RETURN_AFTER_INVOKE,
     RETURN_ONCE,
+    SAME_SNAPSHOT_PER_INDEX,
     STORAGE_INTACT,
     LOG_MATCHING,
+    LOG_BOUNDED,
     COMMITTED_PREFIX,
     LINEARIZABLE,
+    SNAPSHOT_TAKEN,
+    SNAPSHOT_INSTALLED,
     LEADER_AFTER_HEAL,
     OPS_COMPLETE_AFTER_HEAL,
     LEADER_ELECTED,

@@ -16,6 +16,9 @@ pub mod cli;
 pub mod invariants;
 pub mod nodes;
 pub mod scenarios;
+// A benchmark of real processes: wall clock, threads and the OS, outside the simulator.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod snapshot_bench;
 pub mod world;
 
 /// This system's scenarios for the catalog: the course's tests, then the key-value store.

@@ -6,6 +6,7 @@
 pub mod course;
 pub mod durability;
 pub mod kv;
+pub mod snapshots;
 pub mod tester;
 
 use super::invariants::state::checker;

@@ -461,6 +461,44 @@ mod tests {
         );
     }
 
+    /// A large record, as a Raft snapshot is: damage anywhere inside it is refused, and a
+    /// file cut inside it (a sync that never returned) drops that batch only.
+    #[test]
+    fn a_large_record_is_checked_whole() {
+        let dir = TempDir::new("large");
+        let (mut file, _, _) = StorageFile::open(&dir.0).unwrap();
+        let mut live = BTreeMap::new();
+        live.insert("small".to_string(), b"1".to_vec());
+        file.append(&[put("small", b"1")], &live).unwrap();
+        let before = fs::metadata(dir.log()).unwrap().len() as usize;
+        // Below the tests' compaction threshold, so the file keeps both batches as written.
+        let big: Vec<u8> = (0..40_000u32).map(|i| (i * 7) as u8).collect();
+        live.insert("raft/snapshot".to_string(), big.clone());
+        file.append(&[put("raft/snapshot", &big)], &live).unwrap();
+        assert_eq!(StorageFile::open(&dir.0).unwrap().1, live);
+        let bytes = fs::read(dir.log()).unwrap();
+        let mut flipped = bytes.clone();
+        flipped[before + 20_000] ^= 0x20;
+        fs::write(dir.log(), &flipped).unwrap();
+        let msg = StorageFile::open(&dir.0)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            msg.contains(&format!("byte {before}")) && msg.contains("checksum"),
+            "{msg}"
+        );
+        fs::write(dir.log(), &bytes[..before + 30_000]).unwrap();
+        let (_, state, recovery) = StorageFile::open(&dir.0).unwrap();
+        assert_eq!(
+            state.get("raft/snapshot"),
+            None,
+            "the unfinished batch is dropped"
+        );
+        assert_eq!(state.get("small"), Some(&b"1".to_vec()));
+        assert_eq!(recovery.dropped_tail_bytes, 30_000);
+    }
+
     #[test]
     fn compaction_keeps_the_state_and_bounds_the_file() {
         let dir = TempDir::new("compact");

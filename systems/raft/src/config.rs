@@ -18,7 +18,16 @@ pub struct Config {
     pub election_max: Duration,
     /// Most log entries carried by one AppendEntries (keeps a datagram small).
     pub max_batch: usize,
+    /// Take a snapshot and compact the log once this many entries were applied since the
+    /// last one (SPEC.md §13). The default is far above what any catalog scenario without
+    /// "snapshot" in its name commits, so those never compact.
+    pub snapshot_every: u64,
+    /// Bytes of snapshot per InstallSnapshot datagram.
+    pub snapshot_chunk: usize,
 }
+
+/// The default [`Config::snapshot_every`].
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 10_000;
 
 impl Default for Config {
     fn default() -> Config {
@@ -27,6 +36,8 @@ impl Default for Config {
             election_min: Duration::from_millis(400),
             election_max: Duration::from_millis(800),
             max_batch: 64,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            snapshot_chunk: 16 * 1024,
         }
     }
 }
@@ -49,6 +60,17 @@ impl Config {
         }
         if self.max_batch == 0 {
             return Err("max_batch must be at least 1".into());
+        }
+        if self.snapshot_every == 0 {
+            return Err("snapshot_every must be at least 1 entry".into());
+        }
+        // Room for the message around the chunk within one datagram.
+        let chunk_max = crate::msg::MAX_DATAGRAM as usize - 1024;
+        if self.snapshot_chunk == 0 || self.snapshot_chunk > chunk_max {
+            return Err(format!(
+                "snapshot_chunk {} must be 1..={chunk_max} bytes (one datagram)",
+                self.snapshot_chunk
+            ));
         }
         Ok(())
     }
@@ -81,8 +103,21 @@ mod tests {
         assert!(tight.validate().is_err());
         let reversed = Config {
             election_max: Duration::from_millis(300),
-            ..d
+            ..d.clone()
         };
         assert!(reversed.validate().is_err());
+        let never = Config {
+            snapshot_every: 0,
+            ..d.clone()
+        };
+        assert!(never.validate().is_err());
+        let huge_chunk = Config {
+            snapshot_chunk: 60 * 1024,
+            ..d
+        };
+        assert!(
+            huge_chunk.validate().is_err(),
+            "a chunk must fit a datagram"
+        );
     }
 }

@@ -10,16 +10,20 @@
 //! top, [`server::KvServer`] runs a key-value store ([`kv`], §9) with Get / Put / Append
 //! whose clients ([`client::KvClient`]) tag operations with ids and sequence numbers, so
 //! retries apply once; clients record invoke and return events ([`node::Event`]) for
-//! checkers.
+//! checkers. Past a configurable number of applied entries the server snapshots its state
+//! machine, duplicate table included, and the log before it is discarded; followers too
+//! far behind get the snapshot by InstallSnapshot ([`snapshot`], §13).
 
 pub mod client;
 pub mod config;
 pub mod kv;
+pub mod log;
 pub mod msg;
 pub mod node;
 pub mod persist;
 pub mod raft;
 pub mod server;
+pub mod snapshot;
 
 pub use client::{ClientConfig, ClientEvent, ClientTimer, KvClient};
 pub use config::Config;
@@ -27,3 +31,4 @@ pub use kv::{Op, Reply};
 pub use node::Event;
 pub use raft::{Raft, RaftEvent, RaftTimer, Role};
 pub use server::KvServer;
+pub use snapshot::{Snapshot, SnapshotHow};

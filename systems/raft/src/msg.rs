@@ -79,6 +79,25 @@ pub enum Msg {
         seq: u64,
         result: ClientResult,
     },
+    /// One chunk of the leader's snapshot, whose last entry is `last_index` of `last_term`
+    /// (Raft paper Figure 13; SPEC.md §13): the snapshot's bytes `offset..offset + data.len()`,
+    /// `done` on the last chunk.
+    InstallSnapshot {
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+        offset: u64,
+        data: Vec<u8>,
+        done: bool,
+    },
+    /// How much of the snapshot ending at `last_index` the follower holds: `received` bytes,
+    /// or all of it and installed (`done`).
+    SnapshotReply {
+        term: u64,
+        last_index: u64,
+        received: u64,
+        done: bool,
+    },
 }
 
 fn options() -> impl Options {

@@ -1,10 +1,13 @@
 //! Raft's durable state (Figure 2 "Persistent state on all servers": current term, vote,
 //! log) laid out in the node's [`Storage`] (SPEC.md §7).
 //!
-//! Keys: `raft/meta` holds (term, vote); `raft/len` the log length; `raft/log/<index>` one
-//! entry each. Truncation only rewrites `raft/len`: entries past it are dead and are
-//! overwritten by later appends. Callers sync before any reply or vote that depends on what
-//! they wrote (the sync itself is the caller's, so one handler pays for one sync).
+//! Keys: `raft/meta` holds (term, vote); `raft/len` the index of the last log entry;
+//! `raft/log/<index>` one entry each; `raft/snapshot`, if there is one, the latest snapshot
+//! (SPEC.md §13). Only the entries past the snapshot are kept: compaction writes the
+//! snapshot and deletes the entries it covers, truncation deletes the entries it drops, in
+//! one sync each, so storage holds exactly the retained log. Callers sync before any reply
+//! or vote that depends on what they wrote (the sync itself is the caller's, so one handler
+//! pays for one sync).
 //!
 //! Every record carries a checksum over its key and its bytes, so a flipped bit, a record
 //! moved under another key, or garbage is seen. Damaged state is never used: [`load`]
@@ -12,13 +15,16 @@
 //! repair is safe here: an entry this node acknowledged may be what a majority counted on
 //! to commit, and a forgotten vote lets the node vote twice in one term.
 
-use crate::msg::{fnv1a, Entry};
+use crate::log::Log;
+use crate::msg::fnv1a;
+use crate::snapshot::Snapshot;
 use bincode::Options;
 use faultline::Storage;
 use std::fmt;
 
 const META: &str = "raft/meta";
 const LEN: &str = "raft/len";
+pub(crate) const SNAPSHOT: &str = "raft/snapshot";
 
 fn entry_key(index: u64) -> String {
     format!("raft/log/{index:016x}")
@@ -33,7 +39,9 @@ fn options() -> impl Options {
 pub struct Durable {
     pub term: u64,
     pub vote: Option<u32>,
-    pub log: Vec<Entry>,
+    /// The entries past the snapshot.
+    pub log: Log,
+    pub snapshot: Option<Snapshot>,
 }
 
 /// Durable state that cannot be used: which record, and what is wrong with it.
@@ -89,9 +97,17 @@ fn open<T: serde::de::DeserializeOwned>(storage: &Storage, key: &str) -> Result<
 /// module docs for why nothing is repaired.
 pub fn load(storage: &Storage) -> Result<Durable, Damage> {
     let (term, vote) = open::<(u64, Option<u32>)>(storage, META)?.unwrap_or((0, None));
-    let len = open::<u64>(storage, LEN)?.unwrap_or(0);
+    let snapshot = open::<Snapshot>(storage, SNAPSHOT)?;
+    let (base, base_term) = snapshot.as_ref().map_or((0, 0), |s| (s.index, s.term));
+    let len = open::<u64>(storage, LEN)?.unwrap_or(base);
+    if len < base {
+        return Err(Damage {
+            key: LEN.to_string(),
+            problem: "the log ends before the snapshot it follows",
+        });
+    }
     let mut log = Vec::new();
-    for index in 1..=len {
+    for index in base + 1..=len {
         let key = entry_key(index);
         match open(storage, &key)? {
             Some(entry) => log.push(entry),
@@ -103,7 +119,12 @@ pub fn load(storage: &Storage) -> Result<Durable, Damage> {
             }
         }
     }
-    Ok(Durable { term, vote, log })
+    Ok(Durable {
+        term,
+        vote,
+        log: Log::new(base, base_term, log),
+        snapshot,
+    })
 }
 
 /// Write term and vote (not yet synced).
@@ -112,23 +133,51 @@ pub fn save_meta(storage: &mut Storage, term: u64, vote: Option<u32>) {
     storage.put(META, seal(META, bytes));
 }
 
-/// Write the log from `from` (1-based) to its end, and its length (not yet synced).
-pub fn save_log_from(storage: &mut Storage, log: &[Entry], from: u64) {
-    for index in from.max(1)..=log.len() as u64 {
-        let bytes = options()
-            .serialize(&log[index as usize - 1])
-            .expect("encodes");
+/// Write the log from `from` (1-based) to its end, and its last index, and delete the
+/// entries past it up to `old_last` (those a truncation dropped) (not yet synced).
+pub fn save_log_from(storage: &mut Storage, log: &Log, from: u64, old_last: u64) {
+    for index in from.max(log.base() + 1)..=log.last_index() {
+        let entry = log.entry(index).expect("a retained index");
+        let bytes = options().serialize(entry).expect("encodes");
         let key = entry_key(index);
         let sealed = seal(&key, bytes);
         storage.put(key, sealed);
     }
-    let len = options().serialize(&(log.len() as u64)).expect("encodes");
+    for index in log.last_index() + 1..=old_last {
+        storage.delete(&entry_key(index));
+    }
+    let len = options().serialize(&log.last_index()).expect("encodes");
     storage.put(LEN, seal(LEN, len));
+}
+
+/// Write `snapshot` and delete the entries `first..=last` it made redundant; `log` is the
+/// log as it is now, past the snapshot (not yet synced). Written in one sync, the snapshot
+/// and the deletes land together or not at all.
+pub fn save_snapshot(storage: &mut Storage, snapshot: &Snapshot, log: &Log, first: u64, last: u64) {
+    let bytes = options().serialize(snapshot).expect("encodes");
+    storage.put(SNAPSHOT, seal(SNAPSHOT, bytes));
+    for index in first.max(1)..=last {
+        if log.entry(index).is_none() {
+            storage.delete(&entry_key(index));
+        }
+    }
+    let len = options().serialize(&log.last_index()).expect("encodes");
+    storage.put(LEN, seal(LEN, len));
+}
+
+/// How many log entries `storage` holds (for checks that storage stays bounded).
+pub fn stored_entries(storage: &Storage) -> usize {
+    storage
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with("raft/log/"))
+        .count()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::msg::Entry;
 
     #[test]
     fn survives_a_crash_only_once_synced() {
@@ -143,23 +192,26 @@ mod tests {
                 command: vec![2],
             },
         ];
+        let log = Log::new(0, 0, log);
         save_meta(&mut s, 2, Some(1));
-        save_log_from(&mut s, &log, 1);
+        save_log_from(&mut s, &log, 1, 0);
         s.sync();
         // Truncate to one entry and append a different one, unsynced: a crash forgets it.
-        let mut log2 = log[..1].to_vec();
+        let mut log2 = log.clone();
+        log2.truncate_from(2);
         log2.push(Entry {
             term: 3,
             command: vec![9],
         });
         save_meta(&mut s, 3, None);
-        save_log_from(&mut s, &log2, 2);
+        save_log_from(&mut s, &log2, 2, 2);
         assert_eq!(
             load(&s).unwrap(),
             Durable {
                 term: 3,
                 vote: None,
-                log: log2.clone()
+                log: log2.clone(),
+                snapshot: None,
             }
         );
         s.crash();
@@ -168,13 +220,17 @@ mod tests {
             Durable {
                 term: 2,
                 vote: Some(1),
-                log
+                log,
+                snapshot: None,
             }
         );
-        // Truncation shortens the log even though later keys remain.
-        save_log_from(&mut s, &log2[..1], 2);
+        // Truncation shortens the log and deletes what it dropped.
+        let mut short = log2.clone();
+        short.truncate_from(2);
+        save_log_from(&mut s, &short, 2, 2);
         s.sync();
-        assert_eq!(load(&s).unwrap().log, log2[..1].to_vec());
+        assert_eq!(load(&s).unwrap().log, short);
+        assert_eq!(stored_entries(&s), 1);
     }
 
     /// Storage holding a synced term 5, vote for 2, and three entries.
@@ -187,10 +243,87 @@ mod tests {
             })
             .collect();
         save_meta(&mut s, 5, Some(2));
-        save_log_from(&mut s, &log, 1);
+        save_log_from(&mut s, &Log::new(0, 0, log), 1, 0);
         s.sync();
-        assert_eq!(load(&s).unwrap().log.len(), 3);
+        assert_eq!(load(&s).unwrap().log.last_index(), 3);
         s
+    }
+
+    /// Storage holding `stored()` compacted up to index 2 into a snapshot.
+    fn with_snapshot() -> Storage {
+        let mut s = stored();
+        let mut log = load(&s).unwrap().log;
+        let snapshot = Snapshot {
+            index: 2,
+            term: 2,
+            data: b"state after 2".to_vec(),
+        };
+        log.compact_to(2, 2);
+        save_snapshot(&mut s, &snapshot, &log, 1, 2);
+        s.sync();
+        s
+    }
+
+    #[test]
+    fn a_snapshot_and_the_log_after_it_survive_a_restart() {
+        let s = with_snapshot();
+        let d = load(&s).unwrap();
+        assert_eq!(d.snapshot.as_ref().map(|s| (s.index, s.term)), Some((2, 2)));
+        assert_eq!(d.snapshot.unwrap().data, b"state after 2");
+        assert_eq!(
+            (d.log.base(), d.log.last_index(), d.log.retained()),
+            (2, 3, 1)
+        );
+        assert_eq!(d.log.entry(3).map(|e| e.term), Some(3));
+        assert_eq!(stored_entries(&s), 1, "the compacted entries are gone");
+        assert_eq!((d.term, d.vote), (5, Some(2)));
+    }
+
+    #[test]
+    fn an_unsynced_compaction_is_lost_whole() {
+        let mut s = stored();
+        let mut log = load(&s).unwrap().log;
+        log.compact_to(3, 3);
+        let snapshot = Snapshot {
+            index: 3,
+            term: 3,
+            data: vec![1],
+        };
+        save_snapshot(&mut s, &snapshot, &log, 1, 3);
+        s.crash();
+        let d = load(&s).unwrap();
+        assert_eq!(
+            (d.snapshot, d.log.last_index(), stored_entries(&s)),
+            (None, 3, 3)
+        );
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_refused() {
+        let mut s = with_snapshot();
+        let mut bytes = s.get(SNAPSHOT).unwrap().to_vec();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x10;
+        s.put(SNAPSHOT, bytes.clone());
+        let d = damage_of(&s);
+        assert_eq!(d.key, SNAPSHOT);
+        assert!(d.problem.contains("checksum"), "{d}");
+        s.put(SNAPSHOT, bytes[..mid].to_vec());
+        assert_eq!(damage_of(&s).key, SNAPSHOT);
+        // A snapshot deleted from under its log: the log's first entries are missing.
+        s.delete(SNAPSHOT);
+        let d = damage_of(&s);
+        assert_eq!(d.key, entry_key(1));
+        assert!(d.problem.contains("missing"), "{d}");
+    }
+
+    #[test]
+    fn a_log_that_ends_before_its_snapshot_is_refused() {
+        let mut s = with_snapshot();
+        s.put(LEN, seal(LEN, options().serialize(&1u64).unwrap()));
+        let d = damage_of(&s);
+        assert_eq!(d.key, LEN);
+        assert!(d.problem.contains("before the snapshot"), "{d}");
     }
 
     fn damage_of(s: &Storage) -> Damage {

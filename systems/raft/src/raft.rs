@@ -17,10 +17,17 @@
 //! - A new command is sent to followers at once; a follower's success reply triggers a
 //!   further send only if it answers the latest request and more entries wait. This keeps
 //!   the RPC counts of §11 (`raft-count`).
+//! - Log compaction (§13, paper §7): the owner hands in a snapshot of its state machine
+//!   and the log before it goes; a follower that needs compacted entries gets the snapshot
+//!   instead, in chunks ([`install`]).
+
+mod install;
 
 use crate::config::Config;
+use crate::log::Log;
 use crate::msg::{Conflict, Entry, Msg};
 use crate::persist;
+use crate::snapshot::{Incoming, Snapshot, SnapshotHow};
 use faultline::{Addr, Ctx, Time, TimerId};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -42,8 +49,13 @@ const MIN_REARM: std::time::Duration = std::time::Duration::from_millis(1);
 pub enum RaftEvent {
     /// The node started (or restarted) with this durable state; its apply position is 0.
     Started { term: u64, log_len: u64 },
-    /// The node became leader of `term`, holding a log whose entry terms are `log_terms`.
-    BecameLeader { term: u64, log_terms: Vec<u64> },
+    /// The node became leader of `term`, holding a snapshot up to `snapshot_index` and
+    /// after it a log whose entry terms are `log_terms`.
+    BecameLeader {
+        term: u64,
+        log_terms: Vec<u64>,
+        snapshot_index: u64,
+    },
     /// The leader of `term` learned that its log is committed up to `upto`.
     Committed { term: u64, upto: u64 },
     /// The node applied the committed entry at `index`.
@@ -54,6 +66,14 @@ pub enum RaftEvent {
     },
     /// The node's durable state is damaged: it did not start, and takes no part from now on.
     StorageDamaged { detail: String },
+    /// The node holds a snapshot of the state machine up to `index` (of term `term`) whose
+    /// bytes have `digest`; its apply position is now `index` (SPEC.md §13).
+    Snapshot {
+        how: SnapshotHow,
+        index: u64,
+        term: u64,
+        digest: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +90,10 @@ pub struct RaftStats {
     pub append_sent: u64,
     pub vote_requests_sent: u64,
     pub syncs: u64,
+    /// InstallSnapshot chunks sent, and snapshots taken and installed.
+    pub snapshot_chunks_sent: u64,
+    pub snapshots_taken: u64,
+    pub snapshots_installed: u64,
 }
 
 /// Per-follower replication progress, kept by a leader.
@@ -79,6 +103,8 @@ struct Progress {
     matched: u64,
     /// The last index carried by the latest AppendEntries sent.
     sent_upto: u64,
+    /// While the follower is sent a snapshot: how many of its bytes it holds.
+    snapshot_offset: u64,
 }
 
 /// One Raft server's state.
@@ -91,7 +117,9 @@ pub struct Raft {
     // Durable (Figure 2).
     term: u64,
     vote: Option<u32>,
-    log: Vec<Entry>,
+    log: Log,
+    /// The latest snapshot (covering `log.base()`), kept to send to lagging followers.
+    snapshot: Option<Snapshot>,
     // Volatile.
     role: Role,
     leader: Option<u32>,
@@ -107,6 +135,11 @@ pub struct Raft {
     heartbeat_timer: Option<TimerId>,
     /// Committed entries not yet taken by the owner.
     committed: Vec<(u64, Entry)>,
+    /// A snapshot the owner must restore its state machine from, before any entry in
+    /// `committed` (loaded at start or installed from a leader).
+    restore: Option<Snapshot>,
+    /// A snapshot arriving from the leader.
+    incoming: Option<Incoming>,
     stats: RaftStats,
     /// Set when the durable state was found damaged at start: the node then stays silent.
     damaged: Option<persist::Damage>,
@@ -128,7 +161,8 @@ impl Raft {
             peers,
             term: 0,
             vote: None,
-            log: Vec::new(),
+            log: Log::default(),
+            snapshot: None,
             role: Role::Follower,
             leader: None,
             commit: 0,
@@ -138,7 +172,8 @@ impl Raft {
                 Progress {
                     next: 1,
                     matched: 0,
-                    sent_upto: 0
+                    sent_upto: 0,
+                    snapshot_offset: 0,
                 };
                 n
             ],
@@ -147,6 +182,8 @@ impl Raft {
             election_timer: None,
             heartbeat_timer: None,
             committed: Vec::new(),
+            restore: None,
+            incoming: None,
             stats: RaftStats::default(),
             damaged: None,
         }
@@ -168,8 +205,13 @@ impl Raft {
     pub fn leader(&self) -> Option<u32> {
         self.leader
     }
-    pub fn log(&self) -> &[Entry] {
+    /// The log past the latest snapshot.
+    pub fn log(&self) -> &Log {
         &self.log
+    }
+    /// The latest snapshot, if the log was ever compacted.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
     }
     pub fn commit_index(&self) -> u64 {
         self.commit
@@ -190,14 +232,13 @@ impl Raft {
         self.peers.iter().position(|&a| a == addr).map(|i| i as u32)
     }
     fn last_index(&self) -> u64 {
-        self.log.len() as u64
+        self.log.last_index()
     }
+    /// The term at `index`, which must be the snapshot's last index or a retained one.
     fn term_at(&self, index: u64) -> u64 {
-        if index == 0 {
-            0
-        } else {
-            self.log[index as usize - 1].term
-        }
+        self.log
+            .term_at(index)
+            .expect("a term asked of an index the log holds")
     }
     fn majority(&self) -> usize {
         self.peers.len() / 2 + 1
@@ -222,6 +263,14 @@ impl Raft {
             term: self.term,
             log_len: self.last_index(),
         }));
+        if let Some(snapshot) = durable.snapshot {
+            // Everything in a snapshot was committed and applied before it was taken.
+            self.commit = snapshot.index;
+            self.applied = snapshot.index;
+            self.record_snapshot(ctx, SnapshotHow::Loaded, &snapshot);
+            self.restore = Some(snapshot.clone());
+            self.snapshot = Some(snapshot);
+        }
         self.redraw_election_timeout(ctx);
         self.reset_election_deadline(ctx);
         let wait = self.election_deadline.since(ctx.now());
@@ -248,7 +297,7 @@ impl Raft {
             command,
         });
         let index = self.last_index();
-        persist::save_log_from(ctx.storage(), &self.log, index);
+        persist::save_log_from(ctx.storage(), &self.log, index, index);
         self.sync(ctx);
         for peer in 0..self.peers.len() as u32 {
             if peer != self.me {
@@ -266,6 +315,9 @@ impl Raft {
         timer: TimerId,
         tag: RaftTimer,
     ) {
+        if self.damaged.is_some() {
+            return;
+        }
         match tag {
             RaftTimer::Election if Some(timer) == self.election_timer => {
                 let now = ctx.now();
@@ -320,6 +372,28 @@ impl Raft {
                 matched,
                 conflict,
             } => self.on_append_reply(ctx, from, term, success, matched, conflict),
+            Msg::InstallSnapshot {
+                term,
+                last_index,
+                last_term,
+                offset,
+                data,
+                done,
+            } => {
+                let at = install::Chunk {
+                    last_index,
+                    last_term,
+                    offset,
+                    done,
+                };
+                self.on_install_snapshot(ctx, from, term, at, &data)
+            }
+            Msg::SnapshotReply {
+                term,
+                last_index,
+                received,
+                done,
+            } => self.on_snapshot_reply(ctx, from, term, last_index, received, done),
             Msg::ClientRequest { .. } | Msg::ClientReply { .. } => {}
         }
     }
@@ -404,12 +478,14 @@ impl Raft {
                 next,
                 matched: 0,
                 sent_upto: 0,
+                snapshot_offset: 0,
             };
         }
-        let log_terms = self.log.iter().map(|e| e.term).collect();
+        let log_terms = self.log.entries().iter().map(|e| e.term).collect();
         ctx.record(E::from(RaftEvent::BecameLeader {
             term: self.term,
             log_terms,
+            snapshot_index: self.log.base(),
         }));
         self.broadcast_append(ctx);
         self.heartbeat_timer = Some(ctx.set_timer(self.cfg.heartbeat, RaftTimer::Heartbeat));
@@ -511,6 +587,8 @@ impl Raft {
         self.become_follower(ctx);
         self.leader = Some(from);
         self.reset_election_deadline(ctx);
+        let (prev_index, prev_term, entries) = self.past_snapshot(prev_index, prev_term, entries);
+        let old_last = self.last_index();
 
         // Consistency check (Figure 2); a refusal names the conflict (SPEC.md §6).
         let reply = if prev_index > self.last_index() {
@@ -527,7 +605,7 @@ impl Raft {
         } else if self.term_at(prev_index) != prev_term {
             let bad = self.term_at(prev_index);
             let mut first = prev_index;
-            while first > 1 && self.term_at(first - 1) == bad {
+            while first > self.log.base() + 1 && self.term_at(first - 1) == bad {
                 first -= 1;
             }
             let conflict = Conflict {
@@ -554,13 +632,13 @@ impl Raft {
                         index > self.commit,
                         "a committed entry conflicts with the leader"
                     );
-                    self.log.truncate(index as usize - 1);
+                    self.log.truncate_from(index);
                 }
                 first_changed.get_or_insert(index);
                 self.log.push(entry);
             }
             if let Some(from_index) = first_changed {
-                persist::save_log_from(ctx.storage(), &self.log, from_index);
+                persist::save_log_from(ctx.storage(), &self.log, from_index, old_last);
                 dirty = true;
             }
             // Only entries known to match the leader's may be committed here.
@@ -616,8 +694,8 @@ impl Raft {
             // Fast back-up (SPEC.md §6): past our last entry of the conflicting term.
             let next = match c.term {
                 None => c.index,
-                Some(t) => match self.log.iter().rposition(|e| e.term == t) {
-                    Some(pos) => pos as u64 + 2,
+                Some(t) => match self.log.last_of_term(t) {
+                    Some(index) => index + 1,
                     None => c.index,
                 },
             };
@@ -636,12 +714,17 @@ impl Raft {
     }
 
     fn send_append<E>(&mut self, ctx: &mut Ctx<'_, E>, peer: u32) {
+        if self.progress[peer as usize].next <= self.log.base() {
+            // What the follower needs next was compacted away (SPEC.md §13).
+            self.send_snapshot_chunk(ctx, peer);
+            return;
+        }
         let last = self.last_index();
         let p = &mut self.progress[peer as usize];
         let prev_index = p.next - 1;
         let upto = last.min(prev_index + self.cfg.max_batch as u64);
         p.sent_upto = upto;
-        let entries = self.log[prev_index as usize..upto as usize].to_vec();
+        let entries = self.log.slice(prev_index + 1, upto).to_vec();
         let msg = Msg::AppendEntries {
             term: self.term,
             prev_index,
@@ -681,7 +764,11 @@ impl Raft {
     fn apply<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
         while self.applied < self.commit {
             self.applied += 1;
-            let entry = self.log[self.applied as usize - 1].clone();
+            let entry = self
+                .log
+                .entry(self.applied)
+                .expect("committed entries past the snapshot are retained")
+                .clone();
             ctx.record(E::from(RaftEvent::Applied {
                 index: self.applied,
                 term: entry.term,

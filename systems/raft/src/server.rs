@@ -5,12 +5,16 @@
 //! (redirect). The leader appends it to the log and answers when the entry applies. A
 //! request already applied (a retry) is answered from the duplicate table without a new
 //! entry. Datagrams that do not decode, or Raft RPCs from a sender that is not a server of
-//! the cluster, are dropped and counted (SPEC.md §8, §9).
+//! the cluster, are dropped and counted (SPEC.md §8, §9). Once the log applied since the
+//! last snapshot reaches the threshold, the server snapshots its store and duplicate table
+//! and the core compacts the log; a snapshot loaded at start or installed from a leader
+//! replaces the store (SPEC.md §13).
 
 use crate::config::Config;
 use crate::kv::{Command, KvState, Op};
 use crate::msg::{ClientResult, Msg};
 use crate::raft::{Raft, RaftEvent, RaftTimer};
+use crate::snapshot::Snapshot;
 use faultline::{Addr, Ctx, TimerId};
 use std::collections::BTreeMap;
 
@@ -56,6 +60,7 @@ impl KvServer {
 
     pub fn on_start<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
         self.raft.on_start(ctx);
+        self.apply_committed(ctx);
     }
 
     pub fn on_timer<E: From<RaftEvent>>(
@@ -143,11 +148,7 @@ impl KvServer {
             return;
         }
         if let Some(p) = self.pending.get_mut(&client) {
-            let still_in_log = self
-                .raft
-                .log()
-                .get(p.index as usize - 1)
-                .is_some_and(|e| e.term == p.term);
+            let still_in_log = self.raft.log().term_at(p.index) == Some(p.term);
             if p.seq == seq && p.term == self.raft.term() && still_in_log {
                 p.reply_to = from; // a retry of what is already replicating: just wait
                 return;
@@ -167,8 +168,12 @@ impl KvServer {
         }
     }
 
-    /// Apply what Raft committed, in order, and answer the clients waiting for it.
-    fn apply_committed<E>(&mut self, ctx: &mut Ctx<'_, E>) {
+    /// Apply what Raft committed, in order, and answer the clients waiting for it; then
+    /// snapshot if the threshold is reached.
+    fn apply_committed<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        if let Some(snapshot) = self.raft.take_restore() {
+            self.restore(ctx, &snapshot);
+        }
         for (_, entry) in self.raft.take_committed() {
             let Some(command) = Command::decode(&entry.command) else {
                 continue;
@@ -190,6 +195,36 @@ impl KvServer {
                     );
                     self.pending.remove(&client);
                 }
+            }
+        }
+        if self.raft.wants_snapshot() {
+            self.raft.compact(ctx, self.kv.to_snapshot());
+        }
+    }
+
+    /// Replace the store by `snapshot`'s. Waiting clients whose operation it holds get
+    /// their answer from the duplicate table; the others retry.
+    fn restore<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>, snapshot: &Snapshot) {
+        let Some(kv) = KvState::from_snapshot(&snapshot.data) else {
+            // Checksummed on disk and on the wire, so this is a snapshot of something else.
+            self.raft
+                .refuse(ctx, "the snapshot does not decode as a key-value state");
+            return;
+        };
+        self.kv = kv;
+        let pending = std::mem::take(&mut self.pending);
+        for (client, p) in pending {
+            if let Some(result) = self.kv.cached(client, p.seq) {
+                let result = ClientResult::Ok(result.clone());
+                let seq = p.seq;
+                let reply = Msg::ClientReply {
+                    client,
+                    seq,
+                    result,
+                };
+                ctx.send(p.reply_to, reply.encode());
+            } else if p.index > snapshot.index {
+                self.pending.insert(client, p);
             }
         }
     }

@@ -7,7 +7,10 @@
 //! - state machine safety: no two nodes apply different commands at one index;
 //! - applies are contiguous: each node applies 1, 2, 3, ... with no gap or repeat (from 1
 //!   again after a restart, which replays the log into a fresh state machine, SPEC.md §7);
-//! - storage is intact: no node finds its durable state damaged at start.
+//! - storage is intact: no node finds its durable state damaged at start;
+//! - snapshots agree: two snapshots at one index hold the same state and end with the
+//!   entry applied there; a snapshot is taken at the apply position, and one installed
+//!   from a leader only moves it forward (SPEC.md §13).
 //!
 //! It keeps what the scenario reads after the run (leaders by term, what was applied, the
 //! clients' operations); the scenario reaches it with `world.checker::<RaftChecker>()`.
@@ -15,11 +18,12 @@
 use super::state::{input, output};
 use super::{
     CLIENT_SEQ_UNIQUE, CONTIGUOUS_APPLY, LEADER_COMPLETENESS, ONE_LEADER_PER_TERM,
-    RETURN_AFTER_INVOKE, RETURN_ONCE, SAME_COMMAND_PER_INDEX, STORAGE_INTACT,
+    RETURN_AFTER_INVOKE, RETURN_ONCE, SAME_COMMAND_PER_INDEX, SAME_SNAPSHOT_PER_INDEX,
+    STORAGE_INTACT,
 };
 use faultline::linearizability::{KvInput, KvOutput, Operation};
 use faultline::{Addr, Checker, Failure, Time};
-use raft::{ClientEvent, Event, RaftEvent};
+use raft::{ClientEvent, Event, RaftEvent, SnapshotHow};
 use std::collections::BTreeMap;
 
 /// The checker, and what it saw.
@@ -37,6 +41,12 @@ pub struct RaftChecker {
     pub ops: BTreeMap<(u64, u64), Operation<KvInput, KvOutput>>,
     /// Raft starts and restarts seen.
     pub starts: u64,
+    /// (term, state digest) of the first snapshot seen at each index.
+    pub snapshots: BTreeMap<u64, (u64, u64)>,
+    /// Snapshots taken, installed from a leader, and loaded at a restart.
+    pub snapshots_taken: u64,
+    pub snapshots_installed: u64,
+    pub snapshots_loaded: u64,
 }
 
 impl RaftChecker {
@@ -107,15 +117,25 @@ impl RaftChecker {
                     STORAGE_INTACT.fail(format!("{node} found its storage damaged: {detail}"))
                 );
             }
-            RaftEvent::BecameLeader { term, log_terms } => {
+            RaftEvent::BecameLeader {
+                term,
+                log_terms,
+                snapshot_index,
+            } => {
                 if let Some((other, _)) = self.leaders.get(term) {
                     return Err(ONE_LEADER_PER_TERM.fail(format!(
                         "{node} and {other} both became leader of term {term}"
                     )));
                 }
                 self.leaders.insert(*term, (node, now));
-                self.check_complete(node, *term, log_terms)?;
+                self.check_complete(node, *term, log_terms, *snapshot_index)?;
             }
+            RaftEvent::Snapshot {
+                how,
+                index,
+                term,
+                digest,
+            } => self.on_snapshot(node, *how, *index, *term, *digest)?,
             RaftEvent::Committed { term, upto } => {
                 let from = self.committed_in.keys().next_back().map_or(1, |k| k + 1);
                 for index in from..=*upto {
@@ -150,15 +170,70 @@ impl RaftChecker {
         Ok(())
     }
 
-    /// Leader completeness: `node`, new leader of `term` with a log of `log_terms`, holds
-    /// every entry committed in an earlier term.
-    fn check_complete(&self, node: Addr, term: u64, log_terms: &[u64]) -> Result<(), Failure> {
-        for (&index, &commit_term) in self.committed_in.range(1..) {
+    /// A snapshot at `index`: it agrees with every other snapshot there and with what was
+    /// applied there, and moves the apply position as SPEC.md §13 says.
+    fn on_snapshot(
+        &mut self,
+        node: Addr,
+        how: SnapshotHow,
+        index: u64,
+        term: u64,
+        digest: u64,
+    ) -> Result<(), Failure> {
+        let pos = self.apply_pos.entry(node).or_insert(0);
+        match how {
+            SnapshotHow::Taken if index != *pos => {
+                return Err(CONTIGUOUS_APPLY.fail(format!(
+                    "{node} took a snapshot at {index} with {pos} applied"
+                )));
+            }
+            SnapshotHow::Installed | SnapshotHow::Loaded if index <= *pos => {
+                return Err(CONTIGUOUS_APPLY.fail(format!(
+                    "{node} {how:?} a snapshot at {index} with {pos} applied already"
+                )));
+            }
+            SnapshotHow::Taken => self.snapshots_taken += 1,
+            SnapshotHow::Installed => self.snapshots_installed += 1,
+            SnapshotHow::Loaded => self.snapshots_loaded += 1,
+        }
+        *pos = index;
+        if let Some((t, _)) = self.applied.get(&index) {
+            if *t != term {
+                return Err(SAME_SNAPSHOT_PER_INDEX.fail(format!(
+                    "{node} holds a snapshot ending at {index} in term {term}; term {t} was applied there"
+                )));
+            }
+        }
+        match self.snapshots.get(&index) {
+            Some(&(t, d)) if (t, d) != (term, digest) => Err(SAME_SNAPSHOT_PER_INDEX.fail(format!(
+                "{node} holds a snapshot at {index} (term {term}, state {digest:016x}); another holds term {t}, state {d:016x}"
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                self.snapshots.insert(index, (term, digest));
+                Ok(())
+            }
+        }
+    }
+
+    /// Leader completeness: `node`, new leader of `term` with a snapshot up to
+    /// `snapshot_index` and after it a log of `log_terms`, holds every entry committed in an
+    /// earlier term (those in its snapshot it holds as state).
+    fn check_complete(
+        &self,
+        node: Addr,
+        term: u64,
+        log_terms: &[u64],
+        snapshot_index: u64,
+    ) -> Result<(), Failure> {
+        for (&index, &commit_term) in self.committed_in.range(snapshot_index + 1..) {
             if commit_term >= term {
                 continue;
             }
             let want = self.applied.get(&index).map(|(t, _)| *t);
-            let have = log_terms.get(index as usize - 1).copied();
+            let have = log_terms
+                .get((index - snapshot_index) as usize - 1)
+                .copied();
             if want.is_some() && have != want {
                 return Err(LEADER_COMPLETENESS.fail(format!(
                     "{node} leads term {term} with term {have:?} at index {index}, \
@@ -193,7 +268,19 @@ mod tests {
         Ok(())
     }
     fn leader(term: u64, log_terms: Vec<u64>) -> RaftEvent {
-        RaftEvent::BecameLeader { term, log_terms }
+        RaftEvent::BecameLeader {
+            term,
+            log_terms,
+            snapshot_index: 0,
+        }
+    }
+    fn snap(how: SnapshotHow, index: u64, term: u64, digest: u64) -> RaftEvent {
+        RaftEvent::Snapshot {
+            how,
+            index,
+            term,
+            digest,
+        }
     }
     fn applied(index: u64, term: u64, c: u8) -> RaftEvent {
         RaftEvent::Applied {
@@ -270,6 +357,55 @@ mod tests {
             (2, leader(2, vec![])),
         ])
         .expect("a late leader of an older term need not hold newer commits");
+    }
+
+    #[test]
+    fn snapshots_are_checked() {
+        let started = RaftEvent::Started {
+            term: 1,
+            log_len: 2,
+        };
+        let good = [
+            (0, applied(1, 1, 7)),
+            (0, applied(2, 1, 8)),
+            (0, snap(SnapshotHow::Taken, 2, 1, 42)),
+            (1, snap(SnapshotHow::Installed, 2, 1, 42)),
+            (1, applied(3, 1, 9)),
+            (1, started.clone()),
+            (1, snap(SnapshotHow::Loaded, 2, 1, 42)),
+            (1, applied(3, 1, 9)),
+            (
+                1,
+                RaftEvent::BecameLeader {
+                    term: 2,
+                    log_terms: vec![1],
+                    snapshot_index: 2,
+                },
+            ),
+        ];
+        feed(&good).expect("valid");
+        let mut other_state = good.to_vec();
+        other_state[3] = (1, snap(SnapshotHow::Installed, 2, 1, 43));
+        assert_eq!(invariant(feed(&other_state)), "same-snapshot-per-index");
+        let mut other_term = good.to_vec();
+        other_term[2] = (0, snap(SnapshotHow::Taken, 2, 3, 42));
+        assert_eq!(invariant(feed(&other_term)), "same-snapshot-per-index");
+        // A snapshot taken ahead of what was applied, or installed behind it.
+        assert_eq!(
+            invariant(feed(&[
+                (0, applied(1, 1, 7)),
+                (0, snap(SnapshotHow::Taken, 2, 1, 1))
+            ])),
+            "contiguous-apply"
+        );
+        assert_eq!(
+            invariant(feed(&[
+                (0, applied(1, 1, 7)),
+                (0, applied(2, 1, 7)),
+                (0, snap(SnapshotHow::Installed, 2, 1, 1))
+            ])),
+            "contiguous-apply"
+        );
     }
 
     #[test]

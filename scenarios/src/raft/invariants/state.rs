@@ -5,7 +5,7 @@
 //! The clients' operations are Raft's own types ([`raft::Op`], [`raft::Reply`]); here they
 //! are mapped onto the linearizability checker's key-value model.
 
-use super::{RaftChecker, COMMITTED_PREFIX, LINEARIZABLE, LOG_MATCHING};
+use super::{RaftChecker, COMMITTED_PREFIX, LINEARIZABLE, LOG_BOUNDED, LOG_MATCHING};
 use crate::raft::nodes::RaftNode;
 use faultline::linearizability::{self, KvInput, KvModel, KvOutput, Operation, Verdict};
 use faultline::{Addr, Failure, World};
@@ -50,8 +50,13 @@ pub fn check_logs(world: &World<RaftNode>, servers: u32) -> Result<(), Failure> 
         .collect();
     for (a, ra) in &logs {
         let log = ra.log();
-        for index in 1..=ra.commit_index() {
-            let entry = &log[index as usize - 1];
+        for index in log.base() + 1..=ra.commit_index() {
+            let Some(entry) = log.entry(index) else {
+                return Err(COMMITTED_PREFIX.fail(format!(
+                    "{a} has committed {} but holds no entry {index}",
+                    ra.commit_index()
+                )));
+            };
             if let Some((t, c)) = seen.applied.get(&index) {
                 if (entry.term, &entry.command) != (*t, c) {
                     return Err(COMMITTED_PREFIX.fail(format!(
@@ -65,18 +70,49 @@ pub fn check_logs(world: &World<RaftNode>, servers: u32) -> Result<(), Failure> 
     for (i, (a, ra)) in logs.iter().enumerate() {
         for (b, rb) in &logs[i + 1..] {
             let (la, lb) = (ra.log(), rb.log());
-            let common = la.len().min(lb.len());
-            // The highest index where both hold the same term: everything up to it must match.
-            if let Some(top) = (0..common).rev().find(|&k| la[k].term == lb[k].term) {
-                if let Some(k) = (0..=top).find(|&k| la[k] != lb[k]) {
+            // Over the indices both still hold (past both snapshots): the highest where
+            // both hold the same term, and everything from the first up to it must match.
+            let first = la.base().max(lb.base()) + 1;
+            let last = la.last_index().min(lb.last_index());
+            let same_term = |k: u64| la.entry(k).map(|e| e.term) == lb.entry(k).map(|e| e.term);
+            if let Some(top) = (first..=last).rev().find(|&k| same_term(k)) {
+                if let Some(k) = (first..=top).find(|&k| la.entry(k) != lb.entry(k)) {
                     return Err(LOG_MATCHING.fail(format!(
-                        "{a} and {b} agree on term {} at index {} but differ at index {}",
-                        la[top].term,
-                        top + 1,
-                        k + 1
+                        "{a} and {b} agree on term {:?} at index {top} but differ at index {k}",
+                        la.entry(top).map(|e| e.term),
                     )));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// With snapshots every `every` entries: no server up holds more applied entries than
+/// that past its snapshot, and its storage holds exactly the entries it retains (so memory
+/// and storage are bounded by the threshold, not by the history).
+pub fn check_bounded(world: &World<RaftNode>, servers: u32, every: u64) -> Result<(), Failure> {
+    for a in (0..servers).map(Addr) {
+        let Some(raft) = world.node(a).and_then(|n| n.server()).map(|s| s.raft()) else {
+            continue;
+        };
+        if raft.damaged().is_some() {
+            continue;
+        }
+        let log = raft.log();
+        let applied = raft.last_applied() - log.base();
+        if applied > every {
+            return Err(LOG_BOUNDED.fail(format!(
+                "{a} holds {applied} applied entries past its snapshot at {}, threshold {every}",
+                log.base()
+            )));
+        }
+        let stored = raft::persist::stored_entries(world.storage(a));
+        if stored != log.retained() {
+            return Err(LOG_BOUNDED.fail(format!(
+                "{a} retains {} entries but its storage holds {stored}",
+                log.retained()
+            )));
         }
     }
     Ok(())

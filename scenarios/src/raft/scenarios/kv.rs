@@ -10,6 +10,7 @@
 //! servers including all at once, partition churn, an unreliable network).
 
 use super::add_metrics;
+use super::snapshots::{self, Snapshots};
 use super::tester::LOG_CHECK_EVERY;
 use crate::raft::invariants::state::checker;
 use crate::raft::invariants::{self, LEADER_AFTER_HEAL, OPS_COMPLETE_AFTER_HEAL};
@@ -43,6 +44,9 @@ pub enum Faults {
     CrashRestart,
     /// Random partitions of servers and clients, isolated servers, one-way cuts.
     Partitions,
+    /// Servers cut off or crashed one at a time for long enough to fall behind a
+    /// snapshot, and once all at once ([`snapshots::churn`]).
+    SnapshotChurn,
 }
 
 /// A key-value scenario.
@@ -57,6 +61,8 @@ pub struct KvScenario {
     pub fault_phase: Duration,
     pub heal_phase: Duration,
     pub faults: Faults,
+    /// Snapshot settings; `None`: the default threshold, which these runs never reach.
+    pub snapshots: Option<Snapshots>,
 }
 
 /// Every key-value scenario.
@@ -71,8 +77,9 @@ pub fn scenarios() -> Vec<KvScenario> {
         fault_phase: Duration::from_secs(10),
         heal_phase: Duration::from_secs(10),
         faults,
+        snapshots: None,
     };
-    vec![
+    let mut all = vec![
         base("raft-kv-calm", "5 servers, 10 clients, 1000 ops, no faults; linearizable", Faults::Calm),
         base("raft-kv-swarm", "KV store under swarm faults incl. server crashes; safety, liveness after heal, linearizable", Faults::Swarm),
         base("raft-kv-unreliable", "KV store on a lossy, duplicating, reordering, corrupting network; linearizable", Faults::Unreliable),
@@ -91,7 +98,9 @@ pub fn scenarios() -> Vec<KvScenario> {
                 Faults::Swarm,
             )
         },
-    ]
+    ];
+    all.extend(snapshots::scenarios(base));
+    all
 }
 
 impl KvScenario {
@@ -122,6 +131,11 @@ impl KvScenario {
         match self.faults {
             Faults::Calm => {}
             Faults::Swarm => return faultline::swarm::generate(seed, &self.profile()),
+            Faults::SnapshotChurn => {
+                for f in snapshots::churn(self.servers, heal, &mut rng) {
+                    at(f.at_ns, f.fault);
+                }
+            }
             Faults::Unreliable => {
                 let link = LinkFaults {
                     loss: 0.1,
@@ -215,7 +229,8 @@ impl KvScenario {
 
     /// The cluster with its clients.
     pub fn build(&self, seed: u64) -> Cluster {
-        let mut c = world::cluster(seed, self.servers, Config::default());
+        let cfg = self.snapshots.map_or_else(Config::default, |s| s.config());
+        let mut c = world::cluster(seed, self.servers, cfg);
         c.add_clients(self.clients, &self.workload());
         c
     }
@@ -236,15 +251,22 @@ impl KvScenario {
         };
         let cluster = self.build(spec.seed);
         let (n, rpcs, clients) = (cluster.servers, cluster.rpcs, cluster.clients);
+        let snaps = self.snapshots;
         let (mut report, world) = drive_with(
             self.name,
             &spec,
             &self.profile(),
             cluster.world,
-            |world, _| run_phases(world, n, heal, end),
-            |world| end_checks(world, n, heal, end),
+            |world, _| run_phases(world, n, heal, end, snaps),
+            |world| {
+                end_checks(world, n, heal, end)?;
+                snaps.map_or(Ok(()), |s| s.end_checks(checker(world)))
+            },
         )?;
         add_metrics(&mut report, &world, &rpcs);
+        if snaps.is_some() {
+            snapshots::add_metrics(&mut report, checker(&world));
+        }
         let resends: u64 = clients
             .iter()
             .filter_map(|&a| world.node(a).and_then(|n| n.client()))
@@ -257,10 +279,19 @@ impl KvScenario {
     }
 }
 
-/// The run: to the heal with log checks; then a leader within 5 s of it, looked for every
+/// The run: to the heal with log checks (and, with snapshots, bounds); then a leader within 5 s of it, looked for every
 /// 50 ms; then on to the end.
-fn run_phases(world: &mut World<RaftNode>, n: u32, heal: Time, end: Time) -> Result<(), Halt> {
-    let logs = |w: &World<RaftNode>| invariants::check_logs(w, n);
+fn run_phases(
+    world: &mut World<RaftNode>,
+    n: u32,
+    heal: Time,
+    end: Time,
+    snaps: Option<Snapshots>,
+) -> Result<(), Halt> {
+    let logs = |w: &World<RaftNode>| {
+        invariants::check_logs(w, n)?;
+        snaps.map_or(Ok(()), |s| invariants::check_bounded(w, n, s.every))
+    };
     run_checked(world, heal, LOG_CHECK_EVERY, logs)?;
     let deadline = heal + LEADER_WITHIN;
     while stable_leader(world, n).is_none() {
