@@ -37,6 +37,9 @@ pub struct RunSpec {
     pub default_budget: Budget,
     /// Scenario parameters (see [`Scenario::params`]) set away from their defaults.
     pub params: BTreeMap<String, u64>,
+    /// The planted bug to switch on (a name from the catalog of planted bugs), if any; the
+    /// scenario hands it to the systems it builds through their configuration.
+    pub bug: Option<String>,
 }
 
 impl RunSpec {
@@ -181,6 +184,9 @@ pub fn replay_command(scenario: &str, spec: &RunSpec) -> String {
     }
     for (name, value) in &spec.params {
         cmd.push_str(&format!(" --set {name}={value}"));
+    }
+    if let Some(bug) = &spec.bug {
+        cmd.push_str(&format!(" --bug {bug}"));
     }
     if let Some(b) = spec.budget {
         if b.max_events != u64::MAX {

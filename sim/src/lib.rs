@@ -51,6 +51,7 @@
 //! contract.
 
 pub mod budget;
+pub mod bugs;
 pub mod check;
 pub mod clock;
 pub mod ctx;

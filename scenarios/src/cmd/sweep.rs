@@ -53,12 +53,19 @@ pub struct SweepArgs {
     /// summary line (`"record": "summary"`).
     #[arg(long)]
     pub json: bool,
+    /// Plant this bug (see `faultline bugs`) in every run.
+    #[arg(long, value_name = "NAME")]
+    pub bug: Option<String>,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }
 
 /// Run the sweep; the exit code.
 pub fn main(args: SweepArgs) -> u8 {
+    let bug = match super::planted_bug(args.bug.as_deref()) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let chosen: Vec<Box<dyn Scenario>> = match (&args.scenarios, args.all) {
         (_, true) => catalog::all(),
         (Some(names), false) => {
@@ -79,6 +86,10 @@ pub fn main(args: SweepArgs) -> u8 {
     if chosen.is_empty() {
         return usage_error("no scenario named");
     }
+    let chosen: Vec<Box<dyn Scenario>> = chosen
+        .into_iter()
+        .map(|s| scenarios::bugs::plant(s, bug))
+        .collect();
     let scenarios: Vec<&dyn Scenario> = chosen.iter().map(|s| s.as_ref()).collect();
     let range = match sweep::parse_range(&args.seeds).and_then(sweep::seeds_from_env) {
         Ok(r) => r,
@@ -113,6 +124,7 @@ pub fn main(args: SweepArgs) -> u8 {
         next: 0,
         waiting: BTreeMap::new(),
         json: args.json,
+        bug,
     });
     let on_done = |index: usize, run: &SeedRun| {
         let finding = run.finding();
@@ -150,7 +162,11 @@ pub fn main(args: SweepArgs) -> u8 {
     });
     let summary = Summary::of(&scenarios, &range, shard, plan.len(), &swept.runs, stopped);
     if args.json {
-        say!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        let mut value = serde_json::to_value(&summary).unwrap_or_default();
+        if let (Some(map), Some(bug)) = (value.as_object_mut(), bug) {
+            map.insert("bug".into(), bug.into());
+        }
+        say!("{value}");
     } else {
         print_counts(&scenarios, &swept.runs, &summary, elapsed);
     }
@@ -166,13 +182,20 @@ struct Printer {
     next: usize,
     waiting: BTreeMap<usize, Option<Finding>>,
     json: bool,
+    bug: Option<&'static str>,
 }
 
 impl Printer {
     fn print_ready(&mut self) {
         while let Some(finding) = self.waiting.remove(&self.next) {
             self.next += 1;
-            let Some(f) = finding else { continue };
+            let Some(mut f) = finding else { continue };
+            // Findings made outside the run (panics, budgets) name the bug here.
+            if let Some(bug) = self.bug {
+                if !f.replay.contains(" --bug ") {
+                    f.replay.push_str(&format!(" --bug {bug}"));
+                }
+            }
             if self.json {
                 say!("{}", serde_json::to_string(&f).unwrap_or_default());
             } else {

@@ -19,9 +19,10 @@ pub struct KvWorld {
 
 impl KvWorld {
     /// A world holding the server and its [`KvChecker`].
-    pub fn new(seed: u64) -> KvWorld {
-        let mut world: World<KvNode> = World::new(seed);
-        let server = world.add_node(|_| KvNode::server());
+    pub fn new(spec: &RunSpec) -> KvWorld {
+        let mut world: World<KvNode> = World::new(spec.seed);
+        let bugs = crate::bugs::kv(spec);
+        let server = world.add_node(move |_| KvNode::server(bugs));
         world.set_checker(KvChecker::new(server));
         KvWorld {
             world,

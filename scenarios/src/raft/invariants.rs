@@ -135,6 +135,20 @@ pub const RPC_COUNT_IDLE: Invariant = Invariant::safety(
     "rpc-count-idle",
     "at most 60 RPCs in an idle second on 3 servers",
 );
+// Raft's rules (Figure 2) stated directly, where the safety properties they protect are
+// too rarely broken for a sweep to see.
+pub const COMMIT_CURRENT_TERM: Invariant = Invariant::safety(
+    "commit-current-term",
+    "a leader commits by counting replicas only an entry of its own term (Figure 2, §5.4.2)",
+);
+pub const ONE_VOTE_PER_TERM: Invariant = Invariant::safety(
+    "one-vote-per-term",
+    "no server grants two different votes in one term, across restarts (Figure 2)",
+);
+pub const HIGHER_TERM_ADOPTED: Invariant = Invariant::safety(
+    "higher-term-adopted",
+    "a server that received a message with a higher term has taken that term (Figure 2, all servers)",
+);
 pub const DURABLE_COMMIT: Invariant = Invariant::safety(
     "durable-commit",
     "a committed entry survives every server crashing and restarting",
@@ -172,6 +186,9 @@ pub const ALL: &[Invariant] = &[
     RPC_COUNT_AGREEMENT,
     RPC_COUNT_IDLE,
     DURABLE_COMMIT,
+    COMMIT_CURRENT_TERM,
+    ONE_VOTE_PER_TERM,
+    HIGHER_TERM_ADOPTED,
 ];
 
 #[cfg(test)]

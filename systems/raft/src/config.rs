@@ -5,7 +5,37 @@
 //! (400–800 ms, not the paper's 150–300 ms), so a new leader appears well within 5 s of the
 //! old one failing.
 
+use faultline::bugs::{BugId, BugSet};
 use std::time::Duration;
+
+/// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// A leader commits an older term's entry by counting replicas (Figure 8).
+    CommitOldTerm = 0,
+    /// A granted vote is not synced before the reply.
+    VoteNotSynced = 1,
+    /// A reply carrying a higher term is ignored.
+    IgnoreHigherTermInReply = 2,
+    /// Appended entries are not synced before the success reply.
+    LogNotSynced = 3,
+    /// A follower grants a vote to anyone who asks, even after voting in the term.
+    VoteTwice = 4,
+    /// Votes are granted without the up-to-date check (paper §5.4.1).
+    NoElectionRestriction = 5,
+    /// A follower commits up to the leader's commit index past what it knows matches.
+    CommitPastMatch = 6,
+    /// A follower truncates its log after `prev_index` on every AppendEntries.
+    TruncateAlways = 7,
+    /// The duplicate table is not consulted: a retried command applies twice.
+    ApplyTwice = 8,
+}
+
+impl BugId for Bug {
+    fn bit(self) -> u32 {
+        self as u32
+    }
+}
 
 /// Configuration of one Raft node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +48,8 @@ pub struct Config {
     pub election_max: Duration,
     /// Most log entries carried by one AppendEntries (keeps a datagram small).
     pub max_batch: usize,
+    /// Planted bugs (none unless a bug hunt asks).
+    pub bugs: BugSet<Bug>,
 }
 
 impl Default for Config {
@@ -27,6 +59,7 @@ impl Default for Config {
             election_min: Duration::from_millis(400),
             election_max: Duration::from_millis(800),
             max_batch: 64,
+            bugs: BugSet::NONE,
         }
     }
 }

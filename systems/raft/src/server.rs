@@ -7,7 +7,7 @@
 //! entry. Datagrams that do not decode, or Raft RPCs from a sender that is not a server of
 //! the cluster, are dropped and counted (SPEC.md §8, §9).
 
-use crate::config::Config;
+use crate::config::{Bug, Config};
 use crate::kv::{Command, KvState, Op};
 use crate::msg::{ClientResult, Msg};
 use crate::raft::{Raft, RaftEvent, RaftTimer};
@@ -30,12 +30,15 @@ pub struct KvServer {
     /// At most one per client (a client has one operation outstanding).
     pending: BTreeMap<u64, Pending>,
     malformed: u64,
+    /// The duplicate table is consulted when applying (off only as a planted bug).
+    dedup: bool,
 }
 
 impl KvServer {
     /// Server `me` of the cluster whose servers are at `peers` (by index).
     pub fn new(cfg: Config, me: u32, peers: Vec<Addr>) -> KvServer {
         KvServer {
+            dedup: !cfg.bugs.has(Bug::ApplyTwice),
             raft: Raft::new(cfg, me, peers),
             kv: KvState::default(),
             pending: BTreeMap::new(),
@@ -173,7 +176,7 @@ impl KvServer {
             let Some(command) = Command::decode(&entry.command) else {
                 continue;
             };
-            let Some((client, seq, output)) = self.kv.apply(&command) else {
+            let Some((client, seq, output)) = self.kv.apply_checked(&command, self.dedup) else {
                 continue;
             };
             if let Some(p) = self.pending.get(&client) {

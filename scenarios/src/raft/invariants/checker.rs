@@ -7,15 +7,19 @@
 //! - state machine safety: no two nodes apply different commands at one index;
 //! - applies are contiguous: each node applies 1, 2, 3, ... with no gap or repeat (from 1
 //!   again after a restart, which replays the log into a fresh state machine, SPEC.md §7);
-//! - storage is intact: no node finds its durable state damaged at start.
+//! - storage is intact: no node finds its durable state damaged at start;
+//! - Figure 2's rules: a leader commits by counting only an entry of its own term (its log
+//!   at election holds only older terms, so what it commits lies past it), and no server
+//!   votes for two candidates in one term, whatever restarts in between.
 //!
 //! It keeps what the scenario reads after the run (leaders by term, what was applied, the
 //! clients' operations); the scenario reaches it with `world.checker::<RaftChecker>()`.
 
 use super::state::{input, output};
 use super::{
-    CLIENT_SEQ_UNIQUE, CONTIGUOUS_APPLY, LEADER_COMPLETENESS, ONE_LEADER_PER_TERM,
-    RETURN_AFTER_INVOKE, RETURN_ONCE, SAME_COMMAND_PER_INDEX, STORAGE_INTACT,
+    CLIENT_SEQ_UNIQUE, COMMIT_CURRENT_TERM, CONTIGUOUS_APPLY, LEADER_COMPLETENESS,
+    ONE_LEADER_PER_TERM, ONE_VOTE_PER_TERM, RETURN_AFTER_INVOKE, RETURN_ONCE,
+    SAME_COMMAND_PER_INDEX, STORAGE_INTACT,
 };
 use faultline::linearizability::{KvInput, KvOutput, Operation};
 use faultline::{Addr, Checker, Failure, Time};
@@ -37,6 +41,10 @@ pub struct RaftChecker {
     pub ops: BTreeMap<(u64, u64), Operation<KvInput, KvOutput>>,
     /// Raft starts and restarts seen.
     pub starts: u64,
+    /// The length of each term's leader's log when it was elected.
+    pub elected_log_len: BTreeMap<u64, u64>,
+    /// The vote each server granted in each term.
+    pub votes: BTreeMap<(Addr, u64), u32>,
 }
 
 impl RaftChecker {
@@ -114,9 +122,28 @@ impl RaftChecker {
                     )));
                 }
                 self.leaders.insert(*term, (node, now));
+                self.elected_log_len.insert(*term, log_terms.len() as u64);
                 self.check_complete(node, *term, log_terms)?;
             }
+            RaftEvent::Voted { term, candidate } => {
+                match self.votes.insert((node, *term), *candidate) {
+                    Some(earlier) if earlier != *candidate => {
+                        return Err(ONE_VOTE_PER_TERM.fail(format!(
+                            "{node} voted for {earlier} and then for {candidate} in term {term}"
+                        )));
+                    }
+                    _ => {}
+                }
+            }
             RaftEvent::Committed { term, upto } => {
+                if let Some(&len) = self.elected_log_len.get(term) {
+                    if *upto <= len {
+                        return Err(COMMIT_CURRENT_TERM.fail(format!(
+                            "{node}, leader of term {term}, committed index {upto} by counting, \
+                             an entry it held from an older term when elected (log of {len})"
+                        )));
+                    }
+                }
                 let from = self.committed_in.keys().next_back().map_or(1, |k| k + 1);
                 for index in from..=*upto {
                     self.committed_in.insert(index, *term);

@@ -214,8 +214,12 @@ impl KvScenario {
     }
 
     /// The cluster with its clients.
-    pub fn build(&self, seed: u64) -> Cluster {
-        let mut c = world::cluster(seed, self.servers, Config::default());
+    pub fn build(&self, spec: &RunSpec) -> Cluster {
+        let cfg = Config {
+            bugs: crate::bugs::raft(spec),
+            ..Config::default()
+        };
+        let mut c = world::cluster(spec.seed, self.servers, cfg);
         c.add_clients(self.clients, &self.workload());
         c
     }
@@ -234,7 +238,7 @@ impl KvScenario {
             schedule: Some(schedule),
             ..spec.clone()
         };
-        let cluster = self.build(spec.seed);
+        let cluster = self.build(&spec);
         let (n, rpcs, clients) = (cluster.servers, cluster.rpcs, cluster.clients);
         let (mut report, world) = drive_with(
             self.name,
