@@ -64,7 +64,7 @@ pub const ALL: &[PlantedBug] = &[
                 stalls the stream forever, the bug of every first reliable-transport attempt",
         location: "systems/lsp/src/conn.rs Conn::on_epoch",
         scenarios: &["lsp-robust1", "lsp-echo"],
-        budget_s: 10,
+        budget_s: 5,
     },
     PlantedBug {
         name: "lsp-deliver-out-of-order",
@@ -73,7 +73,7 @@ pub const ALL: &[PlantedBug] = &[
                 the gap to fill: in-order delivery confused with acknowledging each message",
         location: "systems/lsp/src/conn.rs Conn::on_data",
         scenarios: &["lsp-window4", "lsp-out-of-order-msg1", "lsp-stream"],
-        budget_s: 10,
+        budget_s: 5,
     },
     PlantedBug {
         name: "lsp-window-off-by-one",
@@ -82,7 +82,7 @@ pub const ALL: &[PlantedBug] = &[
                 fencepost error of window arithmetic",
         location: "systems/lsp/src/conn.rs Conn::pump",
         scenarios: &["lsp-window1", "lsp-stream"],
-        budget_s: 10,
+        budget_s: 5,
     },
     PlantedBug {
         name: "lsp-checksum-unchecked",
@@ -91,7 +91,7 @@ pub const ALL: &[PlantedBug] = &[
                 receiver, so corrupted payloads are delivered",
         location: "systems/lsp/src/conn.rs validate_data",
         scenarios: &["lsp-corrupted-msg-server", "lsp-stream"],
-        budget_s: 10,
+        budget_s: 5,
     },
     PlantedBug {
         name: "lsp-deliver-duplicates",
@@ -100,7 +100,7 @@ pub const ALL: &[PlantedBug] = &[
                 duplicates is right, delivering them is not (exactly-once lost)",
         location: "systems/lsp/src/conn.rs Conn::on_data",
         scenarios: &["lsp-echo", "lsp-robust2"],
-        budget_s: 10,
+        budget_s: 5,
     },
     PlantedBug {
         name: "lsp-lost-one-epoch-early",
@@ -109,7 +109,7 @@ pub const ALL: &[PlantedBug] = &[
                 off-by-one in a timeout counter",
         location: "systems/lsp/src/conn.rs Conn::on_epoch",
         scenarios: &["lsp-loss", "lsp-echo"],
-        budget_s: 10,
+        budget_s: 5,
     },
     // kv (P0).
     PlantedBug {
@@ -119,7 +119,7 @@ pub const ALL: &[PlantedBug] = &[
                 client: one slow reader holds up all, the bug the assignment's queues exist for",
         location: "systems/kv/src/server.rs Server::block_while_queued",
         scenarios: &["kv-slowclient1", "kv-slow-readers"],
-        budget_s: 15,
+        budget_s: 10,
     },
     PlantedBug {
         name: "kv-queue-unbounded",
@@ -128,7 +128,7 @@ pub const ALL: &[PlantedBug] = &[
                 server's memory grow without bound instead of dropping",
         location: "systems/kv/src/server.rs Server::answer_get",
         scenarios: &["kv-slowclient1", "kv-swarm"],
-        budget_s: 15,
+        budget_s: 10,
     },
     PlantedBug {
         name: "kv-dropped-not-counted",
@@ -147,7 +147,7 @@ pub const ALL: &[PlantedBug] = &[
                 upper bound is never tried, so a minimum sitting there is missed",
         location: "systems/miner/src/scheduler.rs sent_upper",
         scenarios: &["miner-tiny", "miner-ctest"],
-        budget_s: 15,
+        budget_s: 10,
     },
     PlantedBug {
         name: "miner-no-requeue",
@@ -165,7 +165,7 @@ pub const ALL: &[PlantedBug] = &[
                 chunks: a reduction that overwrites instead of merging",
         location: "systems/miner/src/scheduler.rs Scheduler::on_result",
         scenarios: &["miner-ctest", "miner-churn"],
-        budget_s: 15,
+        budget_s: 10,
     },
     // Raft.
     PlantedBug {
@@ -175,7 +175,7 @@ pub const ALL: &[PlantedBug] = &[
                 Figure 8 bug: such an entry can still be overwritten by another leader",
         location: "systems/raft/src/raft.rs Raft::advance_commit",
         scenarios: &["raft-figure8-paper", "raft-figure8", "raft-kv-swarm"],
-        budget_s: 20,
+        budget_s: 10,
     },
     PlantedBug {
         name: "raft-vote-not-synced",
@@ -183,7 +183,7 @@ pub const ALL: &[PlantedBug] = &[
         about: "a granted vote is written but not synced before the reply: a crash before \
                 the next sync forgets it, and the restarted server votes again in that term",
         location: "systems/raft/src/raft.rs Raft::on_request_vote",
-        scenarios: &["raft-vote-crash", "raft-figure8"],
+        scenarios: &["raft-kv-vote-crash", "raft-figure8"],
         budget_s: 30,
     },
     PlantedBug {
@@ -193,7 +193,7 @@ pub const ALL: &[PlantedBug] = &[
                 reply: stale leaders keep leading when they hear the new term only in replies",
         location: "systems/raft/src/raft.rs Raft::on_vote, Raft::on_append_reply",
         scenarios: &["raft-stale-leader-replies", "raft-kv-partitions"],
-        budget_s: 20,
+        budget_s: 10,
     },
     PlantedBug {
         name: "raft-log-not-synced",
@@ -202,7 +202,7 @@ pub const ALL: &[PlantedBug] = &[
                 leader counts a replica that a crash then loses, and a committed entry vanishes",
         location: "systems/raft/src/raft.rs Raft::on_append",
         scenarios: &["raft-restart-all", "raft-kv-crash-restart"],
-        budget_s: 30,
+        budget_s: 20,
     },
     PlantedBug {
         name: "raft-vote-twice",
@@ -211,7 +211,7 @@ pub const ALL: &[PlantedBug] = &[
                 the first: two leaders in one term",
         location: "systems/raft/src/raft.rs Raft::on_request_vote",
         scenarios: &["raft-figure8", "raft-kv-swarm"],
-        budget_s: 20,
+        budget_s: 15,
     },
     PlantedBug {
         name: "raft-no-election-restriction",
@@ -220,16 +220,16 @@ pub const ALL: &[PlantedBug] = &[
                 to date (§5.4.1): a server missing committed entries can win and erase them",
         location: "systems/raft/src/raft.rs Raft::on_request_vote",
         scenarios: &["raft-figure8", "raft-kv-swarm", "raft-fail-agree"],
-        budget_s: 20,
+        budget_s: 15,
     },
     PlantedBug {
-        name: "raft-commit-past-match",
-        plant: Plant::Raft(raft::Bug::CommitPastMatch),
-        about: "a follower sets its commit index to min(leaderCommit, its last index) instead \
-                of the last index the leader's request matched: it commits a stale suffix",
-        location: "systems/raft/src/raft.rs Raft::on_append",
-        scenarios: &["raft-rejoin", "raft-figure8", "raft-kv-partitions"],
-        budget_s: 20,
+        name: "raft-stale-read",
+        plant: Plant::Raft(raft::Bug::LocalReads),
+        about: "a leader answers a Get from its own state without committing it or checking \
+                it still leads: a deposed leader cut off with its clients serves stale reads",
+        location: "systems/raft/src/server.rs KvServer::on_client",
+        scenarios: &["raft-kv-partitions", "raft-kv-swarm"],
+        budget_s: 15,
     },
     PlantedBug {
         name: "raft-truncate-always",
@@ -238,7 +238,7 @@ pub const ALL: &[PlantedBug] = &[
                 entries, even where they match: a delayed request erases newer acked entries",
         location: "systems/raft/src/raft.rs Raft::on_append",
         scenarios: &["raft-kv-unreliable", "raft-unreliable-agree"],
-        budget_s: 20,
+        budget_s: 15,
     },
     PlantedBug {
         name: "raft-apply-twice",
@@ -325,6 +325,9 @@ impl Scenario for Planted {
     }
     fn params(&self) -> Vec<Param> {
         self.inner.params()
+    }
+    fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
+        self.inner.sometimes()
     }
 }
 

@@ -8,6 +8,37 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+/// Declare a system's planted bugs: a field-less enum, each variant numbered below 64,
+/// with the traits a [`BugSet`] needs.
+///
+/// ```
+/// faultline::planted_bugs! {
+///     /// What can go wrong here.
+///     pub enum Bug {
+///         /// Forgets to look.
+///         NoCheck = 0,
+///     }
+/// }
+/// assert!(faultline::bugs::BugSet::one(Bug::NoCheck).has(Bug::NoCheck));
+/// ```
+#[macro_export]
+macro_rules! planted_bugs {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident = $n:literal,)*
+    }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant = $n,)*
+        }
+        impl $crate::bugs::BugId for $name {
+            fn bit(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+}
+
 /// One system's planted bugs: an enum whose variants are numbered below 64.
 pub trait BugId: Copy + fmt::Debug {
     /// The variant's number, in `0..64`.

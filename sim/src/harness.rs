@@ -157,6 +157,34 @@ pub struct Param {
     pub min: u64,
 }
 
+/// A situation a scenario's runs should reach sometimes, though no single run must: the
+/// risky corners its invariants are there for (a crash between a vote and the next sync, a
+/// full queue dropping). A sweep with `--coverage` counts the seeds that reached each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Sometimes {
+    pub name: &'static str,
+    pub about: &'static str,
+}
+
+/// The metric under which a report lists the situations its run reached.
+pub const REACHED: &str = "reached";
+
+/// Note in `report` that its run reached `names` (see [`Sometimes`]).
+pub fn record_reached<'a>(report: &mut Report, names: impl IntoIterator<Item = &'a str>) {
+    let list: Vec<serde_json::Value> = names.into_iter().map(|n| n.into()).collect();
+    report.metrics.insert(REACHED.into(), list.into());
+}
+
+/// The situations a report says its run reached.
+pub fn reached(report: &Report) -> Vec<&str> {
+    report
+        .metrics
+        .get(REACHED)
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default()
+}
+
 /// One entry of the catalog.
 pub trait Scenario: Send + Sync {
     /// Unique name, used on the command line.
@@ -172,6 +200,11 @@ pub trait Scenario: Send + Sync {
     }
     /// The parameters `spec.params` may set (read with [`RunSpec::param`]).
     fn params(&self) -> Vec<Param> {
+        Vec::new()
+    }
+    /// The situations its runs should reach sometimes; a run lists those it reached with
+    /// [`record_reached`].
+    fn sometimes(&self) -> Vec<Sometimes> {
         Vec::new()
     }
 }

@@ -81,7 +81,7 @@ pub mod world;
 pub use budget::Budget;
 pub use check::{Checker, Failure, FindingKind, Invariant, NoChecks, Property, Violation};
 pub use ctx::{Ctx, Effect, NodeIo, NodeRng, StreamError};
-pub use faults::{Fault, LinkFaults, Schedule, TimedFault};
+pub use faults::{Fault, LinkFaults, Schedule, TimedFault, Trigger, TriggerAction};
 pub use kinds::Kind;
 pub use network::NetStats;
 pub use node::{Addr, CloseReason, Node, StreamEvent, StreamId, TimerId};

@@ -256,6 +256,13 @@ impl Scenario for Swarm {
         "kv-swarm"
     }
 
+    fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
+        vec![faultline::harness::Sometimes {
+            name: "full-queue-drop",
+            about: "a slow reader's full queue dropped a reply",
+        }]
+    }
+
     fn about(&self) -> &'static str {
         "P0 under stream faults (resets, crashes, pauses, partitions, delays): 6 workers, 2 intermittent slow readers, 6 churning clients, malformed lines; store = model, counts exact, queues <= 500, all non-dropped replies delivered after heal"
     }

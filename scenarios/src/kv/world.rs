@@ -121,6 +121,11 @@ fn figures(
         json!(s.replies_sent_or_queued),
     );
     m.insert("replies_dropped".into(), json!(s.replies_dropped));
+    let reached: &[&str] = match s.replies_dropped > 0 {
+        true => &["full-queue-drop"],
+        false => &[],
+    };
+    m.insert(faultline::harness::REACHED.into(), json!(reached));
     m.insert("replies_delivered".into(), json!(s.replies_delivered));
     m.insert("max_queue_len".into(), json!(s.max_queue_len));
     m.insert("connects".into(), json!(s.joins));

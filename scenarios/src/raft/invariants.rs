@@ -18,7 +18,32 @@ pub mod state;
 pub use checker::RaftChecker;
 pub use state::{check_linearizable, check_logs, history};
 
+use faultline::harness::Sometimes;
 use faultline::Invariant;
+
+/// The risky situations a Raft sweep should reach (see `sweep --coverage`).
+pub const SOMETIMES: &[Sometimes] = &[
+    Sometimes {
+        name: "crash-after-vote",
+        about: "a server crashed right after granting a vote, before anything else happened to it",
+    },
+    Sometimes {
+        name: "leader-with-old-uncommitted",
+        about: "a new leader holds entries of older terms not known to be committed",
+    },
+    Sometimes {
+        name: "suffix-truncated",
+        about: "a follower truncated a conflicting suffix of its log",
+    },
+    Sometimes {
+        name: "split-vote",
+        about: "two servers stood for election in the same term",
+    },
+    Sometimes {
+        name: "leader-restarted",
+        about: "the leader of the latest term crashed and restarted",
+    },
+];
 
 // Checked on every history event (Figure 3).
 

@@ -14,7 +14,7 @@
 use crate::event::{KvEvent, QueueOutcome};
 use crate::protocol::{encode_reply, parse_request, LineReader, ParseError, Request};
 use crate::store::Store;
-use faultline::bugs::{BugId, BugSet};
+use faultline::bugs::BugSet;
 use faultline::{Addr, CloseReason, Ctx, StreamId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -22,20 +22,15 @@ use std::collections::{BTreeMap, VecDeque};
 /// SPEC.md §6: each client's outgoing queue holds at most this many messages.
 pub const QUEUE_MAX_MESSAGES: usize = 500;
 
-/// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// While any client's queue holds replies, the server stops reading every client.
-    SlowReaderBlocksAll = 0,
-    /// A client's queue has no limit: nothing is ever dropped.
-    QueueUnbounded = 1,
-    /// A client that disconnects is not counted as dropped.
-    DroppedNotCounted = 2,
-}
-
-impl BugId for Bug {
-    fn bit(self) -> u32 {
-        self as u32
+faultline::planted_bugs! {
+    /// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
+    pub enum Bug {
+        /// While any client's queue holds replies, the server stops reading every client.
+        SlowReaderBlocksAll = 0,
+        /// A client's queue has no limit: nothing is ever dropped.
+        QueueUnbounded = 1,
+        /// A client that disconnects is not counted as dropped.
+        DroppedNotCounted = 2,
     }
 }
 

@@ -1,28 +1,23 @@
 //! Protocol parameters with the original's defaults (SPEC.md §2).
 
-use faultline::bugs::{BugId, BugSet};
+use faultline::bugs::BugSet;
 use std::time::Duration;
 
-/// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// Unacknowledged Data is never resent.
-    NoRetransmit = 0,
-    /// Data that arrives ahead of a gap is delivered at once, not held until the gap fills.
-    DeliverOutOfOrder = 1,
-    /// The window lets one message more than `w` past the oldest unacknowledged one.
-    WindowOffByOne = 2,
-    /// A Data's checksum is not checked.
-    ChecksumUnchecked = 3,
-    /// A duplicate Data already delivered is delivered again.
-    DeliverDuplicates = 4,
-    /// A connection is declared lost one silent epoch early.
-    LostOneEpochEarly = 5,
-}
-
-impl BugId for Bug {
-    fn bit(self) -> u32 {
-        self as u32
+faultline::planted_bugs! {
+    /// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
+    pub enum Bug {
+        /// Unacknowledged Data is never resent.
+        NoRetransmit = 0,
+        /// Data that arrives ahead of a gap is delivered at once, not held until the gap fills.
+        DeliverOutOfOrder = 1,
+        /// The window lets one message more than `w` past the oldest unacknowledged one.
+        WindowOffByOne = 2,
+        /// A Data's checksum is not checked.
+        ChecksumUnchecked = 3,
+        /// A duplicate Data already delivered is delivered again.
+        DeliverDuplicates = 4,
+        /// A connection is declared lost one silent epoch early.
+        LostOneEpochEarly = 5,
     }
 }
 

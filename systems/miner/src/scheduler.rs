@@ -52,7 +52,7 @@
 //! disjoint; [`Scheduler::check_invariants`] asserts it (tests call it after every step).
 
 use crate::hash::Best;
-use faultline::bugs::{BugId, BugSet};
+use faultline::bugs::BugSet;
 use faultline::Time;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -60,20 +60,15 @@ use std::time::Duration;
 /// Identifies a request inside the server, in arrival order.
 pub type ReqId = u64;
 
-/// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// A chunk `[lo, hi]` is sent to its miner as `[lo, hi - 1]`: upper bounds never tried.
-    UpperBoundExclusive = 0,
-    /// A lost miner's chunk is forgotten instead of going back to its request.
-    NoRequeue = 1,
-    /// A request keeps the latest chunk's result instead of the minimum over its chunks.
-    KeepLatestResult = 2,
-}
-
-impl BugId for Bug {
-    fn bit(self) -> u32 {
-        self as u32
+faultline::planted_bugs! {
+    /// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
+    pub enum Bug {
+        /// A chunk `[lo, hi]` is sent to its miner as `[lo, hi - 1]`: upper bounds never tried.
+        UpperBoundExclusive = 0,
+        /// A lost miner's chunk is forgotten instead of going back to its request.
+        NoRequeue = 1,
+        /// A request keeps the latest chunk's result instead of the minimum over its chunks.
+        KeepLatestResult = 2,
     }
 }
 

@@ -56,6 +56,8 @@ pub enum RaftEvent {
     StorageDamaged { detail: String },
     /// The node granted its vote in `term` to `candidate` (itself when it stands).
     Voted { term: u64, candidate: u32 },
+    /// The node dropped the conflicting entries of its log from `from` on.
+    Truncated { from: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -586,6 +588,7 @@ impl Raft {
                         "a committed entry conflicts with the leader"
                     );
                     self.log.truncate(index as usize - 1);
+                    ctx.record(E::from(RaftEvent::Truncated { from: index }));
                 }
                 first_changed.get_or_insert(index);
                 self.log.push(entry);
@@ -595,10 +598,7 @@ impl Raft {
                 dirty |= !self.cfg.bugs.has(Bug::LogNotSynced);
             }
             // Only entries known to match the leader's may be committed here.
-            let new_commit = match self.cfg.bugs.has(Bug::CommitPastMatch) {
-                true => commit.min(self.last_index()),
-                false => commit.min(matched),
-            };
+            let new_commit = commit.min(matched);
             if new_commit > self.commit {
                 self.commit = new_commit;
             }

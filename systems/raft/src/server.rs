@@ -32,6 +32,8 @@ pub struct KvServer {
     malformed: u64,
     /// The duplicate table is consulted when applying (off only as a planted bug).
     dedup: bool,
+    /// A leader answers Gets from its own state (only as a planted bug).
+    local_reads: bool,
 }
 
 impl KvServer {
@@ -39,6 +41,7 @@ impl KvServer {
     pub fn new(cfg: Config, me: u32, peers: Vec<Addr>) -> KvServer {
         KvServer {
             dedup: !cfg.bugs.has(Bug::ApplyTwice),
+            local_reads: cfg.bugs.has(Bug::LocalReads),
             raft: Raft::new(cfg, me, peers),
             kv: KvState::default(),
             pending: BTreeMap::new(),
@@ -143,6 +146,17 @@ impl KvServer {
                 }
                 .encode(),
             );
+            return;
+        }
+        if let (true, Op::Get { key }) = (self.local_reads, &op) {
+            let value = self.kv.get(key).unwrap_or_default().to_string();
+            let result = ClientResult::Ok(crate::kv::Reply::Value(value));
+            let reply = Msg::ClientReply {
+                client,
+                seq,
+                result,
+            };
+            ctx.send(from, reply.encode());
             return;
         }
         if let Some(p) = self.pending.get_mut(&client) {

@@ -123,6 +123,7 @@ impl Scenario for CtestServerFailure {
             }],
             heal_at_ns: end.as_nanos(),
             end_ns: end.as_nanos(),
+            triggers: vec![],
         });
         let spec = RunSpec {
             schedule: Some(schedule),

@@ -45,6 +45,12 @@ pub struct RaftChecker {
     pub elected_log_len: BTreeMap<u64, u64>,
     /// The vote each server granted in each term.
     pub votes: BTreeMap<(Addr, u64), u32>,
+    /// Each server's last event was a vote for another (cleared by any other event).
+    just_voted: BTreeMap<Addr, bool>,
+    /// The first server that stood for election in each term.
+    stood: BTreeMap<u64, u32>,
+    /// Which of [`super::SOMETIMES`] this run reached.
+    pub reached: std::collections::BTreeSet<&'static str>,
 }
 
 impl RaftChecker {
@@ -103,8 +109,20 @@ impl RaftChecker {
     }
 
     fn on_raft(&mut self, now: Time, node: Addr, event: &RaftEvent) -> Result<(), Failure> {
+        let voted_other =
+            matches!(event, RaftEvent::Voted { candidate, .. } if *candidate != node.0);
+        let just_voted = self.just_voted.insert(node, voted_other).unwrap_or(false);
         match event {
             RaftEvent::Started { .. } => {
+                if just_voted {
+                    self.reached.insert("crash-after-vote");
+                }
+                if self
+                    .last_election()
+                    .is_some_and(|(_, leader, _)| leader == node)
+                {
+                    self.reached.insert("leader-restarted");
+                }
                 self.starts += 1;
                 self.apply_pos.insert(node, 0);
             }
@@ -121,11 +139,21 @@ impl RaftChecker {
                         "{node} and {other} both became leader of term {term}"
                     )));
                 }
+                let committed = self.committed_in.keys().next_back().copied().unwrap_or(0);
+                if log_terms.len() as u64 > committed {
+                    self.reached.insert("leader-with-old-uncommitted");
+                }
                 self.leaders.insert(*term, (node, now));
                 self.elected_log_len.insert(*term, log_terms.len() as u64);
                 self.check_complete(node, *term, log_terms)?;
             }
+            RaftEvent::Truncated { .. } => {
+                self.reached.insert("suffix-truncated");
+            }
             RaftEvent::Voted { term, candidate } => {
+                if *candidate == node.0 && *self.stood.entry(*term).or_insert(node.0) != node.0 {
+                    self.reached.insert("split-vote");
+                }
                 match self.votes.insert((node, *term), *candidate) {
                     Some(earlier) if earlier != *candidate => {
                         return Err(ONE_VOTE_PER_TERM.fail(format!(

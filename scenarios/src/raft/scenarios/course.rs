@@ -41,6 +41,9 @@ impl Scenario for Scripted {
     fn about(&self) -> &'static str {
         self.about
     }
+    fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
+        crate::raft::invariants::SOMETIMES.to_vec()
+    }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let cfg = Config {
             bugs: crate::bugs::raft(spec),
