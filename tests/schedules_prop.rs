@@ -83,6 +83,7 @@ fn schedule(n: u32, heal_ns: u64) -> impl Strategy<Value = Schedule> {
                 .collect(),
             heal_at_ns: PHASE_NS,
             end_ns: PHASE_NS + heal_ns,
+            triggers: vec![],
         }
     })
 }

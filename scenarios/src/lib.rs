@@ -1,6 +1,7 @@
 //! faultline's scenario catalog: workloads, fault profiles and invariants for each system,
 //! and the harness that runs them in the simulator.
 
+pub mod bugs;
 pub mod catalog;
 pub mod exercise;
 pub mod kv;

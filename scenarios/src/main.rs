@@ -77,6 +77,18 @@ enum Command {
         --jobs. Exit 0 when a schedule was written, 2 if the run does not fail."
     )]
     Shrink(cmd::shrink::ShrinkArgs),
+    /// List the planted bugs: classic mistakes that `--bug NAME` switches on.
+    Bugs(cmd::bugs::BugsArgs),
+    /// Sweep a planted bug's scenarios until one catches it (or --all bugs).
+    #[command(
+        long_about = "Sweep the scenarios meant to catch a planted bug, with the bug \
+        planted, over seeds 0, 1, 2, ... until one fails or the time limit (the bug's budget \
+        unless --time-limit) passes; then run the same seeds without the bug, which must \
+        pass. Reports caught or not, scenario, invariant, first failing seed, runs and \
+        seconds to the first failure. Exit 0 if every bug hunted was caught within its \
+        budget and its seeds pass unplanted, 1 if not, 2 on bad usage."
+    )]
+    Hunt(cmd::bugs::HuntArgs),
     /// Merge the --json outputs of a sweep's shards into one result.
     #[command(
         long_about = "Merge the `sweep --json` outputs of the shards of one sweep (each \
@@ -126,6 +138,8 @@ fn main() -> ExitCode {
         Command::Sweep(args) => cmd::sweep::main(args),
         Command::Shrink(args) => cmd::shrink::main(args),
         Command::Merge(args) => cmd::merge::main(args),
+        Command::Bugs(args) => cmd::bugs::list(args),
+        Command::Hunt(args) => cmd::bugs::hunt(args),
         Command::Bench(BenchCommand::Sim {
             nodes,
             seconds,

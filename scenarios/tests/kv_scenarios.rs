@@ -153,6 +153,7 @@ fn swarm_holds_under_random_explicit_schedules() {
             faults,
             heal_at_ns: PHASE_NS,
             end_ns: PHASE_NS + 6_000_000_000,
+            triggers: vec![],
         };
         let spec = RunSpec {
             seed: case,

@@ -123,7 +123,7 @@ impl Checker<MinerEvent> for Logged {
 
 /// Build `setup` with the logging checker.
 fn logged(seed: u64, setup: &Setup) -> Built {
-    let mut built = build(seed, setup);
+    let mut built = build(&faultline::harness::RunSpec::new(seed), setup);
     built.world.set_checker(Logged::default());
     built
 }

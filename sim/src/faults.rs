@@ -304,6 +304,59 @@ pub struct Schedule {
     pub faults: Vec<TimedFault>,
     pub heal_at_ns: u64,
     pub end_ns: u64,
+    /// Faults fired by what happens rather than at a time (see [`Trigger`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
+}
+
+/// A fault fired by a node's history event during the fault phase: "crash node X right
+/// after it records a granted vote", "crash the leader once it is elected", "isolate the
+/// leader". Events are named by labels the scenario gives its system's history events
+/// (`World::set_history_labels`), e.g. `vote_granted`, `became_leader`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The label of the history event that fires it.
+    pub on: String,
+    /// Only events recorded by this node; any node when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
+    /// Fire on the n-th matching event (1 is the first); it fires once.
+    #[serde(default = "first")]
+    pub nth: u32,
+    /// What happens to the node that recorded the event.
+    pub action: TriggerAction,
+    /// How long after the event, in ns (0: right after the handler that recorded it).
+    #[serde(default)]
+    pub delay_ns: u64,
+    /// Undo the action (restart, rejoin, resume) this long after it, in ns; the heal phase
+    /// undoes it otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_after_ns: Option<u64>,
+}
+
+fn first() -> u32 {
+    1
+}
+
+/// What a [`Trigger`] does to the node whose event fired it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerAction {
+    Crash,
+    Isolate,
+    Pause,
+}
+
+impl TriggerAction {
+    /// The fault and its undo, for `node`.
+    pub fn faults(self, node: u32) -> (Fault, Fault) {
+        match self {
+            TriggerAction::Crash => (Fault::Crash { node }, Fault::Restart { node }),
+            TriggerAction::Isolate => (Fault::Isolate { node }, Fault::Rejoin { node }),
+            TriggerAction::Pause => (Fault::Pause { node }, Fault::Resume { node }),
+        }
+    }
 }
 
 impl Schedule {
@@ -314,6 +367,7 @@ impl Schedule {
             faults: vec![],
             heal_at_ns,
             end_ns,
+            triggers: vec![],
         }
     }
 
@@ -347,6 +401,16 @@ impl Schedule {
             }
             if tf.at_ns > self.end_ns {
                 return Err(format!("fault #{i} is at {} ns, after end_ns", tf.at_ns));
+            }
+        }
+        for (i, t) in self.triggers.iter().enumerate() {
+            if let Some(n) = t.node.filter(|&n| n as usize >= node_count) {
+                return Err(format!(
+                    "trigger #{i} names node {n}, but this scenario has nodes 0..{node_count}"
+                ));
+            }
+            if t.nth == 0 {
+                return Err(format!("trigger #{i}: nth counts from 1"));
             }
         }
         Ok(())

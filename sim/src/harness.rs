@@ -37,6 +37,9 @@ pub struct RunSpec {
     pub default_budget: Budget,
     /// Scenario parameters (see [`Scenario::params`]) set away from their defaults.
     pub params: BTreeMap<String, u64>,
+    /// The planted bug to switch on (a name from the catalog of planted bugs), if any; the
+    /// scenario hands it to the systems it builds through their configuration.
+    pub bug: Option<String>,
 }
 
 impl RunSpec {
@@ -154,6 +157,34 @@ pub struct Param {
     pub min: u64,
 }
 
+/// A situation a scenario's runs should reach sometimes, though no single run must: the
+/// risky corners its invariants are there for (a crash between a vote and the next sync, a
+/// full queue dropping). A sweep with `--coverage` counts the seeds that reached each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Sometimes {
+    pub name: &'static str,
+    pub about: &'static str,
+}
+
+/// The metric under which a report lists the situations its run reached.
+pub const REACHED: &str = "reached";
+
+/// Note in `report` that its run reached `names` (see [`Sometimes`]).
+pub fn record_reached<'a>(report: &mut Report, names: impl IntoIterator<Item = &'a str>) {
+    let list: Vec<serde_json::Value> = names.into_iter().map(|n| n.into()).collect();
+    report.metrics.insert(REACHED.into(), list.into());
+}
+
+/// The situations a report says its run reached.
+pub fn reached(report: &Report) -> Vec<&str> {
+    report
+        .metrics
+        .get(REACHED)
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default()
+}
+
 /// One entry of the catalog.
 pub trait Scenario: Send + Sync {
     /// Unique name, used on the command line.
@@ -171,6 +202,11 @@ pub trait Scenario: Send + Sync {
     fn params(&self) -> Vec<Param> {
         Vec::new()
     }
+    /// The situations its runs should reach sometimes; a run lists those it reached with
+    /// [`record_reached`].
+    fn sometimes(&self) -> Vec<Sometimes> {
+        Vec::new()
+    }
 }
 
 /// The command that replays a run.
@@ -181,6 +217,9 @@ pub fn replay_command(scenario: &str, spec: &RunSpec) -> String {
     }
     for (name, value) in &spec.params {
         cmd.push_str(&format!(" --set {name}={value}"));
+    }
+    if let Some(bug) = &spec.bug {
+        cmd.push_str(&format!(" --bug {bug}"));
     }
     if let Some(b) = spec.budget {
         if b.max_events != u64::MAX {

@@ -51,6 +51,7 @@
 //! contract.
 
 pub mod budget;
+pub mod bugs;
 pub mod check;
 pub mod clock;
 pub mod ctx;
@@ -80,7 +81,7 @@ pub mod world;
 pub use budget::Budget;
 pub use check::{Checker, Failure, FindingKind, Invariant, NoChecks, Property, Violation};
 pub use ctx::{Ctx, Effect, NodeIo, NodeRng, StreamError};
-pub use faults::{Fault, LinkFaults, Schedule, TimedFault};
+pub use faults::{Fault, LinkFaults, Schedule, TimedFault, Trigger, TriggerAction};
 pub use kinds::Kind;
 pub use network::NetStats;
 pub use node::{Addr, CloseReason, Node, StreamEvent, StreamId, TimerId};

@@ -11,7 +11,7 @@
 //! its link restore), never with a global `repair`, so deleting one episode from a
 //! schedule leaves the others as they were.
 
-use crate::faults::{Fault, LinkFaults, Schedule, TimedFault};
+use crate::faults::{Fault, LinkFaults, Schedule, TimedFault, Trigger, TriggerAction};
 use crate::rng::derive_rng;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -92,6 +92,10 @@ pub struct FaultProfile {
     pub base_link: LinkFaults,
     /// Upper bound on a loss rate the seed may pick (protocols with hard deadlines want less).
     pub max_loss: f64,
+    /// History-event labels (see [`Trigger`]) the seed may fire faults on; none by default.
+    /// Triggered actions hit the node that recorded the event: crash (if it is crashable)
+    /// or isolate.
+    pub trigger_labels: Vec<&'static str>,
 }
 
 impl FaultProfile {
@@ -105,6 +109,7 @@ impl FaultProfile {
             heal_phase,
             base_link: LinkFaults::default(),
             max_loss: 0.3,
+            trigger_labels: Vec::new(),
         }
     }
 }
@@ -333,6 +338,10 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
             at(t, Fault::ResetStreams { node });
         }
     }
+    let triggers = triggers(seed, profile, phase);
+    if !triggers.is_empty() {
+        swarm.push(format!("triggers x{}", triggers.len()));
+    }
     if swarm.is_empty() {
         swarm.push("no faults".to_string());
     }
@@ -343,7 +352,44 @@ pub fn generate(seed: u64, profile: &FaultProfile) -> Schedule {
         faults,
         heal_at_ns: heal_at,
         end_ns: end,
+        triggers,
     }
+}
+
+/// If the seed turns them on, one to four triggers on the profile's labels: after the
+/// n-th such event (n up to 8), crash the node that recorded it, or cut it off, right
+/// away or after up to 200 ms, for 1 ms to a second (about half the phase at most).
+fn triggers(seed: u64, profile: &FaultProfile, phase: u64) -> Vec<Trigger> {
+    let Some(mut r) = kind_rng(seed, "trigger", !profile.trigger_labels.is_empty()) else {
+        return Vec::new();
+    };
+    let count = r.gen_range(1..=4);
+    (0..count)
+        .map(|_| {
+            let on = profile.trigger_labels.choose(&mut r).expect("non-empty");
+            let crash = !profile.crashable.is_empty() && r.gen_range(0..4) > 0;
+            let node = match crash {
+                true => profile.crashable.choose(&mut r).copied(),
+                false => None,
+            };
+            Trigger {
+                on: on.to_string(),
+                node: node.filter(|_| r.gen_range(0..2) == 0),
+                nth: r.gen_range(1..=8),
+                action: match crash {
+                    true => TriggerAction::Crash,
+                    false => TriggerAction::Isolate,
+                },
+                delay_ns: match r.gen_range(0..2) {
+                    0 => 0,
+                    _ => r.gen_range(0..=200_000_000),
+                },
+                undo_after_ns: Some(
+                    r.gen_range(1_000_000..=1_000_000_000.min(phase / 2).max(1_000_000)),
+                ),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -168,6 +168,7 @@ fn noisy_schedule() -> Schedule {
         faults,
         heal_at_ns: 4000 * MS,
         end_ns: 5000 * MS,
+        triggers: vec![],
     }
 }
 

@@ -1,6 +1,7 @@
 //! The subcommands of `faultline` that run scenarios, and what they share: finding a
 //! scenario by name, budget and parameter options, exit codes.
 
+pub mod bugs;
 pub mod merge;
 pub mod out;
 pub mod run;
@@ -48,6 +49,21 @@ pub fn find(name: &str) -> Result<Box<dyn Scenario>, u8> {
     })
 }
 
+/// The planted bug `--bug` names (its catalog name), or the usage error that lists them.
+pub fn planted_bug(name: Option<&str>) -> Result<Option<&'static str>, u8> {
+    let Some(name) = name else { return Ok(None) };
+    match scenarios::bugs::find(name) {
+        Some(b) => Ok(Some(b.name)),
+        None => {
+            let names: Vec<&str> = scenarios::bugs::ALL.iter().map(|b| b.name).collect();
+            Err(usage_error(&format!(
+                "no planted bug named `{name}`; `faultline bugs` lists them: {}",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
 /// `--jobs`, or the number of CPUs; a usage error for 0.
 pub fn jobs(given: Option<usize>) -> Result<usize, u8> {
     match given {
@@ -72,6 +88,9 @@ pub struct OneRun {
     /// Set a scenario parameter (see `faultline list --params`), e.g. `--set clients=2`.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub sets: Vec<String>,
+    /// Plant this bug (see `faultline bugs`) in the systems the scenario builds.
+    #[arg(long, value_name = "NAME")]
+    pub bug: Option<String>,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }
@@ -79,9 +98,11 @@ pub struct OneRun {
 impl OneRun {
     /// The scenario named and the spec of the run, its options checked against it.
     pub fn choose(&self) -> Result<(Box<dyn Scenario>, RunSpec), u8> {
-        let scenario = find(&self.scenario)?;
+        let bug = planted_bug(self.bug.as_deref())?;
+        let scenario = scenarios::bugs::plant(find(&self.scenario)?, bug);
         let limits = self.budget.limits()?;
         let mut spec = RunSpec {
+            bug: bug.map(str::to_string),
             budget: limits.over(scenario.budget()),
             default_budget: scenario.budget(),
             params: params(scenario.as_ref(), &self.sets)?,

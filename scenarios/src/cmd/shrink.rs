@@ -99,6 +99,7 @@ pub fn main(args: ShrinkArgs) -> u8 {
         schedule_path: Some(output.clone()),
         params: shrunk.params.clone(),
         budget: options.budget,
+        bug: spec.bug.clone(),
         ..RunSpec::new(seed)
     };
     let f = &shrunk.finding;

@@ -53,12 +53,23 @@ pub struct SweepArgs {
     /// summary line (`"record": "summary"`).
     #[arg(long)]
     pub json: bool,
+    /// Count the seeds that reached each situation the scenarios declare (their
+    /// "sometimes" properties) and flag those never reached.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Plant this bug (see `faultline bugs`) in every run.
+    #[arg(long, value_name = "NAME")]
+    pub bug: Option<String>,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }
 
 /// Run the sweep; the exit code.
 pub fn main(args: SweepArgs) -> u8 {
+    let bug = match super::planted_bug(args.bug.as_deref()) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let chosen: Vec<Box<dyn Scenario>> = match (&args.scenarios, args.all) {
         (_, true) => catalog::all(),
         (Some(names), false) => {
@@ -79,6 +90,10 @@ pub fn main(args: SweepArgs) -> u8 {
     if chosen.is_empty() {
         return usage_error("no scenario named");
     }
+    let chosen: Vec<Box<dyn Scenario>> = chosen
+        .into_iter()
+        .map(|s| scenarios::bugs::plant(s, bug))
+        .collect();
     let scenarios: Vec<&dyn Scenario> = chosen.iter().map(|s| s.as_ref()).collect();
     let range = match sweep::parse_range(&args.seeds).and_then(sweep::seeds_from_env) {
         Ok(r) => r,
@@ -113,6 +128,7 @@ pub fn main(args: SweepArgs) -> u8 {
         next: 0,
         waiting: BTreeMap::new(),
         json: args.json,
+        bug,
     });
     let on_done = |index: usize, run: &SeedRun| {
         let finding = run.finding();
@@ -149,14 +165,87 @@ pub fn main(args: SweepArgs) -> u8 {
         )
     });
     let summary = Summary::of(&scenarios, &range, shard, plan.len(), &swept.runs, stopped);
+    let coverage = args.coverage.then(|| coverage(&scenarios, &swept.runs));
     if args.json {
-        say!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        let mut value = serde_json::to_value(&summary).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            if let Some(bug) = bug {
+                map.insert("bug".into(), bug.into());
+            }
+            if let Some(c) = &coverage {
+                map.insert("coverage".into(), coverage_json(c));
+            }
+        }
+        say!("{value}");
     } else {
         print_counts(&scenarios, &swept.runs, &summary, elapsed);
+        if let Some(c) = &coverage {
+            print_coverage(c);
+        }
     }
     match summary.exit_code() {
         0 => EXIT_OK,
         code => code,
+    }
+}
+
+/// Per scenario, each declared situation with the number of runs that reached it, and
+/// the runs of the scenario.
+struct Coverage<'a> {
+    scenario: &'a str,
+    runs: usize,
+    situations: Vec<(faultline::harness::Sometimes, usize)>,
+}
+
+fn coverage<'a>(scenarios: &[&'a dyn Scenario], runs: &[SeedRun]) -> Vec<Coverage<'a>> {
+    scenarios
+        .iter()
+        .map(|s| {
+            let mine: Vec<&SeedRun> = runs.iter().filter(|r| r.scenario == s.name()).collect();
+            let situations = s
+                .sometimes()
+                .into_iter()
+                .map(|sit| {
+                    let n = mine
+                        .iter()
+                        .filter_map(|r| r.report())
+                        .filter(|r| faultline::harness::reached(r).contains(&sit.name))
+                        .count();
+                    (sit, n)
+                })
+                .collect();
+            Coverage {
+                scenario: s.name(),
+                runs: mine.len(),
+                situations,
+            }
+        })
+        .collect()
+}
+
+fn coverage_json(c: &[Coverage<'_>]) -> serde_json::Value {
+    let mut scenarios = serde_json::Map::new();
+    let mut never = Vec::new();
+    for sc in c.iter().filter(|sc| !sc.situations.is_empty()) {
+        let mut m = serde_json::Map::new();
+        for (sit, n) in &sc.situations {
+            m.insert(sit.name.into(), (*n).into());
+            if *n == 0 {
+                never.push(format!("{}/{}", sc.scenario, sit.name));
+            }
+        }
+        scenarios.insert(sc.scenario.into(), m.into());
+    }
+    serde_json::json!({ "reached": scenarios, "never_reached": never })
+}
+
+fn print_coverage(c: &[Coverage<'_>]) {
+    for sc in c.iter().filter(|sc| !sc.situations.is_empty()) {
+        say!("coverage of {} ({} runs):", sc.scenario, sc.runs);
+        for (sit, n) in &sc.situations {
+            let flag = if *n == 0 { "  NEVER REACHED" } else { "" };
+            say!("  {:<28} {n:>6} runs{flag}  ({})", sit.name, sit.about);
+        }
     }
 }
 
@@ -166,13 +255,20 @@ struct Printer {
     next: usize,
     waiting: BTreeMap<usize, Option<Finding>>,
     json: bool,
+    bug: Option<&'static str>,
 }
 
 impl Printer {
     fn print_ready(&mut self) {
         while let Some(finding) = self.waiting.remove(&self.next) {
             self.next += 1;
-            let Some(f) = finding else { continue };
+            let Some(mut f) = finding else { continue };
+            // Findings made outside the run (panics, budgets) name the bug here.
+            if let Some(bug) = self.bug {
+                if !f.replay.contains(" --bug ") {
+                    f.replay.push_str(&format!(" --bug {bug}"));
+                }
+            }
             if self.json {
                 say!("{}", serde_json::to_string(&f).unwrap_or_default());
             } else {

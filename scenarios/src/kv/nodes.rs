@@ -28,8 +28,8 @@ faultline::node_kinds! {
 
 impl KvNode {
     /// A server with an empty store.
-    pub fn server() -> KvNode {
-        KvNode::Server(ServerNode::new(Server::new()))
+    pub fn server(bugs: faultline::bugs::BugSet<kv::Bug>) -> KvNode {
+        KvNode::Server(ServerNode::new(Server::new().with_bugs(bugs)))
     }
 
     /// A client doing `cfg`.

@@ -50,7 +50,7 @@ impl Scenario for Basic {
     }
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let mut w = KvWorld::new(spec.seed);
+        let mut w = KvWorld::new(spec);
         for cid in 0..self.clients {
             let server = w.server;
             w.add_client(
@@ -95,7 +95,7 @@ impl Scenario for Count {
     }
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let mut w = KvWorld::new(spec.seed);
+        let mut w = KvWorld::new(spec);
         let mut rng = faultline::derive_rng(spec.seed, "kv/count/victims");
         let mut live = Vec::new();
         let mut killed = 0u64;
@@ -164,7 +164,7 @@ impl Scenario for Slow {
     }
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let mut w = KvWorld::new(spec.seed);
+        let mut w = KvWorld::new(spec);
         let server = w.server;
         let workload = |cid| ClientConfig {
             inflate: 4096,
@@ -256,12 +256,19 @@ impl Scenario for Swarm {
         "kv-swarm"
     }
 
+    fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
+        vec![faultline::harness::Sometimes {
+            name: "full-queue-drop",
+            about: "a slow reader's full queue dropped a reply",
+        }]
+    }
+
     fn about(&self) -> &'static str {
         "P0 under stream faults (resets, crashes, pauses, partitions, delays): 6 workers, 2 intermittent slow readers, 6 churning clients, malformed lines; store = model, counts exact, queues <= 500, all non-dropped replies delivered after heal"
     }
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let mut w = KvWorld::new(spec.seed);
+        let mut w = KvWorld::new(spec);
         let server = w.server;
         let mut rng = faultline::derive_rng(spec.seed, "kv/swarm/workload");
         let worker = |cid| ClientConfig {
@@ -354,7 +361,7 @@ impl Scenario for SlowReaders {
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         // The baseline: the fast clients alone.
-        let mut alone = KvWorld::new(spec.seed);
+        let mut alone = KvWorld::new(spec);
         fast_clients(&mut alone);
         let profile = FaultProfile::new(alone.node_ids(), Duration::ZERO, SLOW_READERS_RUN);
         let mut baseline_world = alone.world;
@@ -368,7 +375,7 @@ impl Scenario for SlowReaders {
             })?;
         let baseline = latencies(&baseline_world, &alone.clients);
 
-        let mut w = KvWorld::new(spec.seed);
+        let mut w = KvWorld::new(spec);
         fast_clients(&mut w);
         let server = w.server;
         for cid in 0..SLOW {

@@ -19,9 +19,10 @@ pub struct KvWorld {
 
 impl KvWorld {
     /// A world holding the server and its [`KvChecker`].
-    pub fn new(seed: u64) -> KvWorld {
-        let mut world: World<KvNode> = World::new(seed);
-        let server = world.add_node(|_| KvNode::server());
+    pub fn new(spec: &RunSpec) -> KvWorld {
+        let mut world: World<KvNode> = World::new(spec.seed);
+        let bugs = crate::bugs::kv(spec);
+        let server = world.add_node(move |_| KvNode::server(bugs));
         world.set_checker(KvChecker::new(server));
         KvWorld {
             world,
@@ -120,6 +121,11 @@ fn figures(
         json!(s.replies_sent_or_queued),
     );
     m.insert("replies_dropped".into(), json!(s.replies_dropped));
+    let reached: &[&str] = match s.replies_dropped > 0 {
+        true => &["full-queue-drop"],
+        false => &[],
+    };
+    m.insert(faultline::harness::REACHED.into(), json!(reached));
     m.insert("replies_delivered".into(), json!(s.replies_delivered));
     m.insert("max_queue_len".into(), json!(s.max_queue_len));
     m.insert("connects".into(), json!(s.joins));

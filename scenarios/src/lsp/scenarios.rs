@@ -68,7 +68,9 @@ impl Scenario for Intent {
                 self.name
             ));
         }
-        let mut lab = Lab::new((self.build)(spec.seed));
+        let mut lab_spec = (self.build)(spec.seed);
+        lab_spec.params.bugs = crate::bugs::lsp(spec);
+        let mut lab = Lab::new(lab_spec);
         spec.prepare(&mut lab.world)?;
         // Every intent also demands the window rules on the wire (SPEC.md §6).
         let outcome = lab

@@ -35,5 +35,6 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
         Box::new(course::Ctest),
         Box::new(course::CtestServerFailure),
         Box::new(course::Mtest),
+        Box::new(course::Tiny),
     ]
 }

@@ -43,7 +43,7 @@ fn run_clean(
         run_for,
         Duration::from_secs(1),
     );
-    let mut built = world::build(spec.seed, setup);
+    let mut built = world::build(spec, setup);
     built.world.set_checker(checks);
     let (clients, miners) = (built.clients.clone(), built.miners.clone());
     let (mut report, world) = drive(name, spec, &profile, built.world, |world| {

@@ -4,6 +4,7 @@
 
 use super::invariants::MinerChecker;
 use super::nodes::{DelayedClient, MinerSimNode, SupervisedMiner};
+use faultline::harness::RunSpec;
 use faultline::{Addr, Time, World};
 use miner::{scheduler, ClientNode, ServerNode};
 use std::time::Duration;
@@ -51,11 +52,17 @@ pub struct Built {
 }
 
 /// Build the world of `setup`: server at node 0, then miners, then clients.
-pub fn build(seed: u64, setup: &Setup) -> Built {
-    let mut world: World<MinerSimNode> = World::new(seed);
-    let params = sim_params();
-    let server =
-        world.add_node(move |_| ServerNode::new(params, scheduler::Config::default()).into());
+pub fn build(spec: &RunSpec, setup: &Setup) -> Built {
+    let mut world: World<MinerSimNode> = World::new(spec.seed);
+    let params = lsp::Params {
+        bugs: crate::bugs::lsp(spec),
+        ..sim_params()
+    };
+    let cfg = scheduler::Config {
+        bugs: crate::bugs::miner(spec),
+        ..scheduler::Config::default()
+    };
+    let server = world.add_node(move |_| ServerNode::new(params, cfg.clone()).into());
     let mut miners = Vec::new();
     for &(rate, join) in &setup.miners {
         let mut incarnation = 0;

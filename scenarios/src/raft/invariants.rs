@@ -18,7 +18,32 @@ pub mod state;
 pub use checker::RaftChecker;
 pub use state::{check_bounded, check_linearizable, check_logs, history};
 
+use faultline::harness::Sometimes;
 use faultline::Invariant;
+
+/// The risky situations a Raft sweep should reach (see `sweep --coverage`).
+pub const SOMETIMES: &[Sometimes] = &[
+    Sometimes {
+        name: "crash-after-vote",
+        about: "a server crashed right after granting a vote, before anything else happened to it",
+    },
+    Sometimes {
+        name: "leader-with-old-uncommitted",
+        about: "a new leader holds entries of older terms not known to be committed",
+    },
+    Sometimes {
+        name: "suffix-truncated",
+        about: "a follower truncated a conflicting suffix of its log",
+    },
+    Sometimes {
+        name: "split-vote",
+        about: "two servers stood for election in the same term",
+    },
+    Sometimes {
+        name: "leader-restarted",
+        about: "the leader of the latest term crashed and restarted",
+    },
+];
 
 // Checked on every history event (Figure 3).
 
@@ -152,6 +177,20 @@ pub const RPC_COUNT_IDLE: Invariant = Invariant::safety(
     "rpc-count-idle",
     "at most 60 RPCs in an idle second on 3 servers",
 );
+// Raft's rules (Figure 2) stated directly, where the safety properties they protect are
+// too rarely broken for a sweep to see.
+pub const COMMIT_CURRENT_TERM: Invariant = Invariant::safety(
+    "commit-current-term",
+    "a leader commits by counting replicas only an entry of its own term (Figure 2, §5.4.2)",
+);
+pub const ONE_VOTE_PER_TERM: Invariant = Invariant::safety(
+    "one-vote-per-term",
+    "no server grants two different votes in one term, across restarts (Figure 2)",
+);
+pub const HIGHER_TERM_ADOPTED: Invariant = Invariant::safety(
+    "higher-term-adopted",
+    "a server that received a message with a higher term has taken that term (Figure 2, all servers)",
+);
 pub const DURABLE_COMMIT: Invariant = Invariant::safety(
     "durable-commit",
     "a committed entry survives every server crashing and restarting",
@@ -193,6 +232,9 @@ pub const ALL: &[Invariant] = &[
     RPC_COUNT_AGREEMENT,
     RPC_COUNT_IDLE,
     DURABLE_COMMIT,
+    COMMIT_CURRENT_TERM,
+    ONE_VOTE_PER_TERM,
+    HIGHER_TERM_ADOPTED,
 ];
 
 #[cfg(test)]

@@ -27,4 +27,5 @@ fn add_metrics(report: &mut Report, world: &World<RaftNode>, rpcs: &RpcCounts) {
     put("client_ops", seen.ops.len() as u64);
     put("client_ops_returned", seen.returned() as u64);
     put("rpc_requests", rpcs.requests());
+    faultline::harness::record_reached(report, seen.reached.iter().copied());
 }

@@ -6,7 +6,7 @@ use super::nodes::{RaftNode, Workload, WorkloadClient};
 use faultline::swarm::FaultProfile;
 use faultline::{Addr, LinkFaults, World};
 use raft::msg::Msg;
-use raft::{Config, KvServer};
+use raft::{Config, Event, KvServer, RaftEvent};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -69,6 +69,7 @@ pub fn cluster(seed: u64, n: u32, cfg: Config) -> Cluster {
         assert_eq!(addr, Addr(i), "servers are the first nodes");
     }
     world.set_checker(RaftChecker::default());
+    world.set_history_labels(label);
     let rpcs = Rc::new(RpcCounts::default());
     let counts = rpcs.clone();
     world.set_middlebox(move |_, _, to, data| {
@@ -95,6 +96,20 @@ impl Cluster {
             });
             self.clients.push(addr);
         }
+    }
+}
+
+/// Trigger labels of the Raft events (see `faultline::Trigger`): `vote_granted` (a server
+/// voted for another), `became_leader`.
+pub const TRIGGER_LABELS: &[&str] = &["vote_granted", "became_leader"];
+
+fn label(node: Addr, event: &Event) -> Option<&'static str> {
+    match event {
+        Event::Raft(RaftEvent::Voted { candidate, .. }) if *candidate != node.0 => {
+            Some("vote_granted")
+        }
+        Event::Raft(RaftEvent::BecameLeader { .. }) => Some("became_leader"),
+        _ => None,
     }
 }
 

@@ -67,6 +67,7 @@ pub fn schedule(template: &Schedule, units: &[Unit]) -> Schedule {
             .collect(),
         heal_at_ns: template.heal_at_ns,
         end_ns: template.end_ns,
+        triggers: template.triggers.clone(),
     }
 }
 
@@ -219,6 +220,7 @@ mod tests {
             ],
             heal_at_ns: 10,
             end_ns: 20,
+            triggers: vec![],
         };
         let u = units(&s);
         assert_eq!(u.len(), 4);

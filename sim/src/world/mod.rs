@@ -13,7 +13,7 @@ use crate::budget::Budget;
 use crate::check::{Checker, Failure, HeldChecker, NoChecks};
 use crate::clock::Clock;
 use crate::ctx::{Ctx, Effect, NodeIo};
-use crate::faults::{Fault, LinkFaults, Schedule};
+use crate::faults::{Fault, LinkFaults, Schedule, Trigger};
 use crate::network::{NetStats, Network};
 use crate::node::{Addr, Node, StreamId, TimerId};
 use crate::queue::EventQueue;
@@ -101,6 +101,9 @@ impl<N: Node> Ev<N> {
 
 type Factory<N> = Box<dyn FnMut(Addr) -> N>;
 
+/// Names a history event for triggers: (recording node, event) -> its label, if any.
+type Labels<E> = Box<dyn Fn(Addr, &E) -> Option<&'static str>>;
+
 /// Sees every datagram as it is sent: (time, from, to, bytes) -> deliver it?
 type Middlebox = Box<dyn FnMut(Time, Addr, Addr, &mut Vec<u8>) -> bool>;
 
@@ -131,6 +134,11 @@ pub struct World<N: Node> {
     halt: Option<Halt>,
     budget: Budget,
     effects: Vec<Effect>,
+    /// The schedule's triggers, each with the matching events seen so far.
+    triggers: Vec<(Trigger, u32)>,
+    labels: Option<Labels<N::Event>>,
+    /// Triggers fire only before this time (the heal phase).
+    heal_at: u64,
 }
 
 impl<N: Node + 'static> World<N> {
@@ -151,6 +159,9 @@ impl<N: Node + 'static> World<N> {
             halt: None,
             budget: Budget::UNLIMITED,
             effects: Vec::new(),
+            triggers: Vec::new(),
+            labels: None,
+            heal_at: 0,
         }
     }
 
@@ -344,7 +355,18 @@ impl<N: Node + 'static> World<N> {
             self.fault_at(Time(tf.at_ns), tf.fault.clone());
         }
         self.fault_at(Time(schedule.heal_at_ns), Fault::Heal);
+        self.triggers = schedule.triggers.iter().map(|t| (t.clone(), 0)).collect();
+        self.heal_at = schedule.heal_at_ns;
         Ok(())
+    }
+
+    /// Name history events for the schedule's triggers: `labels` gives the label of an
+    /// event recorded by a node, or `None` for events no trigger can name.
+    pub fn set_history_labels(
+        &mut self,
+        labels: impl Fn(Addr, &N::Event) -> Option<&'static str> + 'static,
+    ) {
+        self.labels = Some(Box::new(labels));
     }
 
     /// Deliver every event due up to and including `until`, then stand at `until`.
@@ -488,19 +510,48 @@ impl<N: Node + 'static> World<N> {
         let result = f(n, &mut slot.io.ctx(local));
         let mut effects = std::mem::take(&mut self.effects);
         slot.io.drain_effects(&mut effects);
+        let mut fired = Vec::new();
         if slot.io.has_history() && self.halt.is_none() {
             for event in slot.io.drain_history() {
                 if let Err(failure) = self.checker.on_event(now, Addr(node), &event) {
                     self.halt = Some(Halt { at: now, failure });
                     break;
                 }
+                if let (false, Some(labels)) = (self.triggers.is_empty(), &self.labels) {
+                    if let Some(label) = labels(Addr(node), &event) {
+                        for (t, seen) in &mut self.triggers {
+                            if t.on == label && t.node.is_none_or(|n| n == node) {
+                                *seen += 1;
+                                if *seen == t.nth {
+                                    fired.push(t.clone());
+                                }
+                            }
+                        }
+                    }
+                }
             }
+        }
+        for t in fired {
+            self.fire(node, &t);
         }
         for effect in effects.drain(..) {
             self.effect(node, effect);
         }
         self.effects = effects;
         Some(result)
+    }
+
+    /// Queue what trigger `t` does to `node`, if it falls in the fault phase.
+    fn fire(&mut self, node: u32, t: &Trigger) {
+        let at = self.now.saturating_add(t.delay_ns);
+        if at >= self.heal_at {
+            return;
+        }
+        let (fault, undo) = t.action.faults(node);
+        self.fault_at(Time(at), fault);
+        if let Some(after) = t.undo_after_ns {
+            self.fault_at(Time(at.saturating_add(after).min(self.heal_at)), undo);
+        }
     }
 
     fn effect(&mut self, node: u32, effect: Effect) {

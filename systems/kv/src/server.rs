@@ -14,12 +14,25 @@
 use crate::event::{KvEvent, QueueOutcome};
 use crate::protocol::{encode_reply, parse_request, LineReader, ParseError, Request};
 use crate::store::Store;
+use faultline::bugs::BugSet;
 use faultline::{Addr, CloseReason, Ctx, StreamId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// SPEC.md §6: each client's outgoing queue holds at most this many messages.
 pub const QUEUE_MAX_MESSAGES: usize = 500;
+
+faultline::planted_bugs! {
+    /// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
+    pub enum Bug {
+        /// While any client's queue holds replies, the server stops reading every client.
+        SlowReaderBlocksAll = 0,
+        /// A client's queue has no limit: nothing is ever dropped.
+        QueueUnbounded = 1,
+        /// A client that disconnects is not counted as dropped.
+        DroppedNotCounted = 2,
+    }
+}
 
 /// The server's counters (SPEC.md §3 `count_active` / `count_dropped`, plus ours).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +139,9 @@ pub struct Server {
     stats: ServerStats,
     closed: bool,
     history: History,
+    bugs: BugSet<Bug>,
+    /// Streams whose reading the server paused (only under `SlowReaderBlocksAll`).
+    blocked: Vec<StreamId>,
 }
 
 impl Server {
@@ -139,6 +155,11 @@ impl Server {
             history,
             ..Server::default()
         }
+    }
+
+    /// This server with `bugs` planted.
+    pub fn with_bugs(self, bugs: BugSet<Bug>) -> Server {
+        Server { bugs, ..self }
     }
 
     /// A server over an existing store (SPEC.md §2: the tests keep a raw view of it).
@@ -229,6 +250,29 @@ impl Server {
             conn.reader = reader;
             conn.push_staged(ctx, stream);
         }
+        if self.bugs.has(Bug::SlowReaderBlocksAll) {
+            self.block_while_queued(ctx);
+        }
+    }
+
+    /// The planted `SlowReaderBlocksAll`: a server that waits on a full client stops
+    /// reading every other client until that client's queue drains.
+    fn block_while_queued(&mut self, ctx: &mut Ctx<'_, KvEvent>) {
+        let waiting = self.clients.values().any(|c| !c.queue.is_empty());
+        if waiting && self.blocked.is_empty() {
+            for (&stream, conn) in &self.clients {
+                if conn.queue.is_empty() {
+                    ctx.pause_reading(stream);
+                    self.blocked.push(stream);
+                }
+            }
+        } else if !waiting {
+            for stream in self.blocked.drain(..) {
+                if self.clients.contains_key(&stream) {
+                    ctx.resume_reading(stream);
+                }
+            }
+        }
     }
 
     /// The client's window has room again: drain its queue.
@@ -249,7 +293,9 @@ impl Server {
     fn forget(&mut self, ctx: &mut Ctx<'_, KvEvent>, stream: StreamId, reason: CloseReason) {
         if self.clients.remove(&stream).is_some() {
             self.stats.active -= 1;
-            self.stats.dropped += 1;
+            if !self.bugs.has(Bug::DroppedNotCounted) {
+                self.stats.dropped += 1;
+            }
             ctx.record(KvEvent::Left {
                 stream,
                 reason,
@@ -308,8 +354,12 @@ impl Server {
         let Some(conn) = clients.get_mut(&stream) else {
             return;
         };
+        let bound = match self.bugs.has(Bug::QueueUnbounded) {
+            true => usize::MAX,
+            false => QUEUE_MAX_MESSAGES,
+        };
         for value in store.get(key) {
-            if conn.queue.len() >= QUEUE_MAX_MESSAGES {
+            if conn.queue.len() >= bound {
                 // Full: drop it without building it, unless the history wants to see it.
                 stats.messages_dropped += 1;
                 if full {
@@ -345,6 +395,9 @@ impl Server {
         };
         let written = conn.drain_queue(ctx, stream);
         conn.push_staged(ctx, stream);
+        if self.bugs.has(Bug::SlowReaderBlocksAll) {
+            self.block_while_queued(ctx);
+        }
         if written > 0 && self.history == History::Full {
             ctx.record(KvEvent::Written {
                 stream,

@@ -4,7 +4,7 @@
 //! heartbeats and loss detection (§8). Pure: it only fills an outbox of [`Message`]s.
 //! Sections are those of `SPEC.md`.
 
-use crate::params::Params;
+use crate::params::{Bug, Params};
 use crate::stats::Stats;
 use crate::wire::{Message, MsgType};
 use std::collections::{BTreeMap, VecDeque};
@@ -99,7 +99,8 @@ impl Conn {
         let (window, max_unacked) = params.limits();
         while let Some((seq, _)) = self.queue.front() {
             let seq = *seq;
-            let in_window = (seq - self.oldest()) < window as i64;
+            let slack = i64::from(params.bugs.has(Bug::WindowOffByOne));
+            let in_window = (seq - self.oldest()) < window as i64 + slack;
             if !in_window || self.unacked.len() as u64 >= max_unacked {
                 break;
             }
@@ -159,7 +160,7 @@ impl Conn {
             MsgType::CAck => self.on_cack(msg.seq_num),
             MsgType::Data => {
                 let seq = msg.seq_num;
-                let Some(payload) = validate_data(msg, stats) else {
+                let Some(payload) = validate_data(msg, stats, params) else {
                     return false;
                 };
                 self.on_data(params, seq, payload, stats, out, deliver)
@@ -194,9 +195,16 @@ impl Conn {
         stats.acks_sent += 1;
         if seq < self.expect || self.early.contains_key(&seq) {
             stats.duplicate_data += 1;
+            if params.bugs.has(Bug::DeliverDuplicates) {
+                deliver.push(payload);
+            }
             return true;
         }
         if seq > self.expect {
+            if params.bugs.has(Bug::DeliverOutOfOrder) {
+                deliver.push(payload);
+                return true;
+            }
             self.early.insert(seq, payload);
             return true;
         }
@@ -220,11 +228,13 @@ impl Conn {
         heartbeat: bool,
     ) -> Epoch {
         self.silent_epochs += 1;
-        if self.silent_epochs >= params.epoch_limit.max(1) {
+        let early = u32::from(params.bugs.has(Bug::LostOneEpochEarly));
+        if self.silent_epochs + early >= params.epoch_limit.max(1) {
             return Epoch::Lost;
         }
+        let resend = !params.bugs.has(Bug::NoRetransmit);
         for (&seq, u) in self.unacked.iter_mut() {
-            if u.since >= u.backoff {
+            if resend && u.since >= u.backoff {
                 out.push(Message::data(self.id, seq, u.payload.clone()));
                 stats.data_resent += 1;
                 self.sent_data = true;
@@ -256,7 +266,7 @@ impl Conn {
 
 /// Apply the size rule and the checksum to a Data (SPEC.md §7). Returns the payload to
 /// accept, or `None` (counted) if it must be dropped as if lost.
-pub(crate) fn validate_data(msg: Message, stats: &mut Stats) -> Option<Vec<u8>> {
+pub(crate) fn validate_data(msg: Message, stats: &mut Stats, params: &Params) -> Option<Vec<u8>> {
     let mut payload = msg.payload.unwrap_or_default();
     let size = match usize::try_from(msg.size) {
         Ok(size) if size <= payload.len() => size,
@@ -269,7 +279,9 @@ pub(crate) fn validate_data(msg: Message, stats: &mut Stats) -> Option<Vec<u8>> 
         payload.truncate(size);
         stats.truncated += 1;
     }
-    if crate::checksum(msg.conn_id, msg.seq_num, msg.size, &payload) != msg.checksum {
+    if crate::checksum(msg.conn_id, msg.seq_num, msg.size, &payload) != msg.checksum
+        && !params.bugs.has(Bug::ChecksumUnchecked)
+    {
         stats.bad_checksum += 1;
         return None;
     }
@@ -402,24 +414,28 @@ mod tests {
     #[test]
     fn size_rule_then_checksum() {
         let mut st = Stats::default();
+        let p = Params::default();
         let good = Message::data(1, 1, b"hello".to_vec());
         assert_eq!(
-            validate_data(good.clone(), &mut st).as_deref(),
+            validate_data(good.clone(), &mut st, &p).as_deref(),
             Some(&b"hello"[..])
         );
         let mut long = good.clone();
         long.payload = Some(b"hello!!!".to_vec());
-        assert_eq!(validate_data(long, &mut st).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            validate_data(long, &mut st, &p).as_deref(),
+            Some(&b"hello"[..])
+        );
         assert_eq!(st.truncated, 1);
         let mut short = good.clone();
         short.payload = Some(b"hell".to_vec());
-        assert_eq!(validate_data(short, &mut st), None);
+        assert_eq!(validate_data(short, &mut st, &p), None);
         let mut corrupt = good.clone();
         corrupt.payload = Some(b"jello".to_vec());
-        assert_eq!(validate_data(corrupt, &mut st), None);
+        assert_eq!(validate_data(corrupt, &mut st, &p), None);
         let mut negative = good;
         negative.size = -1;
-        assert_eq!(validate_data(negative, &mut st), None);
+        assert_eq!(validate_data(negative, &mut st, &p), None);
         assert_eq!((st.short_payload, st.bad_checksum), (2, 1));
     }
 }

@@ -85,7 +85,7 @@ pub mod wire;
 
 pub use checksum::checksum;
 pub use client::{ClientEndpoint, ClientEvent};
-pub use params::{Params, MAX_PAYLOAD, RECV_BUFFER};
+pub use params::{Bug, Params, MAX_PAYLOAD, RECV_BUFFER};
 pub use server::{ServerEndpoint, ServerEvent};
 pub use stats::Stats;
 pub use wire::{Message, MsgType};

@@ -1,6 +1,25 @@
 //! Protocol parameters with the original's defaults (SPEC.md §2).
 
+use faultline::bugs::BugSet;
 use std::time::Duration;
+
+faultline::planted_bugs! {
+    /// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
+    pub enum Bug {
+        /// Unacknowledged Data is never resent.
+        NoRetransmit = 0,
+        /// Data that arrives ahead of a gap is delivered at once, not held until the gap fills.
+        DeliverOutOfOrder = 1,
+        /// The window lets one message more than `w` past the oldest unacknowledged one.
+        WindowOffByOne = 2,
+        /// A Data's checksum is not checked.
+        ChecksumUnchecked = 3,
+        /// A duplicate Data already delivered is delivered again.
+        DeliverDuplicates = 4,
+        /// A connection is declared lost one silent epoch early.
+        LostOneEpochEarly = 5,
+    }
+}
 
 /// The largest payload a Data message may carry. A datagram must fit the 2000-byte receive
 /// buffer of the original test network: base64 of 1400 bytes is 1868 characters, and the
@@ -23,6 +42,8 @@ pub struct Params {
     pub max_backoff_interval: u32,
     /// M: at most this many sent-but-unacked Data messages (M <= ω).
     pub max_unacked_messages: u64,
+    /// Planted bugs (none unless a bug hunt asks).
+    pub bugs: BugSet<Bug>,
 }
 
 impl Default for Params {
@@ -33,6 +54,7 @@ impl Default for Params {
             window_size: 1,
             max_backoff_interval: 0,
             max_unacked_messages: 1,
+            bugs: BugSet::NONE,
         }
     }
 }
@@ -52,6 +74,7 @@ impl Params {
             window_size,
             max_backoff_interval,
             max_unacked_messages,
+            bugs: BugSet::NONE,
         }
     }
 

@@ -52,12 +52,25 @@
 //! disjoint; [`Scheduler::check_invariants`] asserts it (tests call it after every step).
 
 use crate::hash::Best;
+use faultline::bugs::BugSet;
 use faultline::Time;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Identifies a request inside the server, in arrival order.
 pub type ReqId = u64;
+
+faultline::planted_bugs! {
+    /// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
+    pub enum Bug {
+        /// A chunk `[lo, hi]` is sent to its miner as `[lo, hi - 1]`: upper bounds never tried.
+        UpperBoundExclusive = 0,
+        /// A lost miner's chunk is forgotten instead of going back to its request.
+        NoRequeue = 1,
+        /// A request keeps the latest chunk's result instead of the minimum over its chunks.
+        KeepLatestResult = 2,
+    }
+}
 
 /// Scheduler tuning.
 #[derive(Clone, Debug)]
@@ -74,6 +87,8 @@ pub struct Config {
     pub backups: bool,
     /// Queue a second chunk on each timed miner (rule 3), so it never waits a round trip.
     pub prefetch: bool,
+    /// Planted bugs (none unless a bug hunt asks).
+    pub bugs: BugSet<Bug>,
 }
 
 impl Default for Config {
@@ -85,6 +100,7 @@ impl Default for Config {
             max_chunk: 50_000_000,
             backups: true,
             prefetch: true,
+            bugs: BugSet::NONE,
         }
     }
 }
@@ -214,6 +230,15 @@ impl MinerState {
             self.since = now;
         }
         self.jobs.push((req, lo, hi));
+    }
+}
+
+/// The upper bound a chunk `[lo, hi]` is sent with: `hi`, unless the planted
+/// `UpperBoundExclusive` makes it `hi - 1`.
+fn sent_upper(cfg: &Config, lo: u64, hi: u64) -> u64 {
+    match cfg.bugs.has(Bug::UpperBoundExclusive) && hi > lo {
+        true => hi - 1,
+        false => hi,
     }
 }
 
@@ -381,7 +406,10 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
         let request = self.requests.get_mut(&req).expect("looked up above");
         request.in_flight.remove(&lo);
         request.done += len(lo, hi);
-        request.best = Some(request.best.map_or(best, |b| b.merge(best)));
+        request.best = match self.cfg.bugs.has(Bug::KeepLatestResult) {
+            true => Some(best),
+            false => Some(request.best.map_or(best, |b| b.merge(best))),
+        };
         if !request.complete() {
             return ResultOutcome::Folded {
                 req,
@@ -456,7 +484,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
             req,
             data: request.data.clone(),
             lower: lo,
-            upper: hi,
+            upper: sent_upper(&self.cfg, lo, hi),
         };
         self.dispatched += len(lo, hi);
         self.stats.chunks += 1;
@@ -532,7 +560,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
             req,
             data: request.data.clone(),
             lower: lo,
-            upper: hi,
+            upper: sent_upper(&self.cfg, lo, hi),
         })
     }
 
@@ -550,6 +578,11 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
         chunk.holders.retain(|&m| m != miner);
         if chunk.holders.is_empty() {
             request.in_flight.remove(&lo);
+            if self.cfg.bugs.has(Bug::NoRequeue) {
+                // Counted as done, so the request can complete without the range.
+                request.done += len(lo, hi);
+                return;
+            }
             request.requeued.push((lo, hi));
             self.stats.requeued += 1;
         }

@@ -5,7 +5,32 @@
 //! (400–800 ms, not the paper's 150–300 ms), so a new leader appears well within 5 s of the
 //! old one failing.
 
+use faultline::bugs::BugSet;
 use std::time::Duration;
+
+faultline::planted_bugs! {
+    /// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
+    pub enum Bug {
+        /// A leader commits an older term's entry by counting replicas (Figure 8).
+        CommitOldTerm = 0,
+        /// A granted vote is not synced before the reply.
+        VoteNotSynced = 1,
+        /// A reply carrying a higher term is ignored.
+        IgnoreHigherTermInReply = 2,
+        /// Appended entries are not synced before the success reply.
+        LogNotSynced = 3,
+        /// A follower grants a vote to anyone who asks, even after voting in the term.
+        VoteTwice = 4,
+        /// Votes are granted without the up-to-date check (paper §5.4.1).
+        NoElectionRestriction = 5,
+        /// A leader answers a Get from its own state at once, without committing it.
+        LocalReads = 6,
+        /// A follower truncates its log after `prev_index` on every AppendEntries.
+        TruncateAlways = 7,
+        /// The duplicate table is not consulted: a retried command applies twice.
+        ApplyTwice = 8,
+    }
+}
 
 /// Configuration of one Raft node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +49,8 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Bytes of snapshot per InstallSnapshot datagram.
     pub snapshot_chunk: usize,
+    /// Planted bugs (none unless a bug hunt asks).
+    pub bugs: BugSet<Bug>,
 }
 
 /// The default [`Config::snapshot_every`].
@@ -38,6 +65,7 @@ impl Default for Config {
             max_batch: 64,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             snapshot_chunk: 16 * 1024,
+            bugs: BugSet::NONE,
         }
     }
 }

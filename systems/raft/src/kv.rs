@@ -79,10 +79,16 @@ impl KvState {
     /// Apply a committed command; returns the client's (id, seq, result) for a client
     /// command, whether it was applied now or earlier.
     pub fn apply(&mut self, command: &Command) -> Option<(u64, u64, Reply)> {
+        self.apply_checked(command, true)
+    }
+
+    /// [`KvState::apply`], with the duplicate table consulted only if `dedup` (a planted
+    /// bug turns it off).
+    pub fn apply_checked(&mut self, command: &Command, dedup: bool) -> Option<(u64, u64, Reply)> {
         let Command::Client { client, seq, op } = command else {
             return None;
         };
-        if let Some((last_seq, result)) = self.last.get(client) {
+        if let Some((last_seq, result)) = self.last.get(client).filter(|_| dedup) {
             if *seq <= *last_seq {
                 // Already applied. Only the latest result is kept; an older retry's answer
                 // is no longer wanted (the client moved on), so it gets the latest slot's.

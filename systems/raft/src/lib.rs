@@ -26,7 +26,7 @@ pub mod server;
 pub mod snapshot;
 
 pub use client::{ClientConfig, ClientEvent, ClientTimer, KvClient};
-pub use config::Config;
+pub use config::{Bug, Config};
 pub use kv::{Op, Reply};
 pub use node::Event;
 pub use raft::{Raft, RaftEvent, RaftTimer, Role};

@@ -23,7 +23,7 @@
 
 mod install;
 
-use crate::config::Config;
+use crate::config::{Bug, Config};
 use crate::log::Log;
 use crate::msg::{Conflict, Entry, Msg};
 use crate::persist;
@@ -74,6 +74,10 @@ pub enum RaftEvent {
         term: u64,
         digest: u64,
     },
+    /// The node granted its vote in `term` to `candidate` (itself when it stands).
+    Voted { term: u64, candidate: u32 },
+    /// The node dropped the conflicting entries of its log from `from` on.
+    Truncated { from: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +147,8 @@ pub struct Raft {
     stats: RaftStats,
     /// Set when the durable state was found damaged at start: the node then stays silent.
     damaged: Option<persist::Damage>,
+    /// The highest term seen in any message received (for checkers; not durable).
+    heard: u64,
 }
 
 impl Raft {
@@ -186,6 +192,7 @@ impl Raft {
             incoming: None,
             stats: RaftStats::default(),
             damaged: None,
+            heard: 0,
         }
     }
 
@@ -222,6 +229,11 @@ impl Raft {
     /// What is wrong with this node's durable state, if it refused to start on it.
     pub fn damaged(&self) -> Option<&persist::Damage> {
         self.damaged.as_ref()
+    }
+
+    /// The highest term carried by any message this incarnation has received.
+    pub fn highest_term_heard(&self) -> u64 {
+        self.heard
     }
 
     pub fn stats(&self) -> &RaftStats {
@@ -352,6 +364,16 @@ impl Raft {
         if self.damaged.is_some() {
             return;
         }
+        let msg_term = match &msg {
+            Msg::RequestVote { term, .. }
+            | Msg::Vote { term, .. }
+            | Msg::AppendEntries { term, .. }
+            | Msg::AppendReply { term, .. }
+            | Msg::InstallSnapshot { term, .. }
+            | Msg::SnapshotReply { term, .. } => *term,
+            Msg::ClientRequest { .. } | Msg::ClientReply { .. } => 0,
+        };
+        self.heard = self.heard.max(msg_term);
         match msg {
             Msg::RequestVote {
                 term,
@@ -450,6 +472,10 @@ impl Raft {
         self.stats.elections_started += 1;
         persist::save_meta(ctx.storage(), self.term, self.vote);
         self.sync(ctx);
+        ctx.record(E::from(RaftEvent::Voted {
+            term: self.term,
+            candidate: self.me,
+        }));
         self.redraw_election_timeout(ctx);
         self.reset_election_deadline(ctx);
         if self.votes.len() >= self.majority() {
@@ -491,7 +517,7 @@ impl Raft {
         self.heartbeat_timer = Some(ctx.set_timer(self.cfg.heartbeat, RaftTimer::Heartbeat));
     }
 
-    fn on_request_vote<E>(
+    fn on_request_vote<E: From<RaftEvent>>(
         &mut self,
         ctx: &mut Ctx<'_, E>,
         from: u32,
@@ -507,20 +533,23 @@ impl Raft {
         // Election restriction (paper §5.4.1, SPEC.md §4): only a candidate at least as up
         // to date.
         let my_last = (self.term_at(self.last_index()), self.last_index());
-        let up_to_date = (last_term, last_index) >= my_last;
-        let granted = term == self.term
-            && self.vote.is_none_or(|v| v == from)
-            && up_to_date
-            && self.role == Role::Follower;
-        if granted && self.vote.is_none() {
+        let bugs = self.cfg.bugs;
+        let up_to_date = (last_term, last_index) >= my_last || bugs.has(Bug::NoElectionRestriction);
+        let may_vote = self.vote.is_none_or(|v| v == from) || bugs.has(Bug::VoteTwice);
+        let granted = term == self.term && may_vote && up_to_date && self.role == Role::Follower;
+        if granted && self.vote != Some(from) {
             self.vote = Some(from);
             persist::save_meta(ctx.storage(), self.term, self.vote);
+            ctx.record(E::from(RaftEvent::Voted {
+                term: self.term,
+                candidate: from,
+            }));
             dirty = true;
         }
         if granted {
             self.reset_election_deadline(ctx);
         }
-        if dirty {
+        if dirty && !(granted && bugs.has(Bug::VoteNotSynced)) {
             self.sync(ctx);
         }
         self.send(
@@ -540,7 +569,7 @@ impl Raft {
         term: u64,
         granted: bool,
     ) {
-        if term > self.term {
+        if term > self.term && !self.cfg.bugs.has(Bug::IgnoreHigherTermInReply) {
             self.adopt_term(ctx, term);
             self.sync(ctx);
             return;
@@ -621,6 +650,12 @@ impl Raft {
         } else {
             let matched = prev_index + entries.len() as u64;
             let mut first_changed = None;
+            if self.cfg.bugs.has(Bug::TruncateAlways)
+                && !entries.is_empty()
+                && prev_index < self.last_index()
+            {
+                self.log.truncate_from(prev_index + 1);
+            }
             for (k, entry) in entries.into_iter().enumerate() {
                 let index = prev_index + 1 + k as u64;
                 if index <= self.last_index() {
@@ -633,13 +668,14 @@ impl Raft {
                         "a committed entry conflicts with the leader"
                     );
                     self.log.truncate_from(index);
+                    ctx.record(E::from(RaftEvent::Truncated { from: index }));
                 }
                 first_changed.get_or_insert(index);
                 self.log.push(entry);
             }
             if let Some(from_index) = first_changed {
                 persist::save_log_from(ctx.storage(), &self.log, from_index, old_last);
-                dirty = true;
+                dirty |= !self.cfg.bugs.has(Bug::LogNotSynced);
             }
             // Only entries known to match the leader's may be committed here.
             let new_commit = commit.min(matched);
@@ -669,7 +705,7 @@ impl Raft {
         matched: u64,
         conflict: Option<Conflict>,
     ) {
-        if term > self.term {
+        if term > self.term && !self.cfg.bugs.has(Bug::IgnoreHigherTermInReply) {
             self.adopt_term(ctx, term);
             self.sync(ctx);
             return;
@@ -740,7 +776,8 @@ impl Raft {
     /// SPEC.md §5: never count replicas for an older term's entry).
     fn advance_commit<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
         let mut n = self.last_index();
-        while n > self.commit && self.term_at(n) == self.term {
+        let count_old = self.cfg.bugs.has(Bug::CommitOldTerm);
+        while n > self.commit && (self.term_at(n) == self.term || count_old) {
             let holders = self
                 .progress
                 .iter()

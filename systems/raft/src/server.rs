@@ -10,7 +10,7 @@
 //! and the core compacts the log; a snapshot loaded at start or installed from a leader
 //! replaces the store (SPEC.md §13).
 
-use crate::config::Config;
+use crate::config::{Bug, Config};
 use crate::kv::{Command, KvState, Op};
 use crate::msg::{ClientResult, Msg};
 use crate::raft::{Raft, RaftEvent, RaftTimer};
@@ -34,12 +34,18 @@ pub struct KvServer {
     /// At most one per client (a client has one operation outstanding).
     pending: BTreeMap<u64, Pending>,
     malformed: u64,
+    /// The duplicate table is consulted when applying (off only as a planted bug).
+    dedup: bool,
+    /// A leader answers Gets from its own state (only as a planted bug).
+    local_reads: bool,
 }
 
 impl KvServer {
     /// Server `me` of the cluster whose servers are at `peers` (by index).
     pub fn new(cfg: Config, me: u32, peers: Vec<Addr>) -> KvServer {
         KvServer {
+            dedup: !cfg.bugs.has(Bug::ApplyTwice),
+            local_reads: cfg.bugs.has(Bug::LocalReads),
             raft: Raft::new(cfg, me, peers),
             kv: KvState::default(),
             pending: BTreeMap::new(),
@@ -147,6 +153,17 @@ impl KvServer {
             );
             return;
         }
+        if let (true, Op::Get { key }) = (self.local_reads, &op) {
+            let value = self.kv.get(key).unwrap_or_default().to_string();
+            let result = ClientResult::Ok(crate::kv::Reply::Value(value));
+            let reply = Msg::ClientReply {
+                client,
+                seq,
+                result,
+            };
+            ctx.send(from, reply.encode());
+            return;
+        }
         if let Some(p) = self.pending.get_mut(&client) {
             let still_in_log = self.raft.log().term_at(p.index) == Some(p.term);
             if p.seq == seq && p.term == self.raft.term() && still_in_log {
@@ -178,7 +195,7 @@ impl KvServer {
             let Some(command) = Command::decode(&entry.command) else {
                 continue;
             };
-            let Some((client, seq, output)) = self.kv.apply(&command) else {
+            let Some((client, seq, output)) = self.kv.apply_checked(&command, self.dedup) else {
                 continue;
             };
             if let Some(p) = self.pending.get(&client) {

@@ -134,7 +134,11 @@ impl Scenario for LspScenario {
             Fault::Isolate { node: 0 } if self.cut_server => Some(Time(f.at_ns)),
             _ => None,
         });
-        let mut lab_spec = LabSpec::new(spec.seed, self.params);
+        let params = lsp::Params {
+            bugs: crate::bugs::lsp(spec),
+            ..self.params
+        };
+        let mut lab_spec = LabSpec::new(spec.seed, params);
         lab_spec.latency_ns = (1_000_000, LATENCY_MAX_NS);
         let (msgs, lockstep) = (self.msgs, self.lockstep);
         let pause_max_ms = self.pause_max_ms;

@@ -123,6 +123,7 @@ impl Scenario for CtestServerFailure {
             }],
             heal_at_ns: end.as_nanos(),
             end_ns: end.as_nanos(),
+            triggers: vec![],
         });
         let spec = RunSpec {
             schedule: Some(schedule),
@@ -133,7 +134,7 @@ impl Scenario for CtestServerFailure {
             Duration::ZERO,
             Duration::ZERO,
         );
-        let built = world::build(spec.seed, &setup);
+        let built = world::build(&spec, &setup);
         let clients = built.clients.clone();
         let (mut report, world) = drive(self.name(), &spec, &profile, built.world, |world| {
             for &addr in &clients {
@@ -174,6 +175,60 @@ impl Scenario for Mtest {
             &setup,
             Duration::from_secs(3),
             MinerChecker::checking_mined(),
+            |_, _| Ok(()),
+        )
+        .map(|(report, _)| report)
+    }
+}
+
+/// `miner-tiny`: requests over the smallest ranges, where off-by-one errors at a range's
+/// ends decide the answer.
+pub struct Tiny;
+
+impl Tiny {
+    /// Requests `[0, n]` for n = 0..=3, then for n = 1..=3 messages (searched from the
+    /// seed) whose minimum sits at the upper bound n.
+    fn clients(seed: u64) -> Vec<(String, u64, Time)> {
+        let mut clients = Vec::new();
+        let mut at = Time::from_millis(50);
+        let mut next = |data: String, n: u64, clients: &mut Vec<(String, u64, Time)>| {
+            clients.push((data, n, at));
+            at = at + Duration::from_millis(40);
+        };
+        for n in 0..=3 {
+            next(format!("tiny {seed} {n}"), n, &mut clients);
+        }
+        for n in 1..=3u64 {
+            let at_upper = (0..)
+                .map(|j| format!("edge {seed} {n} {j}"))
+                .find(|data| miner::min_hash(data, 0, n).is_some_and(|b| b.nonce == n))
+                .expect("about one message in n + 1 has its minimum at n");
+            next(at_upper, n, &mut clients);
+        }
+        clients
+    }
+}
+
+impl Scenario for Tiny {
+    fn name(&self) -> &'static str {
+        "miner-tiny"
+    }
+
+    fn about(&self) -> &'static str {
+        "miner: requests over [0, N] for N = 0..3, and ones whose minimum sits at the upper bound; each gets the exact minimum"
+    }
+
+    fn run(&self, spec: &RunSpec) -> Result<Report, String> {
+        let setup = Setup {
+            miners: vec![(200_000, Time::ZERO), (400_000, Time::ZERO)],
+            clients: Self::clients(spec.seed),
+        };
+        run_clean(
+            self.name(),
+            spec,
+            &setup,
+            Duration::from_secs(2),
+            MinerChecker::default(),
             |_, _| Ok(()),
         )
         .map(|(report, _)| report)

@@ -91,7 +91,7 @@ impl Scenario for Churn {
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let setup = Self::setup(spec.seed);
         let profile = Self::profile(&setup, self.network_faults);
-        let built = world::build(spec.seed, &setup);
+        let built = world::build(spec, &setup);
         let (clients, miners) = (built.clients.clone(), built.miners.clone());
         let strict = !self.network_faults;
         let mut alive = 0;

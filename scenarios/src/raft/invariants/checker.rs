@@ -11,15 +11,18 @@
 //! - snapshots agree: two snapshots at one index hold the same state and end with the
 //!   entry applied there; a snapshot is taken at the apply position, and one installed
 //!   from a leader only moves it forward (SPEC.md §13).
+//! - Figure 2's rules: a leader commits by counting only an entry of its own term (its log
+//!   at election holds only older terms, so what it commits lies past it), and no server
+//!   votes for two candidates in one term, whatever restarts in between.
 //!
 //! It keeps what the scenario reads after the run (leaders by term, what was applied, the
 //! clients' operations); the scenario reaches it with `world.checker::<RaftChecker>()`.
 
 use super::state::{input, output};
 use super::{
-    CLIENT_SEQ_UNIQUE, CONTIGUOUS_APPLY, LEADER_COMPLETENESS, ONE_LEADER_PER_TERM,
-    RETURN_AFTER_INVOKE, RETURN_ONCE, SAME_COMMAND_PER_INDEX, SAME_SNAPSHOT_PER_INDEX,
-    STORAGE_INTACT,
+    CLIENT_SEQ_UNIQUE, COMMIT_CURRENT_TERM, CONTIGUOUS_APPLY, LEADER_COMPLETENESS,
+    ONE_LEADER_PER_TERM, ONE_VOTE_PER_TERM, RETURN_AFTER_INVOKE, RETURN_ONCE,
+    SAME_COMMAND_PER_INDEX, SAME_SNAPSHOT_PER_INDEX, STORAGE_INTACT,
 };
 use faultline::linearizability::{KvInput, KvOutput, Operation};
 use faultline::{Addr, Checker, Failure, Time};
@@ -47,6 +50,16 @@ pub struct RaftChecker {
     pub snapshots_taken: u64,
     pub snapshots_installed: u64,
     pub snapshots_loaded: u64,
+    /// The length of each term's leader's log when it was elected.
+    pub elected_log_len: BTreeMap<u64, u64>,
+    /// The vote each server granted in each term.
+    pub votes: BTreeMap<(Addr, u64), u32>,
+    /// Each server's last event was a vote for another (cleared by any other event).
+    just_voted: BTreeMap<Addr, bool>,
+    /// The first server that stood for election in each term.
+    stood: BTreeMap<u64, u32>,
+    /// Which of [`super::SOMETIMES`] this run reached.
+    pub reached: std::collections::BTreeSet<&'static str>,
 }
 
 impl RaftChecker {
@@ -105,8 +118,20 @@ impl RaftChecker {
     }
 
     fn on_raft(&mut self, now: Time, node: Addr, event: &RaftEvent) -> Result<(), Failure> {
+        let voted_other =
+            matches!(event, RaftEvent::Voted { candidate, .. } if *candidate != node.0);
+        let just_voted = self.just_voted.insert(node, voted_other).unwrap_or(false);
         match event {
             RaftEvent::Started { .. } => {
+                if just_voted {
+                    self.reached.insert("crash-after-vote");
+                }
+                if self
+                    .last_election()
+                    .is_some_and(|(_, leader, _)| leader == node)
+                {
+                    self.reached.insert("leader-restarted");
+                }
                 self.starts += 1;
                 self.apply_pos.insert(node, 0);
             }
@@ -127,7 +152,13 @@ impl RaftChecker {
                         "{node} and {other} both became leader of term {term}"
                     )));
                 }
+                let committed = self.committed_in.keys().next_back().copied().unwrap_or(0);
+                if log_terms.len() as u64 > committed {
+                    self.reached.insert("leader-with-old-uncommitted");
+                }
                 self.leaders.insert(*term, (node, now));
+                self.elected_log_len
+                    .insert(*term, *snapshot_index + log_terms.len() as u64);
                 self.check_complete(node, *term, log_terms, *snapshot_index)?;
             }
             RaftEvent::Snapshot {
@@ -136,7 +167,31 @@ impl RaftChecker {
                 term,
                 digest,
             } => self.on_snapshot(node, *how, *index, *term, *digest)?,
+            RaftEvent::Truncated { .. } => {
+                self.reached.insert("suffix-truncated");
+            }
+            RaftEvent::Voted { term, candidate } => {
+                if *candidate == node.0 && *self.stood.entry(*term).or_insert(node.0) != node.0 {
+                    self.reached.insert("split-vote");
+                }
+                match self.votes.insert((node, *term), *candidate) {
+                    Some(earlier) if earlier != *candidate => {
+                        return Err(ONE_VOTE_PER_TERM.fail(format!(
+                            "{node} voted for {earlier} and then for {candidate} in term {term}"
+                        )));
+                    }
+                    _ => {}
+                }
+            }
             RaftEvent::Committed { term, upto } => {
+                if let Some(&len) = self.elected_log_len.get(term) {
+                    if *upto <= len {
+                        return Err(COMMIT_CURRENT_TERM.fail(format!(
+                            "{node}, leader of term {term}, committed index {upto} by counting, \
+                             an entry it held from an older term when elected (log of {len})"
+                        )));
+                    }
+                }
                 let from = self.committed_in.keys().next_back().map_or(1, |k| k + 1);
                 for index in from..=*upto {
                     self.committed_in.insert(index, *term);

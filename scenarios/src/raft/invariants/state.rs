@@ -5,7 +5,9 @@
 //! The clients' operations are Raft's own types ([`raft::Op`], [`raft::Reply`]); here they
 //! are mapped onto the linearizability checker's key-value model.
 
-use super::{RaftChecker, COMMITTED_PREFIX, LINEARIZABLE, LOG_BOUNDED, LOG_MATCHING};
+use super::{
+    RaftChecker, COMMITTED_PREFIX, HIGHER_TERM_ADOPTED, LINEARIZABLE, LOG_BOUNDED, LOG_MATCHING,
+};
 use crate::raft::nodes::RaftNode;
 use faultline::linearizability::{self, KvInput, KvModel, KvOutput, Operation, Verdict};
 use faultline::{Addr, Failure, World};
@@ -49,6 +51,13 @@ pub fn check_logs(world: &World<RaftNode>, servers: u32) -> Result<(), Failure> 
         })
         .collect();
     for (a, ra) in &logs {
+        if ra.term() < ra.highest_term_heard() {
+            return Err(HIGHER_TERM_ADOPTED.fail(format!(
+                "{a} is at term {} though it received term {}",
+                ra.term(),
+                ra.highest_term_heard()
+            )));
+        }
         let log = ra.log();
         for index in log.base() + 1..=ra.commit_index() {
             let Some(entry) = log.entry(index) else {

@@ -4,7 +4,9 @@
 //! every Raft run (SPEC.md §12) and ends with the log checks.
 
 use super::add_metrics;
-use super::durability::{figure8, restart_all, unreliable_agree};
+use super::durability::{
+    figure8, figure8_paper, restart_all, stale_leader_replies, unreliable_agree,
+};
 use super::tester::{Step, Tester, ELECTION_TIMEOUT};
 use crate::raft::invariants::{
     self, CONCURRENT_AGREEMENT, FAST_BACKUP, INDEX, LEADER_ACCEPTS, LEADER_STAYS,
@@ -39,8 +41,15 @@ impl Scenario for Scripted {
     fn about(&self) -> &'static str {
         self.about
     }
+    fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
+        crate::raft::invariants::SOMETIMES.to_vec()
+    }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let cluster = world::cluster(spec.seed, self.servers, Config::default());
+        let cfg = Config {
+            bugs: crate::bugs::raft(spec),
+            ..Config::default()
+        };
+        let cluster = world::cluster(spec.seed, self.servers, cfg);
         let (n, rpcs) = (cluster.servers, cluster.rpcs);
         // The script makes its own faults; an explicit schedule runs alongside.
         let spec = RunSpec {
@@ -89,6 +98,8 @@ pub fn scenarios() -> Vec<Scripted> {
         Scripted { name: "raft-unreliable-agree", about: "5 servers agree on 30 commands over a lossy, reordering network", servers: 5, script: unreliable_agree },
         Scripted { name: "raft-figure8", about: "Figure 8 churn: leaders crash and restart at random, unreliable net; persistence keeps safety", servers: 5, script: figure8 },
         Scripted { name: "raft-restart-all", about: "every server crashes at once, repeatedly; committed entries survive restart", servers: 3, script: restart_all },
+        Scripted { name: "raft-figure8-paper", about: "the Raft paper's Figure 8 step by step: an old-term entry on a majority is not committed by counting, and is safely overwritten", servers: 5, script: figure8_paper },
+        Scripted { name: "raft-stale-leader-replies", about: "a stale leader hears the new term only in replies (one-way cut from the new leader); it must step down", servers: 5, script: stale_leader_replies },
     ]
 }
 fn initial_election(c: &mut Tester<'_>, _: &mut NodeRng, _: &mut Metrics) -> Step<()> {

@@ -18,7 +18,10 @@ use crate::raft::nodes::{RaftNode, Workload};
 use crate::raft::world::{self, Cluster};
 use faultline::harness::{drive_with, run_checked, Param, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
-use faultline::{Budget, Failure, Fault, Halt, LinkFaults, Schedule, Time, TimedFault, World};
+use faultline::{
+    Budget, Failure, Fault, Halt, LinkFaults, Schedule, Time, TimedFault, Trigger, TriggerAction,
+    World,
+};
 use raft::{Config, Role};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -47,6 +50,10 @@ pub enum Faults {
     /// Servers cut off or crashed one at a time for long enough to fall behind a
     /// snapshot, and once all at once ([`snapshots::churn`]).
     SnapshotChurn,
+    /// Crashes fired by what happens: a server right after it grants a vote (back within
+    /// 30 ms), a leader soon after it is elected; on a slightly lossy network, so elections
+    /// split and repeat.
+    VoteCrash,
 }
 
 /// A key-value scenario.
@@ -85,6 +92,7 @@ pub fn scenarios() -> Vec<KvScenario> {
         base("raft-kv-unreliable", "KV store on a lossy, duplicating, reordering, corrupting network; linearizable", Faults::Unreliable),
         base("raft-kv-crash-restart", "random servers crash and restart (twice all at once) under load; persistence keeps it linearizable", Faults::CrashRestart),
         base("raft-kv-partitions", "partition churn among servers and clients under load; linearizable, leader within 5 s of heal", Faults::Partitions),
+        base("raft-kv-vote-crash", "servers crash right after granting a vote, leaders soon after election (triggered faults); one vote per term, linearizable", Faults::VoteCrash),
         // One key holds every operation's effect, so the checker searches one history of
         // about 500 operations; 5 clients keep that search tractable (with 10, appends
         // stuck behind partitions can exceed the checker's step budget).
@@ -117,6 +125,7 @@ impl KvScenario {
             ..FaultKinds::datagram()
         };
         p.crashable = (0..self.servers).collect();
+        p.trigger_labels = world::TRIGGER_LABELS.to_vec();
         p
     }
 
@@ -126,10 +135,39 @@ impl KvScenario {
         let end = heal + faultline::time::duration_nanos(self.heal_phase);
         let mut rng = faultline::derive_rng(seed, "scenario/raft-kv/faults");
         let mut faults = Vec::new();
+        let mut triggers = Vec::new();
         let mut at = |at_ns: u64, fault: Fault| faults.push(TimedFault { at_ns, fault });
         let ms = |x: u64| x * 1_000_000;
         match self.faults {
             Faults::Calm => {}
+            Faults::VoteCrash => {
+                let link = LinkFaults {
+                    loss: 0.05,
+                    ..world::clean_link()
+                };
+                at(
+                    0,
+                    Fault::Link {
+                        from: None,
+                        to: None,
+                        faults: link,
+                    },
+                );
+                for k in 0..8 {
+                    let leader = k % 2 == 1;
+                    triggers.push(Trigger {
+                        on: world::TRIGGER_LABELS[usize::from(leader)].to_string(),
+                        node: None,
+                        nth: rng.gen_range(1..=if leader { 6 } else { 16 }),
+                        action: TriggerAction::Crash,
+                        delay_ns: if leader { ms(rng.gen_range(0..300)) } else { 0 },
+                        undo_after_ns: Some(match leader {
+                            true => ms(rng.gen_range(100..1500)),
+                            false => ms(rng.gen_range(1..30)),
+                        }),
+                    });
+                }
+            }
             Faults::Swarm => return faultline::swarm::generate(seed, &self.profile()),
             Faults::SnapshotChurn => {
                 for f in snapshots::churn(self.servers, heal, &mut rng) {
@@ -213,6 +251,7 @@ impl KvScenario {
             faults,
             heal_at_ns: heal,
             end_ns: end,
+            triggers,
         }
     }
 
@@ -228,9 +267,12 @@ impl KvScenario {
     }
 
     /// The cluster with its clients.
-    pub fn build(&self, seed: u64) -> Cluster {
-        let cfg = self.snapshots.map_or_else(Config::default, |s| s.config());
-        let mut c = world::cluster(seed, self.servers, cfg);
+    pub fn build(&self, spec: &RunSpec) -> Cluster {
+        let cfg = Config {
+            bugs: crate::bugs::raft(spec),
+            ..self.snapshots.map_or_else(Config::default, |s| s.config())
+        };
+        let mut c = world::cluster(spec.seed, self.servers, cfg);
         c.add_clients(self.clients, &self.workload());
         c
     }
@@ -249,7 +291,7 @@ impl KvScenario {
             schedule: Some(schedule),
             ..spec.clone()
         };
-        let cluster = self.build(spec.seed);
+        let cluster = self.build(&spec);
         let (n, rpcs, clients) = (cluster.servers, cluster.rpcs, cluster.clients);
         let snaps = self.snapshots;
         let (mut report, world) = drive_with(
@@ -349,6 +391,9 @@ impl Scenario for KvScenario {
     }
     /// About 20 times the events of a normal run (some 5,000 plus 10 per operation: about
     /// 15,000 with 10 clients of 100 operations), so an RPC storm is stopped in seconds.
+    fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
+        crate::raft::invariants::SOMETIMES.to_vec()
+    }
     fn budget(&self) -> Budget {
         let normal = 5_000 + 10 * self.clients as u64 * self.ops_per_client;
         Budget {

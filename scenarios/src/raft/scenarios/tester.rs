@@ -96,6 +96,37 @@ impl<'w> Tester<'w> {
         }
     }
 
+    /// Split the nodes into `groups` (nodes in none are cut off from all), replacing any
+    /// connectivity set before; [`Tester::disconnect`]'s bookkeeping is left alone.
+    pub fn partition(&mut self, groups: Vec<Vec<u32>>) {
+        self.world.apply(Fault::Repair);
+        self.world.apply(Fault::Partition { groups });
+    }
+
+    /// Wait up to `within` for one of `among` to lead a term above `above`; its index.
+    pub fn leader_among(&mut self, among: &[u32], above: u64, within: Duration) -> Step<u32> {
+        let give_up = self.now() + within;
+        while self.now() < give_up {
+            self.run_for(Duration::from_millis(50))?;
+            let found = among.iter().copied().find(|&i| {
+                self.raft(i)
+                    .is_some_and(|r| r.role() == Role::Leader && r.term() > above)
+            });
+            if let Some(i) = found {
+                return Ok(i);
+            }
+        }
+        Err(self.fail(
+            LEADER_ELECTED,
+            format!("none of {among:?} led a term above {above} within {within:?}"),
+        ))
+    }
+
+    /// The term of server `i` (0 if it is down).
+    pub fn term(&self, i: u32) -> u64 {
+        self.raft(i).map_or(0, |r| r.term())
+    }
+
     /// Set every link to `link`.
     pub fn set_link(&mut self, link: faultline::LinkFaults) {
         self.world.apply(Fault::Link {

@@ -1,0 +1,89 @@
+//! The planted bugs: the catalog is sound, a hunt catches a bug and the same seeds pass
+//! without it, and triggered faults reach the window between a vote and its sync.
+
+use faultline::finding::execute;
+use faultline::harness::{reached, RunSpec};
+use faultline::{Schedule, Trigger, TriggerAction};
+use scenarios::{bugs, catalog};
+use std::collections::BTreeSet;
+
+#[test]
+fn every_bug_has_a_unique_name_and_names_scenarios_of_the_catalog() {
+    let names: BTreeSet<&str> = bugs::ALL.iter().map(|b| b.name).collect();
+    assert_eq!(names.len(), bugs::ALL.len());
+    assert!(bugs::ALL.len() >= 20);
+    for b in bugs::ALL {
+        assert!(!b.scenarios.is_empty(), "{} has no scenario", b.name);
+        for s in b.scenarios {
+            assert!(catalog::find(s).is_some(), "{} names `{s}`", b.name);
+        }
+    }
+    let budget: u64 = bugs::ALL.iter().map(|b| b.budget_s).sum();
+    assert!(budget <= 300, "the hunts' budgets add up to {budget} s");
+}
+
+#[test]
+fn a_hunt_catches_its_bug_and_the_same_seeds_pass_unplanted() {
+    let never = || 0.0;
+    for name in [
+        "lsp-checksum-unchecked",
+        "raft-commit-old-term",
+        "miner-upper-exclusive",
+    ] {
+        let bug = bugs::find(name).expect("in the catalog");
+        let h = bugs::hunt(bug, 1.0, 2, &never).expect("its scenarios exist");
+        assert!(h.caught, "{name} not caught: {h:?}");
+        assert!(h.control_runs > 0 && h.control_failures == 0, "{h:?}");
+        assert!(h.replay.as_deref().is_some_and(|r| r.contains(" --bug ")));
+    }
+}
+
+#[test]
+fn without_a_bug_a_planted_scenario_runs_as_written() {
+    let s = catalog::find("raft-figure8-paper").expect("in the catalog");
+    let plain = execute(s.as_ref(), &RunSpec::new(3));
+    let none = RunSpec {
+        bug: None,
+        ..RunSpec::new(3)
+    };
+    let again = execute(s.as_ref(), &none);
+    let hash = |o: &faultline::finding::Outcome| o.report().map(|r| r.trace_hash.clone());
+    assert_eq!(hash(&plain), hash(&again));
+    let planted = RunSpec {
+        bug: Some("raft-commit-old-term".into()),
+        ..RunSpec::new(3)
+    };
+    let bad = execute(s.as_ref(), &planted);
+    assert!(bad.report().is_some_and(|r| !r.ok));
+}
+
+#[test]
+fn a_trigger_crashes_a_server_right_after_its_vote() {
+    let s = catalog::find("raft-kv-calm").expect("in the catalog");
+    let mut schedule = Schedule::quiet(5_000_000_000, 10_000_000_000);
+    schedule.triggers.push(Trigger {
+        on: "vote_granted".into(),
+        node: None,
+        nth: 1,
+        action: TriggerAction::Crash,
+        delay_ns: 0,
+        undo_after_ns: Some(10_000_000),
+    });
+    let text = serde_json::to_string(&schedule).expect("serialises");
+    let back: Schedule = serde_json::from_str(&text).expect("parses");
+    assert_eq!(back, schedule);
+    let spec = RunSpec {
+        schedule: Some(back),
+        ..RunSpec::new(1)
+    };
+    let outcome = execute(s.as_ref(), &spec);
+    let report = outcome.report().expect("ran");
+    assert!(report.ok, "{:?}", report.violation);
+    assert!(
+        reached(report).contains(&"crash-after-vote"),
+        "{:?}",
+        report.metrics
+    );
+    let bad = r#"{"faults":[],"heal_at_ns":1,"end_ns":2,"triggers":[{"on":"x","action":"crash","when":3}]}"#;
+    assert!(serde_json::from_str::<Schedule>(bad).is_err());
+}
