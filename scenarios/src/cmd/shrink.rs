@@ -126,13 +126,19 @@ pub fn main(args: ShrinkArgs) -> u8 {
         shrunk.runs,
         started.elapsed().as_secs_f64()
     );
-    if shrunk.units.is_empty() {
+    let triggers = shrunk.schedule.triggers.len();
+    if shrunk.units.is_empty() && triggers == 0 {
         say!("  left: no faults at all (it fails without any)");
+    } else if shrunk.units.is_empty() {
+        say!("  left: no timed faults");
     } else {
         say!("  left:");
         for u in &shrunk.units {
             say!("    {}", shrink::units::describe(u));
         }
+    }
+    if triggers > 0 {
+        say!("  triggers: {triggers}, kept as they were (not shrunk)");
     }
     let at = f
         .time_ns
