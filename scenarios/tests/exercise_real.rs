@@ -2,6 +2,8 @@
 // Real processes and sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,13 +59,17 @@ fn client(args: &[&str], limit: Duration) -> (i32, String) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
 #[test]
 fn a_megabyte_comes_back_intact_through_a_real_echo_server() {
+    let _w = common::watchdog(
+        "a_megabyte_comes_back_intact_through_a_real_echo_server",
+        std::time::Duration::from_secs(120),
+    );
     let (_server, addr) = server();
     let (code, text) = client(
         &[&addr, "--bytes", "1000000", "--timeout-ms", "20000"],
@@ -75,6 +81,10 @@ fn a_megabyte_comes_back_intact_through_a_real_echo_server() {
 
 #[test]
 fn a_client_with_no_server_fails_with_a_reason() {
+    let _w = common::watchdog(
+        "a_client_with_no_server_fails_with_a_reason",
+        std::time::Duration::from_secs(120),
+    );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -91,5 +101,8 @@ fn a_client_with_no_server_fails_with_a_reason() {
         Duration::from_secs(20),
     );
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("ended early") || text.contains("within"), "{text}");
+    assert!(
+        text.contains("ended early") || text.contains("within"),
+        "{text}"
+    );
 }

@@ -2,7 +2,6 @@
 //! scenario by name, budget and parameter options, exit codes.
 
 pub mod merge;
-pub mod out;
 pub mod run;
 pub mod shrink;
 pub mod sweep;
@@ -12,8 +11,8 @@ use faultline::budget::Limits;
 use faultline::harness::RunSpec;
 use faultline::harness::Scenario;
 use faultline::FindingKind;
-use out::tell;
 use scenarios::catalog;
+use scenarios::tell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
