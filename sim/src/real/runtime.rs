@@ -341,7 +341,7 @@ impl<N: Node> Runtime<N> {
             return false;
         };
         self.stats.datagrams_received += 1;
-        let from = self.peers.peer(from);
+        let from = self.peers.seen(from);
         self.deliver(|node, ctx| node.on_datagram(ctx, from, &data));
         true
     }
