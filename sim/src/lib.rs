@@ -80,7 +80,7 @@ pub mod world;
 pub use budget::Budget;
 pub use check::{Checker, Failure, FindingKind, Invariant, NoChecks, Property, Violation};
 pub use ctx::{Ctx, Effect, NodeIo, NodeRng, StreamError};
-pub use faults::{Fault, LinkFaults, Schedule, TimedFault};
+pub use faults::{Fault, LinkFaults, Schedule, TimedFault, MAX_DRIFT_PPM, MAX_SCHEDULE_NS};
 pub use kinds::Kind;
 pub use network::NetStats;
 pub use node::{Addr, CloseReason, Node, StreamEvent, StreamId, TimerId};
