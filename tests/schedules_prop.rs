@@ -149,3 +149,122 @@ fn a_schedule_naming_a_missing_node_is_refused_not_run() {
         .unwrap_err();
     assert!(err.contains("node 99"), "{err}");
 }
+
+/// Numbers at and past every edge a schedule field has.
+fn extreme_u64() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(faultline::MAX_SCHEDULE_NS),
+        Just(faultline::MAX_SCHEDULE_NS + 1),
+        Just(i64::MAX as u64),
+        Just(u64::MAX - 1),
+        Just(u64::MAX),
+        0..PHASE_NS,
+    ]
+}
+
+fn extreme_i64() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(0),
+        Just(i64::MAX),
+        Just(i64::MIN),
+        Just(i64::MAX - 1),
+        Just(i64::MIN + 1),
+        Just(faultline::MAX_SCHEDULE_NS as i64),
+        Just(-(faultline::MAX_SCHEDULE_NS as i64)),
+        Just(faultline::MAX_DRIFT_PPM),
+        Just(faultline::MAX_DRIFT_PPM + 1),
+        -1_000_000_000i64..1_000_000_000,
+    ]
+}
+
+fn extreme_fault(n: u32) -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        (node(n), extreme_i64())
+            .prop_map(|(node, offset_ns)| Fault::ClockOffset { node, offset_ns }),
+        (node(n), extreme_i64()).prop_map(|(node, ppm)| Fault::ClockDrift { node, ppm }),
+        (node(n), proptest::option::of(extreme_i64()))
+            .prop_map(|(node, ppm)| Fault::DriftStop { node, ppm }),
+        (extreme_u64(), extreme_u64(), extreme_u64()).prop_map(|(a, b, reorder_delay_ns)| {
+            Fault::Link {
+                from: None,
+                to: None,
+                faults: LinkFaults {
+                    reorder: 0.5,
+                    reorder_delay_ns,
+                    ..LinkFaults::clean(a.min(b), a.max(b))
+                },
+            }
+        }),
+        node(n).prop_map(|node| Fault::Crash { node }),
+        node(n).prop_map(|node| Fault::Restart { node }),
+        node(n).prop_map(|node| Fault::Pause { node }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Whatever the numbers, a schedule is refused with a message or runs to an end
+    /// within the run's budget (so in bounded time and memory); never a hang or a panic.
+    #[test]
+    fn extreme_numbers_are_refused_or_run_to_an_end(
+        seed in 0u64..1000,
+        faults in proptest::collection::vec((extreme_u64(), extreme_fault(5)), 0..6),
+        heal_at_ns in extreme_u64(),
+        end_ns in extreme_u64(),
+    ) {
+        let schedule = Schedule {
+            swarm: vec!["extreme".into()],
+            faults: faults
+                .into_iter()
+                .map(|(at_ns, fault)| TimedFault { at_ns, fault })
+                .collect(),
+            heal_at_ns,
+            end_ns,
+        };
+        let scenario = catalog::find("exercise-counter").expect("in the catalog");
+        let spec = RunSpec {
+            seed,
+            schedule: Some(schedule.clone()),
+            budget: Some(faultline::budget::Budget::new(
+                200_000,
+                std::time::Duration::from_secs(3600),
+            )),
+            ..RunSpec::default()
+        };
+        match scenario.run(&spec) {
+            Err(why) => prop_assert!(!why.is_empty()),
+            Ok(report) => prop_assert_eq!(&report.faults, &schedule),
+        }
+    }
+}
+
+#[test]
+fn a_huge_clock_offset_twice_and_an_endless_end_are_refused_with_a_message() {
+    let scenario = catalog::find("exercise-counter").expect("in the catalog");
+    let mut twice = Schedule::quiet(PHASE_NS, PHASE_NS * 2);
+    for at_ns in [1, 2] {
+        twice.faults.push(TimedFault {
+            at_ns,
+            fault: Fault::ClockOffset {
+                node: 0,
+                offset_ns: i64::MAX,
+            },
+        });
+    }
+    let endless = Schedule::quiet(PHASE_NS, u64::MAX);
+    for (what, schedule) in [("offsets", twice), ("end", endless)] {
+        let spec = RunSpec {
+            seed: 1,
+            schedule: Some(schedule),
+            ..RunSpec::default()
+        };
+        let err = scenario.run(&spec).expect_err(what);
+        assert!(
+            err.contains("schedule may name") || err.contains("beyond"),
+            "{what}: {err}"
+        );
+    }
+}

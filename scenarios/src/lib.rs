@@ -7,4 +7,5 @@ pub mod exercise;
 pub mod kv;
 pub mod lsp;
 pub mod miner;
+pub mod out;
 pub mod raft;

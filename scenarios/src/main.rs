@@ -4,9 +4,9 @@
 mod cmd;
 
 use clap::{Parser, Subcommand};
-use cmd::out::{say, tell};
 use cmd::{usage_error, EXIT_OK};
 use scenarios::catalog;
+use scenarios::{say, tell};
 use std::process::ExitCode;
 
 #[derive(Parser)]

@@ -1,6 +1,8 @@
 //! The `faultline` command as a user runs it: exit codes, JSON output, replay from a saved
 //! schedule, sweeps and FAULTLINE_SEED.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn faultline(args: &[&str]) -> Output {
@@ -22,6 +24,10 @@ fn json(o: &Output) -> serde_json::Value {
 
 #[test]
 fn list_names_every_scenario_first_on_its_line() {
+    let _w = common::watchdog(
+        "list_names_every_scenario_first_on_its_line",
+        std::time::Duration::from_secs(300),
+    );
     let out = faultline(&["list"]);
     assert!(out.status.success());
     let names: Vec<String> = stdout(&out)
@@ -34,6 +40,10 @@ fn list_names_every_scenario_first_on_its_line() {
 
 #[test]
 fn run_json_has_the_promised_fields_and_replays_from_its_schedule() {
+    let _w = common::watchdog(
+        "run_json_has_the_promised_fields_and_replays_from_its_schedule",
+        std::time::Duration::from_secs(300),
+    );
     let out = faultline(&["run", "exercise-counter", "--seed", "7", "--json"]);
     assert_eq!(
         out.status.code(),
@@ -94,6 +104,10 @@ fn run_json_has_the_promised_fields_and_replays_from_its_schedule() {
 
 #[test]
 fn a_liveness_violation_exits_3_with_its_name_time_seed_and_replay_command() {
+    let _w = common::watchdog(
+        "a_liveness_violation_exits_3_with_its_name_time_seed_and_replay_command",
+        std::time::Duration::from_secs(300),
+    );
     // No heal phase and the server cut off for good: the echo clients cannot finish, which
     // breaks a liveness invariant (exit 3; a safety violation would exit 1).
     let dir = std::env::temp_dir().join(format!("faultline-cli-v-{}", std::process::id()));
@@ -142,6 +156,10 @@ fn a_liveness_violation_exits_3_with_its_name_time_seed_and_replay_command() {
 
 #[test]
 fn bad_usage_exits_2_with_a_message() {
+    let _w = common::watchdog(
+        "bad_usage_exits_2_with_a_message",
+        std::time::Duration::from_secs(300),
+    );
     for args in [
         vec!["run", "no-such-scenario", "--seed", "1"],
         vec!["run", "exercise-counter", "--seed", "minus-one"],
@@ -200,6 +218,10 @@ fn bad_usage_exits_2_with_a_message() {
 
 #[test]
 fn sweep_json_prints_a_summary_and_faultline_seed_narrows_it() {
+    let _w = common::watchdog(
+        "sweep_json_prints_a_summary_and_faultline_seed_narrows_it",
+        std::time::Duration::from_secs(300),
+    );
     let out = faultline(&[
         "sweep",
         "exercise-counter",
@@ -222,4 +244,28 @@ fn sweep_json_prints_a_summary_and_faultline_seed_narrows_it() {
     let summary = json(&out);
     assert_eq!(summary["total"], 1);
     assert_eq!(summary["seeds"], "42..43");
+}
+
+#[test]
+fn hostile_protocol_options_are_usage_errors() {
+    let _w = common::watchdog(
+        "hostile_protocol_options_are_usage_errors",
+        std::time::Duration::from_secs(120),
+    );
+    let cases: [&[&str]; 5] = [
+        // A zero epoch would spin a core while idle.
+        &["lsp", "server", "--port", "0", "--epoch-millis", "0"],
+        &["miner", "server", "0", "--epoch-millis", "0"],
+        // A negative ISN numbers the first message 0, the heartbeat's number.
+        &["lsp", "client", "127.0.0.1:1", "--isn=-1"],
+        &["lsp", "client", "127.0.0.1:1", "--isn=9223372036854775807"],
+        // No server 3 in a cluster of one.
+        &["raft", "node", "--id", "3", "--cluster", "127.0.0.1:1"],
+    ];
+    for args in cases {
+        let o = faultline(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.trim().is_empty(), "{args:?} says why");
+    }
 }

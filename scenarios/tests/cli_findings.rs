@@ -7,6 +7,8 @@
 // on threads.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -85,6 +87,10 @@ fn lines(text: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_run_over_budget_is_a_budget_finding_with_exit_code_5() {
+    let _w = common::watchdog(
+        "a_run_over_budget_is_a_budget_finding_with_exit_code_5",
+        std::time::Duration::from_secs(300),
+    );
     let args = [
         "run",
         "raft-kv-calm",
@@ -113,6 +119,10 @@ fn a_run_over_budget_is_a_budget_finding_with_exit_code_5() {
 
 #[test]
 fn closed_pipes_end_the_output_not_the_program() {
+    let _w = common::watchdog(
+        "closed_pipes_end_the_output_not_the_program",
+        std::time::Duration::from_secs(300),
+    );
     // A sweep with enough findings to overflow a pipe's buffer, so writes do fail once it
     // is closed: in text and in JSON.
     let sweep = |mode: &[&'static str]| -> Vec<&'static str> {
@@ -148,6 +158,10 @@ fn closed_pipes_end_the_output_not_the_program() {
 
 #[test]
 fn several_scenarios_sweep_interleaved_and_a_time_limit_reports_what_was_done() {
+    let _w = common::watchdog(
+        "several_scenarios_sweep_interleaved_and_a_time_limit_reports_what_was_done",
+        std::time::Duration::from_secs(300),
+    );
     let (code, out, err) = faultline(&[
         "sweep",
         "exercise-counter,raft-kv-calm",
@@ -211,6 +225,10 @@ fn several_scenarios_sweep_interleaved_and_a_time_limit_reports_what_was_done() 
 
 #[test]
 fn the_merged_shards_of_a_sweep_equal_the_whole_sweep() {
+    let _w = common::watchdog(
+        "the_merged_shards_of_a_sweep_equal_the_whole_sweep",
+        std::time::Duration::from_secs(300),
+    );
     let d = dir("shards");
     let sweep = |extra: &[&str]| -> String {
         let mut args = vec![
@@ -252,6 +270,10 @@ fn the_merged_shards_of_a_sweep_equal_the_whole_sweep() {
 
 #[test]
 fn check_determinism_passes_a_deterministic_run() {
+    let _w = common::watchdog(
+        "check_determinism_passes_a_deterministic_run",
+        std::time::Duration::from_secs(300),
+    );
     let (code, out, err) =
         faultline(&["run", "exercise-echo", "--seed", "2", "--check-determinism"]);
     assert_eq!(code, Some(0), "{err}");
@@ -263,6 +285,10 @@ fn check_determinism_passes_a_deterministic_run() {
 
 #[test]
 fn a_shrunk_schedule_replays_to_the_same_finding() {
+    let _w = common::watchdog(
+        "a_shrunk_schedule_replays_to_the_same_finding",
+        std::time::Duration::from_secs(300),
+    );
     let d = dir("shrink");
     let output = d.join("shrunk.json");
     // raft-kv-calm over a budget of 4,000 events: shrinking lowers clients and operations

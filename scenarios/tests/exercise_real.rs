@@ -2,6 +2,8 @@
 // Real processes and sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,6 +66,10 @@ fn client(args: &[&str], limit: Duration) -> (i32, String) {
 
 #[test]
 fn a_megabyte_comes_back_intact_through_a_real_echo_server() {
+    let _w = common::watchdog(
+        "a_megabyte_comes_back_intact_through_a_real_echo_server",
+        std::time::Duration::from_secs(120),
+    );
     let (_server, addr) = server();
     let (code, text) = client(
         &[&addr, "--bytes", "1000000", "--timeout-ms", "20000"],
@@ -75,6 +81,10 @@ fn a_megabyte_comes_back_intact_through_a_real_echo_server() {
 
 #[test]
 fn a_client_with_no_server_fails_with_a_reason() {
+    let _w = common::watchdog(
+        "a_client_with_no_server_fails_with_a_reason",
+        std::time::Duration::from_secs(120),
+    );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -5,6 +5,8 @@
 // point here, not a leak into simulated code.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -79,6 +81,10 @@ fn vm_rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn readers_get_every_reply_while_one_client_never_reads_and_memory_stays_bounded() {
+    let _w = common::watchdog(
+        "readers_get_every_reply_while_one_client_never_reads_and_memory_stays_bounded",
+        std::time::Duration::from_secs(180),
+    );
     let server = start_server();
     const VALUES: usize = 20;
     const NEVER_GETS: usize = 5000;
@@ -163,6 +169,10 @@ fn readers_get_every_reply_while_one_client_never_reads_and_memory_stays_bounded
 
 #[test]
 fn malformed_and_over_long_lines_are_ignored_and_counted_over_tcp() {
+    let _w = common::watchdog(
+        "malformed_and_over_long_lines_are_ignored_and_counted_over_tcp",
+        std::time::Duration::from_secs(180),
+    );
     let server = start_server();
     let stream = TcpStream::connect(&server.addr).unwrap();
     stream

@@ -4,6 +4,8 @@
 // point here, not a leak into simulated code.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -104,6 +106,10 @@ fn wait(mut child: Child, limit: Duration) -> (i32, String, String) {
 
 #[test]
 fn client_gets_every_line_echoed_then_exits_zero() {
+    let _w = common::watchdog(
+        "client_gets_every_line_echoed_then_exits_zero",
+        std::time::Duration::from_secs(120),
+    );
     let port = free_udp_port();
     let _server = server(port);
     let mut c = client(port);
@@ -126,6 +132,10 @@ fn client_gets_every_line_echoed_then_exits_zero() {
 
 #[test]
 fn two_clients_share_one_server() {
+    let _w = common::watchdog(
+        "two_clients_share_one_server",
+        std::time::Duration::from_secs(120),
+    );
     let port = free_udp_port();
     let _server = server(port);
     let mut a = client(port);
@@ -140,6 +150,10 @@ fn two_clients_share_one_server() {
 
 #[test]
 fn client_exits_nonzero_when_the_server_dies() {
+    let _w = common::watchdog(
+        "client_exits_nonzero_when_the_server_dies",
+        std::time::Duration::from_secs(120),
+    );
     let port = free_udp_port();
     let mut server = server(port);
     let mut c = client(port);
@@ -159,6 +173,10 @@ fn client_exits_nonzero_when_the_server_dies() {
 
 #[test]
 fn client_exits_nonzero_when_no_server_answers() {
+    let _w = common::watchdog(
+        "client_exits_nonzero_when_no_server_answers",
+        std::time::Duration::from_secs(120),
+    );
     let port = free_udp_port();
     let c = client(port);
     let (code, _, err) = wait(c, Duration::from_secs(10));
@@ -168,6 +186,10 @@ fn client_exits_nonzero_when_no_server_answers() {
 
 #[test]
 fn bench_sim_only_reports_simulator_figures_only() {
+    let _w = common::watchdog(
+        "bench_sim_only_reports_simulator_figures_only",
+        std::time::Duration::from_secs(120),
+    );
     let out = Command::new(BIN)
         .args(["lsp", "bench", "--sim-only", "--json"])
         .output()

@@ -7,6 +7,8 @@
 // point here, not a leak into simulated code.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod common;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -174,6 +176,10 @@ impl Drop for Cluster {
 
 #[test]
 fn three_processes_survive_the_leader_being_killed() {
+    let _w = common::watchdog(
+        "three_processes_survive_the_leader_being_killed",
+        std::time::Duration::from_secs(240),
+    );
     let mut c = Cluster::start("leader-killed", 3);
     let (out, leader) = c.ok(&["put", "greeting", "hello"]);
     assert_eq!(out, "ok");
@@ -219,6 +225,10 @@ fn wait_exit(mut child: Child, secs: u64) -> Output {
 
 #[test]
 fn a_node_refuses_to_start_on_damaged_storage() {
+    let _w = common::watchdog(
+        "a_node_refuses_to_start_on_damaged_storage",
+        std::time::Duration::from_secs(240),
+    );
     let mut c = Cluster::start("damaged", 3);
     let (out, _) = c.ok(&["put", "k", "v"]);
     assert_eq!(out, "ok");

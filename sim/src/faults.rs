@@ -71,6 +71,16 @@ impl LinkFaults {
                 ));
             }
         }
+        for (name, ns) in [
+            ("latency_max_ns", self.latency_max_ns),
+            ("reorder_delay_ns", self.reorder_delay_ns),
+        ] {
+            if ns > MAX_SCHEDULE_NS {
+                return Err(format!(
+                    "link fault `{name}` is {ns} ns, above the most a schedule may name ({MAX_SCHEDULE_NS} ns)"
+                ));
+            }
+        }
         if self.latency_min_ns > self.latency_max_ns {
             return Err(format!(
                 "latency_min_ns ({}) is above latency_max_ns ({})",
@@ -293,6 +303,17 @@ impl<'de> Deserialize<'de> for TimedFault {
     }
 }
 
+/// The largest time a schedule may name, in nanoseconds (2^50 ns, about 13 days of
+/// virtual time): `end_ns`, every `at_ns`, latencies and reorder delays, and every clock
+/// offset and each node's offsets added up. Anything larger is refused by
+/// [`Schedule::validate`] with a message, so no run meets times that overflow or a
+/// schedule that cannot end.
+pub const MAX_SCHEDULE_NS: u64 = 1 << 50;
+
+/// The largest clock drift a schedule may name, in parts per million either way (a clock
+/// at twice the rate, or one that stands still).
+pub const MAX_DRIFT_PPM: i64 = 1_000_000;
+
 /// A run's faults: the fault phase until `heal_at_ns`, then the heal phase until `end_ns`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -373,6 +394,14 @@ impl Schedule {
 
     /// Check the schedule against a world of `node_count` nodes.
     pub fn validate(&self, node_count: usize) -> Result<(), String> {
+        if self.end_ns > MAX_SCHEDULE_NS {
+            return Err(format!(
+                "end_ns ({}) is above the most a schedule may name ({MAX_SCHEDULE_NS} ns, about 13 days)",
+                self.end_ns
+            ));
+        }
+        // Each node's clock offsets added up, so that no number of steps overflows.
+        let mut offsets: std::collections::BTreeMap<u32, i128> = Default::default();
         if self.heal_at_ns > self.end_ns {
             return Err(format!(
                 "heal_at_ns ({}) is after end_ns ({})",
@@ -401,6 +430,25 @@ impl Schedule {
             }
             if tf.at_ns > self.end_ns {
                 return Err(format!("fault #{i} is at {} ns, after end_ns", tf.at_ns));
+            }
+            match tf.fault {
+                Fault::ClockOffset { node, offset_ns } => {
+                    let total = offsets.entry(node).or_default();
+                    *total += offset_ns as i128;
+                    if total.unsigned_abs() > MAX_SCHEDULE_NS as u128 {
+                        return Err(format!(
+                            "fault #{i}: node {node}'s clock offsets add up to {total} ns, beyond ±{MAX_SCHEDULE_NS} ns"
+                        ));
+                    }
+                }
+                Fault::ClockDrift { ppm, .. } | Fault::DriftStop { ppm: Some(ppm), .. }
+                    if ppm.unsigned_abs() > MAX_DRIFT_PPM as u64 =>
+                {
+                    return Err(format!(
+                        "fault #{i}: a drift of {ppm} ppm is beyond ±{MAX_DRIFT_PPM} ppm"
+                    ));
+                }
+                _ => {}
             }
         }
         for (i, t) in self.triggers.iter().enumerate() {

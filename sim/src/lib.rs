@@ -81,7 +81,9 @@ pub mod world;
 pub use budget::Budget;
 pub use check::{Checker, Failure, FindingKind, Invariant, NoChecks, Property, Violation};
 pub use ctx::{Ctx, Effect, NodeIo, NodeRng, StreamError};
-pub use faults::{Fault, LinkFaults, Schedule, TimedFault, Trigger, TriggerAction};
+pub use faults::{
+    Fault, LinkFaults, Schedule, TimedFault, Trigger, TriggerAction, MAX_DRIFT_PPM, MAX_SCHEDULE_NS,
+};
 pub use kinds::Kind;
 pub use network::NetStats;
 pub use node::{Addr, CloseReason, Node, StreamEvent, StreamId, TimerId};

@@ -1,9 +1,9 @@
 //! `faultline bugs` lists the planted bugs; `faultline hunt` shows each is caught.
 
-use super::out::say;
 use super::{jobs, planted_bug, usage_error, EXIT_OK};
 use clap::Args;
 use scenarios::bugs::{self, Hunt, PlantedBug};
+use scenarios::say;
 use serde_json::json;
 
 // A hunt's time limit and its seconds to the first failure are wall-clock figures by

@@ -1,9 +1,9 @@
 //! `faultline merge`: the JSON lines of a sweep's shards joined into one result.
 
-use super::out::{say, tell};
 use super::{exit_code, usage_error, EXIT_USAGE};
 use clap::Args;
 use faultline::sweep;
+use scenarios::{say, tell};
 use std::io::Read;
 use std::path::PathBuf;
 

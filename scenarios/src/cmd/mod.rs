@@ -3,7 +3,6 @@
 
 pub mod bugs;
 pub mod merge;
-pub mod out;
 pub mod run;
 pub mod shrink;
 pub mod sweep;
@@ -13,8 +12,8 @@ use faultline::budget::Limits;
 use faultline::harness::RunSpec;
 use faultline::harness::Scenario;
 use faultline::FindingKind;
-use out::tell;
 use scenarios::catalog;
+use scenarios::tell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

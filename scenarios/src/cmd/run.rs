@@ -1,10 +1,10 @@
 //! `faultline run`: one scenario, one seed, optionally twice to check determinism.
 
-use super::out::say;
 use super::{exit_code, usage_error, OneRun, EXIT_OK};
 use clap::Args;
 use faultline::finding::{execute, Finding, Outcome};
 use faultline::harness::Report;
+use scenarios::say;
 use std::path::PathBuf;
 
 /// `faultline run`.

@@ -1,11 +1,11 @@
 //! `faultline shrink`: a failing run cut down to a small schedule that fails the same way.
 
-use super::out::{say, tell};
 use super::{jobs, usage_error, OneRun, EXIT_OK};
 use clap::Args;
 use faultline::harness::{replay_command, RunSpec};
 use faultline::shrink::{self, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
+use scenarios::{say, tell};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;

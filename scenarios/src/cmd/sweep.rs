@@ -1,7 +1,6 @@
 //! `faultline sweep`: scenarios over seeds, on all cores, printing findings in plan order
 //! as they come.
 
-use super::out::{say, tell};
 use super::{find, usage_error, BudgetArgs, EXIT_OK};
 use clap::Args;
 use faultline::finding::Finding;
@@ -9,6 +8,7 @@ use faultline::harness::Scenario;
 use faultline::sweep::{self, Options, SeedRun, Summary};
 use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::catalog;
+use scenarios::{say, tell};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,7 +142,7 @@ pub fn main(args: SweepArgs) -> u8 {
         bar.suspend(|| p.print_ready());
     };
     let timed_out = || deadline.is_some_and(|d| now() >= d);
-    let stop = || timed_out() || super::out::closed();
+    let stop = || timed_out() || scenarios::out::closed();
     let options = Options {
         jobs,
         limits,
@@ -153,7 +153,7 @@ pub fn main(args: SweepArgs) -> u8 {
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let stopped = swept.stopped.then(|| {
-        let why = if super::out::closed() {
+        let why = if scenarios::out::closed() {
             "the output was closed"
         } else {
             "the time limit"

@@ -8,9 +8,9 @@
 //! back-pressure through the server) with the code the simulator checks.
 
 use super::nodes::echo::{EchoClient, EchoEvent, EchoServer};
+use crate::{say, tell};
 use faultline::real::{RealConfig, Runtime};
 use std::cell::RefCell;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
@@ -75,11 +75,10 @@ fn serve(addr: SocketAddr, for_secs: Option<u64>) -> anyhow::Result<i32> {
         ..RealConfig::default()
     };
     let mut rt = Runtime::<EchoServer>::new(config)?;
-    println!(
+    say!(
         "exercise: echoing on {}",
         rt.local_tcp_addr().expect("listening")
     );
-    std::io::stdout().flush()?;
     rt.start(EchoServer::new(SERVER_BACKLOG));
     rt.run_until(|_| false, for_secs.map(Duration::from_secs))?;
     Ok(0)
@@ -103,20 +102,20 @@ fn client(server: SocketAddr, bytes: usize, timeout: Duration) -> anyhow::Result
     let outcome = seen.borrow_mut().take();
     match outcome {
         Some(EchoEvent::Done { bytes }) => {
-            println!("echoed {bytes} bytes intact");
+            say!("echoed {bytes} bytes intact");
             Ok(0)
         }
         Some(EchoEvent::Mismatch { offset }) => {
-            eprintln!("the echo differs from what was sent at byte {offset}");
+            tell!("the echo differs from what was sent at byte {offset}");
             Ok(1)
         }
         Some(EchoEvent::SessionLost { reason }) => {
-            eprintln!("the connection to {server} ended early: {reason:?}");
+            tell!("the connection to {server} ended early: {reason:?}");
             Ok(1)
         }
         None => {
             debug_assert!(!decided);
-            eprintln!("not all bytes came back within {} ms", timeout.as_millis());
+            tell!("not all bytes came back within {} ms", timeout.as_millis());
             Ok(1)
         }
     }

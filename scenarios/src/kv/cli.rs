@@ -11,10 +11,10 @@
 //!
 //! `faultline kv bench` measures operations per second on loopback (see [`super::bench`]).
 
+use crate::{say, tell};
 use faultline::real::{RealConfig, Runtime};
 use kv::{History, KvEvent, Server, ServerNode, ServerStats};
 use std::cell::Cell;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
@@ -78,8 +78,7 @@ fn serve(addr: SocketAddr, stats_every_ms: u64, for_secs: Option<u64>) -> anyhow
     let mut runtime: Runtime<ServerNode> =
         Runtime::new(config).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = runtime.local_tcp_addr().expect("listening");
-    println!("kv: listening on {local}");
-    std::io::stdout().flush()?;
+    say!("kv: listening on {local}");
     let stats_every = (stats_every_ms > 0).then(|| Duration::from_millis(stats_every_ms));
     let last = Rc::new(Cell::new(ServerStats::default()));
     let last_in = last.clone();
@@ -89,7 +88,7 @@ fn serve(addr: SocketAddr, stats_every_ms: u64, for_secs: Option<u64>) -> anyhow
             active,
             dropped,
         } => {
-            eprintln!("kv: client {stream:?} connected (active={active} dropped={dropped})")
+            tell!("kv: client {stream:?} connected (active={active} dropped={dropped})")
         }
         KvEvent::Left {
             stream,
@@ -97,11 +96,11 @@ fn serve(addr: SocketAddr, stats_every_ms: u64, for_secs: Option<u64>) -> anyhow
             active,
             dropped,
         } => {
-            eprintln!("kv: client {stream:?} left: {reason:?} (active={active} dropped={dropped})")
+            tell!("kv: client {stream:?} left: {reason:?} (active={active} dropped={dropped})")
         }
         KvEvent::Stats(s) if *s != last_in.get() => {
             last_in.set(*s);
-            eprintln!("{}", stats_line(s));
+            tell!("{}", stats_line(s));
         }
         _ => {}
     });
@@ -111,6 +110,6 @@ fn serve(addr: SocketAddr, stats_every_ms: u64, for_secs: Option<u64>) -> anyhow
     });
     let timeout = for_secs.map(Duration::from_secs);
     runtime.run_until(|_| false, timeout)?;
-    eprintln!("{}", stats_line(&runtime.node().server.stats()));
+    tell!("{}", stats_line(&runtime.node().server.stats()));
     Ok(0)
 }

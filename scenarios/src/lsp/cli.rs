@@ -9,6 +9,7 @@
 //! - `faultline lsp bench`: see [`super::bench`].
 
 use super::nodes::{ClientNode, ClientPlan, LspEvent, Outcome, ServerNode};
+use crate::tell;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use faultline::real::{RealConfig, Runtime};
@@ -29,8 +30,8 @@ pub struct ParamArgs {
     /// K: epochs with nothing heard before the connection is lost.
     #[arg(long, default_value_t = 5)]
     epoch_limit: u32,
-    /// δ: epoch length in milliseconds.
-    #[arg(long, default_value_t = 2000)]
+    /// δ: epoch length in milliseconds (at least 1: a zero epoch would spin a core).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     epoch_millis: u64,
     /// ω: sliding window size.
     #[arg(long, default_value_t = 1)]
@@ -72,8 +73,9 @@ enum Command {
     Client {
         /// The server, as HOST:PORT.
         server: String,
-        /// Initial sequence number (default: random in 0..=255).
-        #[arg(long)]
+        /// Initial sequence number, 0 to 2^62 - 1 (default: random in 0..=255). A
+        /// negative one would number a message 0, which heartbeats use.
+        #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i64).range(0..=lsp::MAX_ISN))]
         isn: Option<i64>,
         #[command(flatten)]
         params: ParamArgs,
@@ -126,7 +128,7 @@ fn server(bind: SocketAddr, params: Params) -> anyhow::Result<i32> {
     let mut rt: Runtime<ServerNode> =
         Runtime::new(config).with_context(|| format!("cannot bind UDP {bind}"))?;
     let local = rt.local_udp_addr().context("no UDP socket")?;
-    eprintln!("faultline lsp server: echoing on udp {local}");
+    tell!("faultline lsp server: echoing on udp {local}");
     // A closed stderr must not stop the server, so log lines ignore write errors.
     rt.on_history(|e| {
         let mut err = std::io::stderr();
@@ -197,7 +199,7 @@ fn client(server: &str, isn: Option<i64>, params: Params) -> anyhow::Result<i32>
                 line.pop();
             }
             if line.len() > lsp::MAX_PAYLOAD {
-                eprintln!(
+                tell!(
                     "faultline lsp client: line {} has {} bytes, more than one message can carry ({}); skipped",
                     n + 1,
                     line.len(),
@@ -217,14 +219,14 @@ fn client(server: &str, isn: Option<i64>, params: Params) -> anyhow::Result<i32>
     match node.outcome {
         Some(Outcome::Done) => Ok(0),
         Some(Outcome::Lost) => {
-            eprintln!(
+            tell!(
                 "faultline lsp client: connection to {server} lost (nothing heard for {} epochs of {} ms); {} of {} messages echoed",
                 params.epoch_limit, params.epoch_millis, node.read_count, node.written
             );
             Ok(1)
         }
         Some(Outcome::ConnectFailed) => {
-            eprintln!("faultline lsp client: cannot connect to {server}: no answer in {window} ms");
+            tell!("faultline lsp client: cannot connect to {server}: no answer in {window} ms");
             Ok(1)
         }
         None => bail!("the client stopped without an outcome"),

@@ -415,7 +415,13 @@ impl ServerNode {
                     });
                     if self.echo {
                         // The connection may be gone by now; then there is no one to echo to.
-                        let _ = self.write(ctx, conn, data);
+                        // A peer that holds a megabyte of echoes unacknowledged is not
+                        // reading them: stop serving it (systems/lsp/SPEC.md §6).
+                        if let Err(LspError::Full(_)) = self.write(ctx, conn, data) {
+                            if let Some(ep) = self.endpoint.as_mut() {
+                                let _ = ep.close_conn(ctx, conn);
+                            }
+                        }
                     }
                 }
                 ServerEvent::Lost { conn } => {

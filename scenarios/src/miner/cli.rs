@@ -1,8 +1,9 @@
 //! `faultline miner ...`: the bitcoin miner's three real programs (systems/miner/SPEC.md
 //! §4) on the real runtime over UDP, and its benchmarks.
 //!
-//! - `faultline miner server PORT` prints `Server listening on port <port>` and serves
-//!   forever (PORT 0 picks a free port; the line names it).
+//! - `faultline miner server PORT [--one-chunk]` prints `Server listening on port <port>`
+//!   and serves forever (PORT 0 picks a free port; the line names it). `--one-chunk`
+//!   turns prefetch off: each miner holds one chunk at a time.
 //! - `faultline miner miner HOST:PORT` joins and mines until it loses the server.
 //! - `faultline miner client HOST:PORT MESSAGE MAXNONCE` prints exactly
 //!   `Result <hash> <nonce>` and exits 0, or `Disconnected` and exits 1 if it cannot
@@ -12,11 +13,11 @@
 //! of 2000 ms); every process of one deployment must use the same ones.
 
 use super::bench;
+use crate::{say, tell};
 use anyhow::Context;
 use clap::Subcommand;
 use faultline::real::{RealConfig, Runtime};
 use miner::{ClientNode, Outcome, ServerNode, WorkerNode};
-use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -33,8 +34,9 @@ pub struct LspOpts {
     /// Epochs without a message before a connection is lost (K).
     #[arg(long, default_value_t = lsp::Params::default().epoch_limit)]
     epoch_limit: u32,
-    /// Length of an epoch in milliseconds.
-    #[arg(long, default_value_t = lsp::Params::default().epoch_millis)]
+    /// Length of an epoch in milliseconds (at least 1: a zero epoch would spin a core).
+    #[arg(long, default_value_t = lsp::Params::default().epoch_millis,
+          value_parser = clap::value_parser!(u64).range(1..))]
     epoch_millis: u64,
     /// Sliding window size (and the limit of unacknowledged messages).
     #[arg(long, default_value_t = lsp::Params::default().window_size)]
@@ -61,6 +63,10 @@ enum Command {
         /// Address to bind.
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
+        /// One chunk per miner at a time (no prefetch), as the course's server: for
+        /// miners whose LSP client cannot take a second queued request.
+        #[arg(long)]
+        one_chunk: bool,
         #[command(flatten)]
         lsp: LspOpts,
     },
@@ -112,7 +118,18 @@ enum BenchCommand {
 /// Run the command; returns the process exit code.
 pub fn main(args: Args) -> anyhow::Result<i32> {
     match args.command {
-        Command::Server { port, bind, lsp } => server(SocketAddr::new(bind, port), lsp.params()),
+        Command::Server {
+            port,
+            bind,
+            one_chunk,
+            lsp,
+        } => {
+            let cfg = miner::scheduler::Config {
+                prefetch: !one_chunk,
+                ..Default::default()
+            };
+            server(SocketAddr::new(bind, port), lsp.params(), cfg)
+        }
         Command::Miner { hostport, lsp } => worker(&hostport, lsp.params()),
         Command::Client {
             hostport,
@@ -123,14 +140,14 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
         Command::Bench(BenchCommand::Hash { seconds, json }) => {
             let b = bench::hash(Duration::from_secs_f64(seconds));
             if json {
-                println!("{}", serde_json::to_string(&b)?);
+                say!("{}", serde_json::to_string(&b)?);
             } else {
-                println!("miner hash loop: {:.2} M hashes/s", b.loop_rate / 1e6);
-                println!(
+                say!("miner hash loop: {:.2} M hashes/s", b.loop_rate / 1e6);
+                say!(
                     "plain sha2:      {:.2} M digests/s (one-block message)",
                     b.plain_rate / 1e6
                 );
-                println!(
+                say!(
                     "ratio:           {:.1}% (target >= 80%), median of {} rounds",
                     b.ratio * 100.0,
                     b.rounds
@@ -146,9 +163,9 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             for n in miners {
                 let r = bench::end_to_end(nonces, n)?;
                 if json {
-                    println!("{}", serde_json::to_string(&r)?);
+                    say!("{}", serde_json::to_string(&r)?);
                 } else {
-                    println!(
+                    say!(
                         "{} miner(s): {} nonces in {:.3} s = {:.2} M nonces/s",
                         r.miners,
                         r.nonces,
@@ -188,7 +205,11 @@ fn outbound<N: faultline::Node + 'static>(seed: u64) -> anyhow::Result<Runtime<N
     Runtime::new(config).context("cannot open a UDP socket")
 }
 
-fn server(bind: SocketAddr, params: lsp::Params) -> anyhow::Result<i32> {
+fn server(
+    bind: SocketAddr,
+    params: lsp::Params,
+    cfg: miner::scheduler::Config,
+) -> anyhow::Result<i32> {
     let config = RealConfig {
         udp_bind: Some(bind),
         seed: process_seed(),
@@ -197,9 +218,8 @@ fn server(bind: SocketAddr, params: lsp::Params) -> anyhow::Result<i32> {
     let mut rt: Runtime<ServerNode> =
         Runtime::new(config).with_context(|| format!("cannot listen on {bind}"))?;
     let port = rt.local_udp_addr().map_or(bind.port(), |a| a.port());
-    println!("Server listening on port {port}");
-    std::io::stdout().flush()?;
-    rt.start(ServerNode::new(params, miner::scheduler::Config::default()));
+    say!("Server listening on port {port}");
+    rt.start(ServerNode::new(params, cfg));
     rt.run_until(|_| false, None)?;
     Ok(0)
 }
@@ -212,9 +232,9 @@ fn worker(hostport: &str, params: lsp::Params) -> anyhow::Result<i32> {
     rt.run_until(|w| w.worker().is_some_and(|w| w.is_stopped()), None)?;
     let joined = rt.node().worker().is_some_and(|w| w.lsp().conn_id() > 0);
     if joined {
-        eprintln!("Lost the server; shutting down");
+        tell!("Lost the server; shutting down");
     } else {
-        eprintln!("Failed to join with server: no answer from {server}");
+        tell!("Failed to join with server: no answer from {server}");
     }
     Ok(1)
 }
@@ -226,7 +246,7 @@ fn client(
     params: lsp::Params,
 ) -> anyhow::Result<i32> {
     let Ok(upper) = maxnonce.parse::<u64>() else {
-        println!("{maxnonce} is not a number.");
+        say!("{maxnonce} is not a number.");
         return Ok(2);
     };
     let server = resolve(hostport)?;
@@ -237,15 +257,14 @@ fn client(
     rt.run_until(|n| outcome(n).is_some(), None)?;
     match outcome(rt.node_mut()) {
         Some(Outcome::Result(best)) => {
-            println!("Result {} {}", best.hash, best.nonce);
-            std::io::stdout().flush()?;
+            say!("Result {} {}", best.hash, best.nonce);
             // Let the close finish (our acks reach the server) for up to one epoch.
             let done = |c: &mut ClientNode| c.client().is_none_or(|c| c.is_done());
             rt.run_until(done, Some(params.epoch()))?;
             Ok(0)
         }
         _ => {
-            println!("Disconnected");
+            say!("Disconnected");
             Ok(1)
         }
     }

@@ -233,12 +233,14 @@ impl Checker<MinerEvent> for MinerChecker {
                     },
                 )?;
             }
-            MinerEvent::ClientLost { conn } => {
+            MinerEvent::ClientLost { conn } | MinerEvent::NoHonestMiner { conn } => {
                 self.lost.insert(*conn);
                 self.reqs.retain(|_, r| r.conn != *conn);
                 self.observed.clients_lost += 1;
             }
-            MinerEvent::MinerLost { .. } => self.observed.miners_lost += 1,
+            MinerEvent::MinerLost { .. } | MinerEvent::MinerQuarantined { .. } => {
+                self.observed.miners_lost += 1
+            }
             MinerEvent::ClientRequest { data, upper } => {
                 let obs = &mut self.observed;
                 obs.runs.push(ClientRun {

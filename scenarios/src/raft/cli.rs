@@ -11,6 +11,7 @@
 //! - `faultline raft bench-snapshots`: a real 3-node cluster over 100,000 operations with
 //!   and without snapshots (see [`super::snapshot_bench`]).
 
+use crate::{say, tell};
 use anyhow::{bail, Context};
 use faultline::real::{RealConfig, Runtime};
 use raft::{ClientConfig, Config, Event, KvClient, KvServer, Op, RaftEvent, Reply};
@@ -123,7 +124,10 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
                 snapshot_every,
                 ..Config::default()
             };
-            cfg.validate().map_err(anyhow::Error::msg)?;
+            if let Err(why) = cfg.validate() {
+                tell!("faultline raft node: {why}");
+                return Ok(2);
+            }
             node(id, &cluster, storage, cfg, seed)
         }
         Command::Kv {
@@ -159,10 +163,12 @@ fn node(
     seed: Option<u64>,
 ) -> anyhow::Result<i32> {
     let Some(&bind) = cluster.get(id as usize) else {
-        bail!(
-            "--id {id} is not an index of --cluster ({} servers)",
-            cluster.len()
+        tell!(
+            "faultline raft node: --id {id} is not an index of --cluster ({} servers: 0..={})",
+            cluster.len(),
+            cluster.len() - 1
         );
+        return Ok(2);
     };
     let config = RealConfig {
         udp_bind: Some(bind),
@@ -182,10 +188,10 @@ fn node(
     let peers: Vec<faultline::Addr> = cluster.iter().map(|&a| rt.peer(a)).collect();
     rt.on_history(move |e: &Event| match e {
         Event::Raft(RaftEvent::Started { term, log_len }) => {
-            eprintln!("raft node {id}: started at term {term} with {log_len} log entries")
+            tell!("raft node {id}: started at term {term} with {log_len} log entries")
         }
         Event::Raft(RaftEvent::BecameLeader { term, .. }) => {
-            eprintln!("raft node {id}: leader of term {term}")
+            tell!("raft node {id}: leader of term {term}")
         }
         Event::Raft(RaftEvent::Snapshot {
             how, index, term, ..
@@ -195,7 +201,7 @@ fn node(
         _ => {}
     });
     rt.start(KvServer::new(cfg, id, peers));
-    eprintln!("raft node {id}: serving on udp {bind}");
+    tell!("raft node {id}: serving on udp {bind}");
     rt.run_until(|_| false, None)?;
     Ok(0)
 }
@@ -218,17 +224,17 @@ fn kv(cluster: &[SocketAddr], op: KvOp, timeout: Duration) -> anyhow::Result<i32
     rt.with_node(|c, ctx| c.submit(ctx, input));
     let done = rt.run_until(|c| c.is_idle(), Some(timeout))?;
     if !done {
-        eprintln!("faultline raft kv: no answer within {timeout:?}");
+        tell!("faultline raft kv: no answer within {timeout:?}");
         return Ok(1);
     }
     let answer = rt.node().last_output().cloned().map(|(_, o)| o);
     let from = rt.node().answered_by().and_then(|a| rt.resolve(a));
     if let Some(from) = from {
-        eprintln!("answered by {from}");
+        tell!("answered by {from}");
     }
     match answer {
-        Some(Reply::Value(v)) => println!("{v}"),
-        Some(Reply::Done) => println!("ok"),
+        Some(Reply::Value(v)) => say!("{v}"),
+        Some(Reply::Done) => say!("ok"),
         None => bail!("the client finished without an answer"),
     }
     Ok(0)
@@ -237,11 +243,11 @@ fn kv(cluster: &[SocketAddr], op: KvOp, timeout: Duration) -> anyhow::Result<i32
 fn bench(seeds: u64, json: bool) -> anyhow::Result<i32> {
     let b = super::bench::run(seeds);
     if json {
-        println!("{}", serde_json::to_string_pretty(&b)?);
+        say!("{}", serde_json::to_string_pretty(&b)?);
         return Ok(0);
     }
     for c in &b.checker {
-        println!(
+        say!(
             "checker  {:<24} {} ops, {} clients, {} keys: {} in {:.3} ms",
             c.scenario,
             c.ops,
@@ -255,12 +261,13 @@ fn bench(seeds: u64, json: bool) -> anyhow::Result<i32> {
             c.check_seconds * 1e3
         );
     }
-    println!(
+    say!(
         "sim      raft-kv-swarm whole runs (20 s simulated each): {:.1} seeds/s over {} seeds",
-        b.seeds_per_second, b.seeds
+        b.seeds_per_second,
+        b.seeds
     );
     for (name, f) in [("idle", &b.idle), ("load", &b.load)] {
-        println!(
+        say!(
             "sim      5 servers {name:<4}: {:.0} s simulated in {:.3} s wall: {} events, {:.0} events/s, {:.0} simulated s per wall s, {} client ops",
             f.sim_seconds, f.wall_seconds, f.events, f.events_per_second, f.sim_seconds_per_wall_second, f.client_ops
         );

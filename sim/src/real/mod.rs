@@ -107,6 +107,7 @@ pub mod timers;
 pub mod udp;
 
 pub use external::{External, ExternalCall};
+pub use peers::MAX_SEEN_PEERS;
 pub use runtime::{RealStats, Runtime};
 pub use tcp::StreamStats;
 

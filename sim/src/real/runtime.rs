@@ -14,7 +14,7 @@ use crate::storage::Storage;
 use crate::time::{duration_nanos, Time};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -102,7 +102,9 @@ impl<N: Node> Runtime<N> {
                 let (file, durable, recovery) = StorageFile::open(dir)?;
                 if recovery.dropped_tail_bytes > 0 {
                     // A sync that never returned: nothing acted on it (see `persist`).
-                    eprintln!(
+                    // A log line that cannot be written (a closed stderr) is dropped.
+                    let _ = writeln!(
+                        std::io::stderr(),
                         "storage {}: dropped an unfinished last write ({} bytes)",
                         file.path().display(),
                         recovery.dropped_tail_bytes
@@ -339,7 +341,7 @@ impl<N: Node> Runtime<N> {
             return false;
         };
         self.stats.datagrams_received += 1;
-        let from = self.peers.peer(from);
+        let from = self.peers.seen(from);
         self.deliver(|node, ctx| node.on_datagram(ctx, from, &data));
         true
     }

@@ -312,7 +312,7 @@ impl Streams {
                     self.stats.accepted += 1;
                     return Some(StreamEvent::Accepted {
                         stream,
-                        from: peers.peer(from),
+                        from: peers.seen(from),
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.listener_ready = false,

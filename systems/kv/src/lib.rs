@@ -28,4 +28,4 @@ pub mod store;
 
 pub use event::{KvEvent, QueueOutcome};
 pub use node::{ServerNode, ServerTimer};
-pub use server::{Bug, History, Server, ServerStats, QUEUE_MAX_MESSAGES};
+pub use server::{Bug, History, Server, ServerStats, QUEUE_MAX_BYTES, QUEUE_MAX_MESSAGES};

@@ -2,7 +2,7 @@
 //! malformed lines and the 500-message queue, checked effect by effect.
 
 use faultline::{derive_rng, Addr, CloseReason, Ctx, Effect, NodeIo, Storage, StreamId, Time};
-use kv::{KvEvent, QueueOutcome, Server, QUEUE_MAX_MESSAGES};
+use kv::{History, KvEvent, QueueOutcome, Server, QUEUE_MAX_BYTES, QUEUE_MAX_MESSAGES};
 
 struct Rig {
     io: NodeIo<KvEvent>,
@@ -231,4 +231,29 @@ fn counts_history_skips_per_message_events_but_drops_the_same() {
         "only the Joined event"
     );
     assert!(matches!(rig.history[0], KvEvent::Joined { .. }));
+}
+
+#[test]
+fn a_never_reading_client_asking_for_a_big_value_holds_a_bounded_number_of_bytes() {
+    let mut rig = Rig::new();
+    rig.server = Server::with_history(History::Counts);
+    // A window of nothing: every reply queues.
+    let c = rig.accept(1, 0);
+    // Nearly the longest line a request may be (1 MiB).
+    let value = "v".repeat((1 << 20) - 100);
+    rig.send(c, &format!("Put:big:{value}\n"));
+    // 500 Gets of a 1 MiB value: 500 MiB of replies if the queue held them all.
+    rig.send(c, &"Get:big\n".repeat(QUEUE_MAX_MESSAGES));
+    let stats = rig.server.stats();
+    let queued = stats.buffered_bytes as usize;
+    assert!(
+        queued <= QUEUE_MAX_BYTES + (1 << 20) + 16,
+        "{queued} bytes queued for one client"
+    );
+    assert!(stats.queued_now >= 3, "{stats:?}");
+    assert_eq!(
+        stats.queued_now + stats.messages_dropped,
+        QUEUE_MAX_MESSAGES as u64,
+        "every reply is queued or counted as dropped: {stats:?}"
+    );
 }

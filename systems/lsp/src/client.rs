@@ -129,16 +129,18 @@ impl ClientEndpoint {
     }
 
     /// Queue `payload` for the server (never blocks). Allowed while connecting: it goes
-    /// out once connected. Errors once lost, failed or closed.
+    /// out once connected. Errors once lost, failed or closed, and
+    /// [`LspError::Full`] while the connection holds [`crate::MAX_QUEUED_BYTES`]
+    /// unacknowledged.
     pub fn write<E>(&mut self, ctx: &mut Ctx<'_, E>, payload: Vec<u8>) -> Result<(), LspError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(LspError::TooLarge(payload.len()));
         }
         match self.state {
             State::Connecting if self.close_requested => return Err(LspError::Closed),
-            State::Connecting => self.conn.write(payload),
+            State::Connecting => self.conn.write(payload).map_err(LspError::Full)?,
             State::Connected => {
-                self.conn.write(payload);
+                self.conn.write(payload).map_err(LspError::Full)?;
                 self.conn.pump(&self.params, &mut self.stats, &mut self.out);
                 self.flush(ctx);
             }

@@ -4,7 +4,7 @@
 //! heartbeats and loss detection (§8). Pure: it only fills an outbox of [`Message`]s.
 //! Sections are those of `SPEC.md`.
 
-use crate::params::{Bug, Params};
+use crate::params::{Bug, Params, MAX_PAYLOAD, MAX_QUEUED_BYTES};
 use crate::stats::Stats;
 use crate::wire::{Message, MsgType};
 use std::collections::{BTreeMap, VecDeque};
@@ -46,6 +46,8 @@ pub(crate) struct Conn {
     /// Arrived early, waiting for the gap before them to fill.
     early: BTreeMap<i64, Vec<u8>>,
     silent_epochs: u32,
+    /// Payload bytes in `queue` and `unacked` together.
+    held_bytes: usize,
     /// Some Data went out (first send or resend) since the last epoch.
     sent_data: bool,
 }
@@ -61,6 +63,7 @@ impl Conn {
             expect: isn + 1,
             early: BTreeMap::new(),
             silent_epochs: 0,
+            held_bytes: 0,
             sent_data: false,
         }
     }
@@ -88,10 +91,16 @@ impl Conn {
         self.unacked.keys().next_back().copied()
     }
 
-    /// Queue a payload; it gets the next sequence number.
-    pub fn write(&mut self, payload: Vec<u8>) {
+    /// Queue a payload; it gets the next sequence number. Refused (with the bytes held)
+    /// if the connection already holds [`MAX_QUEUED_BYTES`] not yet acknowledged.
+    pub fn write(&mut self, payload: Vec<u8>) -> Result<(), usize> {
+        if self.held_bytes >= MAX_QUEUED_BYTES {
+            return Err(self.held_bytes);
+        }
+        self.held_bytes += payload.len();
         self.queue.push_back((self.next_seq, payload));
         self.next_seq += 1;
+        Ok(())
     }
 
     /// Send every queued message the window and the unacked limit allow (SPEC.md §6).
@@ -127,7 +136,11 @@ impl Conn {
     /// `(Ack, id, sn)`: acknowledges exactly `sn`; 0 is a heartbeat. Returns false if `sn`
     /// was never sent (the caller counts it).
     pub fn on_ack(&mut self, seq: i64) -> bool {
-        if seq == 0 || self.unacked.remove(&seq).is_some() {
+        if seq == 0 {
+            return true;
+        }
+        if let Some(u) = self.unacked.remove(&seq) {
+            self.held_bytes -= u.payload.len();
             return true;
         }
         // An Ack of something sent and acked before is a harmless duplicate.
@@ -137,7 +150,8 @@ impl Conn {
     /// `(CAck, id, sn)`: acknowledges everything sent up to `sn`.
     pub fn on_cack(&mut self, seq: i64) -> bool {
         let keep = self.unacked.split_off(&seq.saturating_add(1));
-        self.unacked = keep;
+        let acked = std::mem::replace(&mut self.unacked, keep);
+        self.held_bytes -= acked.values().map(|u| u.payload.len()).sum::<usize>();
         seq < self.next_seq
     }
 
@@ -261,6 +275,7 @@ impl Conn {
     pub fn discard_outgoing(&mut self) {
         self.queue.clear();
         self.unacked.clear();
+        self.held_bytes = 0;
     }
 }
 
@@ -278,6 +293,12 @@ pub(crate) fn validate_data(msg: Message, stats: &mut Stats, params: &Params) ->
     if payload.len() > size {
         payload.truncate(size);
         stats.truncated += 1;
+    }
+    // No conforming sender writes more than MAX_PAYLOAD, and our own write refuses it, so
+    // accepting one would ack data whose echo could never be sent (SPEC.md §7).
+    if payload.len() > MAX_PAYLOAD {
+        stats.malformed += 1;
+        return None;
     }
     if crate::checksum(msg.conn_id, msg.seq_num, msg.size, &payload) != msg.checksum
         && !params.bugs.has(Bug::ChecksumUnchecked)
@@ -309,7 +330,7 @@ mod tests {
         let mut c = Conn::new(1, 10);
         let (mut st, mut out) = (Stats::default(), Vec::new());
         for i in 0..6 {
-            c.write(vec![i]);
+            c.write(vec![i]).unwrap();
         }
         c.pump(&p, &mut st, &mut out);
         assert_eq!(seqs(&out, MsgType::Data), vec![11, 12], "M = 2 limits");
@@ -336,7 +357,7 @@ mod tests {
         let mut c = Conn::new(1, 0);
         let (mut st, mut out) = (Stats::default(), Vec::new());
         for i in 0..5 {
-            c.write(vec![i]);
+            c.write(vec![i]).unwrap();
         }
         c.pump(&p, &mut st, &mut out);
         assert!(c.on_cack(3));
@@ -351,7 +372,7 @@ mod tests {
         let p = params(1, 1, 100);
         let mut c = Conn::new(1, 0);
         let (mut st, mut out) = (Stats::default(), Vec::new());
-        c.write(b"x".to_vec());
+        c.write(b"x".to_vec()).unwrap();
         c.pump(&p, &mut st, &mut out);
         let mut resent_at = Vec::new();
         for epoch in 1..=20 {
@@ -372,7 +393,7 @@ mod tests {
         let p = params(1, 1, 2);
         let mut c = Conn::new(1, 0);
         let (mut st, mut out) = (Stats::default(), Vec::new());
-        c.write(b"x".to_vec());
+        c.write(b"x".to_vec()).unwrap();
         c.pump(&p, &mut st, &mut out);
         let mut resent_at = Vec::new();
         for epoch in 1..=12 {

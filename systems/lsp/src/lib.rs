@@ -85,7 +85,7 @@ pub mod wire;
 
 pub use checksum::checksum;
 pub use client::{ClientEndpoint, ClientEvent};
-pub use params::{Bug, Params, MAX_PAYLOAD, RECV_BUFFER};
+pub use params::{Bug, Params, MAX_ISN, MAX_PAYLOAD, MAX_QUEUED_BYTES, RECV_BUFFER};
 pub use server::{ServerEndpoint, ServerEvent};
 pub use stats::Stats;
 pub use wire::{Message, MsgType};
@@ -101,6 +101,10 @@ pub enum LspError {
     UnknownConn(i64),
     #[error("payload of {0} bytes is larger than the {MAX_PAYLOAD}-byte limit")]
     TooLarge(usize),
+    /// The connection already holds [`MAX_QUEUED_BYTES`] unacknowledged: the peer is not
+    /// keeping up (or not acknowledging at all).
+    #[error("the connection holds {0} bytes not yet acknowledged, the most allowed")]
+    Full(usize),
 }
 
 faultline::timer_tags! {

@@ -26,6 +26,19 @@ faultline::planted_bugs! {
 /// JSON header around it is at most about 120, so every message stays below 2000 bytes.
 pub const MAX_PAYLOAD: usize = 1400;
 
+/// The largest initial sequence number a connection may have (SPEC.md §4, §5). A Connect
+/// outside `0..=MAX_ISN` is refused: a negative ISN would number some Data 0, the number
+/// heartbeats use, and one near `i64::MAX` would overflow `isn + 1`. Half the range leaves
+/// 2^62 sequence numbers for the connection's data.
+pub const MAX_ISN: i64 = i64::MAX / 2;
+
+/// The most payload bytes one connection may hold written and not yet acknowledged (its
+/// queue and its unacknowledged messages together). A `write` past it is refused with
+/// [`crate::LspError::Full`] (back-pressure: the application decides, for example to
+/// close the connection), so a peer that never acknowledges cannot grow our memory
+/// without bound (SPEC.md §6).
+pub const MAX_QUEUED_BYTES: usize = 1 << 20;
+
 /// A receive buffer large enough for every datagram LSP sends.
 pub const RECV_BUFFER: usize = 2000;
 

@@ -1,7 +1,7 @@
 //! The server end of LSP (SPEC.md §4, §10): many connections, one epoch timer.
 
 use crate::conn::{Conn, Epoch};
-use crate::params::{Params, MAX_PAYLOAD};
+use crate::params::{Params, MAX_ISN, MAX_PAYLOAD};
 use crate::stats::Stats;
 use crate::wire::{Message, MsgType};
 use crate::LspError;
@@ -115,7 +115,9 @@ impl ServerEndpoint {
         self.events.pop_front()
     }
 
-    /// Queue `payload` for `conn` (never blocks).
+    /// Queue `payload` for `conn` (never blocks). [`LspError::Full`] while `conn` holds
+    /// [`crate::MAX_QUEUED_BYTES`] unacknowledged: the peer is not keeping up, and the
+    /// application chooses what to do (our echo server closes the connection).
     pub fn write<E>(
         &mut self,
         ctx: &mut Ctx<'_, E>,
@@ -133,7 +135,7 @@ impl ServerEndpoint {
             Some(_) => return Err(LspError::Closed),
             None => return Err(LspError::UnknownConn(conn)),
         };
-        peer.conn.write(payload);
+        peer.conn.write(payload).map_err(LspError::Full)?;
         peer.conn.pump(&self.params, &mut self.stats, &mut self.out);
         let to = peer.addr;
         self.flush(ctx, to);
@@ -223,6 +225,11 @@ impl ServerEndpoint {
     }
 
     fn on_connect(&mut self, from: Addr, isn: i64) {
+        if !(0..=MAX_ISN).contains(&isn) {
+            // Its data would be numbered from 0 (the heartbeat's number) or overflow.
+            self.stats.malformed += 1;
+            return;
+        }
         if let Some(&(id, first_isn)) = self.by_addr.get(&from) {
             // Never a second connection per address; re-ack in case the Ack was lost
             // (SPEC.md §4). The repeat is also a message from the peer: it is alive (§8b).

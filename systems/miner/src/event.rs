@@ -19,6 +19,12 @@ pub enum MinerEvent {
     MinerLost { conn: i64 },
     /// Server: client `conn` was lost (its requests are forgotten).
     ClientLost { conn: i64 },
+    /// Server: miner `conn` sent a wrong result (a nonce outside its chunk, or a hash that
+    /// is not its nonce's): it gets no more work and its connection is closed.
+    MinerQuarantined { conn: i64 },
+    /// Server: client `conn` is disconnected because the last miner was quarantined and
+    /// no honest miner is left to answer it (its requests are forgotten).
+    NoHonestMiner { conn: i64 },
     /// Server: client `conn` asked for `[lower, upper]` of `data`; it is request `req`.
     RequestIn {
         conn: i64,

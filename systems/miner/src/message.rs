@@ -10,7 +10,7 @@
 //! a known `Type`, numbers that fit a u64 and `Lower <= Upper` for a Request. Anything else
 //! is a [`DecodeError`], never a panic: the caller drops it and counts it.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// One miner protocol message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub enum Message {
 }
 
 /// The Go struct as it appears on the wire. Field order is the JSON order.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[allow(non_snake_case)]
 struct Wire {
     Type: u8,
@@ -37,6 +37,51 @@ struct Wire {
     Upper: u64,
     Hash: u64,
     Nonce: u64,
+}
+
+impl Wire {
+    /// The bytes Go's `json.Marshal` writes for this struct: fields in order, no spaces, and
+    /// strings escaped as Go escapes them (see [`push_go_string`]), so the payload, and with
+    /// it LSP's Size and Checksum, is byte for byte what a Go program sends.
+    fn encode_as_go(&self) -> Vec<u8> {
+        let mut out = String::with_capacity(80 + self.Data.len());
+        out.push_str(&format!("{{\"Type\":{},\"Data\":", self.Type));
+        push_go_string(&mut out, &self.Data);
+        out.push_str(&format!(
+            ",\"Lower\":{},\"Upper\":{},\"Hash\":{},\"Nonce\":{}}}",
+            self.Lower, self.Upper, self.Hash, self.Nonce
+        ));
+        out.into_bytes()
+    }
+}
+
+/// Append `s` as a JSON string the way Go's `encoding/json` (1.19) writes it: `"` and `\`
+/// escaped; `\n`, `\r`, `\t` short; every other control character as `\u00XX` (so
+/// backspace is `\u0008` and form feed `\u000c`, where serde_json writes `\b` and `\f`);
+/// `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026` (Go's HTML-safe default); U+2028 and
+/// U+2029 as `\u2028`, `\u2029`; everything else as is.
+fn push_go_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 || c == '<' || c == '>' || c == '&' => {
+                let b = c as u32 as u8;
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 0xf) as usize] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Why a payload is not a miner message.
@@ -83,8 +128,7 @@ impl Message {
                 Nonce: *nonce,
             },
         };
-        // Serializing a struct of strings and integers cannot fail.
-        serde_json::to_vec(&wire).expect("a Wire always serializes")
+        wire.encode_as_go()
     }
 
     /// Parse one payload. Malformed input is an error, never a panic.
@@ -114,6 +158,48 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_gos_encoding_json_writes_them() {
+        let data = "a<b>&c\u{2028}\u{2029}\u{8}\u{c}\n\r\t\"\\\u{1}\u{1f}\u{7f}é€😀";
+        let m = Message::Request {
+            data: data.to_string(),
+            lower: 1,
+            upper: 2,
+        };
+        // As Go 1.19's json.Marshal writes it: DEL and non-ASCII go out as they are.
+        let want = concat!(
+            r#"{"Type":1,"Data":"a\u003cb\u003e\u0026c\u2028\u2029\u0008\u000c\n\r\t\"\\"#,
+            r#"\u0001\u001f"#,
+            "\u{7f}é€😀",
+            r#"","Lower":1,"Upper":2,"Hash":0,"Nonce":0}"#
+        );
+        assert_eq!(String::from_utf8(m.encode()).unwrap(), want);
+        assert_eq!(Message::decode(want.as_bytes()), Ok(m));
+    }
+
+    #[test]
+    fn every_character_round_trips_and_plain_text_matches_serde_json() {
+        for c in (0u32..0x3000)
+            .chain([0xfffd, 0x10ffff])
+            .filter_map(char::from_u32)
+        {
+            let data = format!("x{c}y");
+            let m = Message::Request {
+                data: data.clone(),
+                lower: 0,
+                upper: 0,
+            };
+            let bytes = m.encode();
+            assert_eq!(Message::decode(&bytes), Ok(m), "{c:?}");
+            let go_specific = (c as u32) < 0x20 || "<>&\u{2028}\u{2029}".contains(c);
+            if !go_specific {
+                let serde = serde_json::to_string(&data).unwrap();
+                let text = String::from_utf8(bytes).unwrap();
+                assert!(text.contains(&format!("\"Data\":{serde},")), "{c:?}");
+            }
+        }
+    }
 
     #[test]
     fn encodes_fields_in_go_order() {

@@ -135,9 +135,12 @@ pub enum ResultOutcome<C> {
     /// The result is for work nobody needs any more (a lost client's request, or a chunk
     /// whose other copy returned first): ignored.
     Stale,
-    /// The miner had no job, or the nonce is outside its chunk: dropped (and a bad
-    /// chunk goes back to its request).
+    /// The miner had no job: dropped.
     Rejected,
+    /// The result is wrong for the chunk the miner held (a nonce outside it, or a hash
+    /// that is not the nonce's): dropped, and the chunk goes back to its request. The
+    /// miner is lying or broken.
+    Wrong,
 }
 
 /// Counters, for reports.
@@ -332,6 +335,17 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
     }
 
     /// A client is lost: forget its requests (results of their chunks will be stale).
+    /// Clients with a request not yet answered, each once.
+    pub fn waiting_clients(&self) -> Vec<C> {
+        let mut out: Vec<C> = Vec::new();
+        for r in self.requests.values() {
+            if !out.contains(&r.client) {
+                out.push(r.client);
+            }
+        }
+        out
+    }
+
     pub fn remove_client(&mut self, client: C) {
         self.requests.retain(|_, r| r.client != client);
     }
@@ -382,7 +396,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
         if best.nonce < lo || best.nonce > hi {
             self.stats.rejected_results += 1;
             self.drop_holder(req, lo, hi, miner);
-            return ResultOutcome::Rejected;
+            return ResultOutcome::Wrong;
         }
         let Some(request) = self.requests.get_mut(&req) else {
             self.stats.stale_results += 1;
@@ -400,7 +414,7 @@ impl<C: Copy + Ord, M: Copy + Ord> Scheduler<C, M> {
         if crate::hash::hash(&request.data, best.nonce) != best.hash {
             self.stats.rejected_results += 1;
             self.drop_holder(req, lo, hi, miner);
-            return ResultOutcome::Rejected;
+            return ResultOutcome::Wrong;
         }
         self.time_chunk(miner, len(lo, hi), elapsed);
         let request = self.requests.get_mut(&req).expect("looked up above");

@@ -12,7 +12,7 @@ use crate::hash::Best;
 use crate::message::Message;
 use crate::scheduler::{self, ResultOutcome, Scheduler};
 use crate::worker::MinerTimer;
-use faultline::{Addr, Ctx, Node, TimerId};
+use faultline::{Addr, Ctx, Node, Time, TimerId};
 use lsp::{Params, ServerEndpoint, ServerEvent};
 use std::collections::BTreeMap;
 
@@ -37,6 +37,10 @@ pub struct ServerStats {
     pub unexpected: u64,
     /// Requests whose message is too long to send to a miner in one LSP payload.
     pub too_large: u64,
+    /// Miners caught sending a wrong result, and so never given work again.
+    pub miners_quarantined: u64,
+    /// Clients disconnected because no honest miner was left to answer them.
+    pub clients_without_miners: u64,
 }
 
 /// Whether every job of a request for `data` fits one LSP payload (the widest range
@@ -56,6 +60,8 @@ pub struct Server {
     sched: Scheduler<i64, i64>,
     roles: BTreeMap<i64, Role>,
     stats: ServerStats,
+    /// When the last miner was quarantined, if no miner has joined since.
+    orphaned_since: Option<Time>,
 }
 
 impl Server {
@@ -66,6 +72,7 @@ impl Server {
             sched: Scheduler::new(cfg),
             roles: BTreeMap::new(),
             stats: ServerStats::default(),
+            orphaned_since: None,
         }
     }
 
@@ -90,6 +97,9 @@ impl Server {
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId) -> bool {
         let mine = self.lsp.on_timer(ctx, timer);
         self.pump(ctx);
+        if mine {
+            self.fail_orphans(ctx);
+        }
         mine
     }
 
@@ -125,6 +135,7 @@ impl Server {
             (Role::Unknown, Message::Join) => {
                 self.roles.insert(conn, Role::Miner);
                 self.sched.add_miner(conn);
+                self.orphaned_since = None;
                 self.stats.miners_joined += 1;
                 ctx.record(MinerEvent::MinerJoined { conn });
             }
@@ -155,6 +166,10 @@ impl Server {
                     ResultOutcome::Answer(answer) => self.answer(ctx, answer),
                     ResultOutcome::Stale => {}
                     ResultOutcome::Rejected => self.stats.unexpected += 1,
+                    ResultOutcome::Wrong => {
+                        self.stats.unexpected += 1;
+                        self.quarantine(ctx, conn);
+                    }
                 }
             }
             _ => self.stats.unexpected += 1,
@@ -184,6 +199,49 @@ impl Server {
                 hash: best.hash,
                 nonce: best.nonce,
             });
+        }
+    }
+
+    /// A miner whose result is wrong is lying or broken (SPEC.md §6): its chunks go back
+    /// to their requests, it never gets work again, and its connection is closed. Were it
+    /// kept, the same chunk would go back to it again and again. If that leaves no miner,
+    /// and none joins within an LSP loss timeout, the clients still waiting are
+    /// disconnected (they print `Disconnected`) rather than left waiting for an honest
+    /// miner that may never come ([`Server::fail_orphans`]).
+    ///
+    /// A *valid* result that is not the minimum (a nonce inside the chunk, with that
+    /// nonce's true hash, but not the smallest) cannot be told from an honest one without
+    /// redoing the chunk's work; catching such a miner would take spot checks (re-mining a
+    /// random sample of chunks on another miner), which this server does not do.
+    fn quarantine(&mut self, ctx: &mut Ctx<'_, MinerEvent>, conn: i64) {
+        self.roles.remove(&conn);
+        self.sched.remove_miner(conn);
+        self.stats.miners_quarantined += 1;
+        ctx.record(MinerEvent::MinerQuarantined { conn });
+        let _ = self.lsp.close_conn(ctx, conn);
+        if self.sched.miner_count() == 0 {
+            self.orphaned_since = Some(ctx.now());
+        }
+    }
+
+    /// Every epoch: if the last miner was quarantined at least EpochLimit epochs ago and
+    /// no miner has joined since, disconnect the clients still waiting.
+    fn fail_orphans(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
+        let Some(since) = self.orphaned_since else {
+            return;
+        };
+        let params = self.lsp.params();
+        let grace = params.epoch().saturating_mul(params.epoch_limit.max(1));
+        if ctx.now().since(since) < grace {
+            return;
+        }
+        self.orphaned_since = None;
+        for client in self.sched.waiting_clients() {
+            self.sched.remove_client(client);
+            self.roles.remove(&client);
+            self.stats.clients_without_miners += 1;
+            ctx.record(MinerEvent::NoHonestMiner { conn: client });
+            let _ = self.lsp.close_conn(ctx, client);
         }
     }
 

@@ -34,14 +34,31 @@ pub struct WorkerStats {
     pub malformed: u64,
 }
 
+/// Nonces a real miner hashes in one handler call before it lets its event loop run:
+/// under a millisecond at tens of millions of hashes per second, about 15 ms on a machine
+/// so loaded that it does one million, so the miner never falls silent for an epoch.
+pub const SLICE_NONCES: u64 = 1 << 14;
+
+/// A request being mined for real, one slice per handler call.
+struct Mining {
+    data: String,
+    lower: u64,
+    upper: u64,
+    /// The first nonce not yet hashed.
+    next: u64,
+    best: Option<Best>,
+}
+
 /// A miner: one LSP connection to the server.
 pub struct Worker {
     lsp: ClientEndpoint,
-    /// Nonces per second of virtual time; `None` answers at once.
+    /// Nonces per second of virtual time; `None` mines for real.
     rate: Option<u64>,
     queue: VecDeque<(String, u64, u64)>,
-    /// The answer waiting for its work timer.
+    /// The answer waiting for its work timer (simulated rate), or the slice timer of the
+    /// request being mined (real).
     busy: Option<(TimerId, Best, u64, u64)>,
+    mining: Option<(TimerId, Mining)>,
     stopped: bool,
     stats: WorkerStats,
 }
@@ -63,6 +80,7 @@ impl Worker {
             rate,
             queue: VecDeque::new(),
             busy: None,
+            mining: None,
             stopped: false,
             stats: WorkerStats::default(),
         }
@@ -92,6 +110,11 @@ impl Worker {
                 if id == timer {
                     self.busy = None;
                     self.reply(ctx, best, lo, hi);
+                }
+            }
+            if self.mining.as_ref().is_some_and(|(id, _)| *id == timer) {
+                if let Some((_, m)) = self.mining.take() {
+                    self.mine_slice(ctx, m);
                 }
             }
         } else {
@@ -127,30 +150,60 @@ impl Worker {
         if let Some((id, ..)) = self.busy.take() {
             ctx.cancel_timer(id);
         }
+        if let Some((id, _)) = self.mining.take() {
+            ctx.cancel_timer(id);
+        }
         ctx.record(MinerEvent::MinerStopped);
     }
 
     /// Mine queued requests while not waiting on a work timer.
     fn work(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        while !self.stopped && self.busy.is_none() {
+        while !self.stopped && self.busy.is_none() && self.mining.is_none() {
             let Some((data, lo, hi)) = self.queue.pop_front() else {
                 return;
+            };
+            let nonces = hi as u128 - lo as u128 + 1;
+            self.stats.jobs += 1;
+            self.stats.nonces += nonces;
+            let Some(rate) = self.rate else {
+                let m = Mining {
+                    data,
+                    lower: lo,
+                    upper: hi,
+                    next: lo,
+                    best: None,
+                };
+                self.mine_slice(ctx, m);
+                continue;
             };
             let best = Hasher::new(&data)
                 .min_over(lo, hi)
                 .expect("decoded requests have lower <= upper");
-            let nonces = hi as u128 - lo as u128 + 1;
-            self.stats.jobs += 1;
-            self.stats.nonces += nonces;
-            match self.rate {
-                Some(rate) => {
-                    let ns = (nonces * 1_000_000_000 / rate.max(1) as u128)
-                        .clamp(1, u64::MAX as u128) as u64;
-                    let id = ctx.set_timer(Duration::from_nanos(ns), MinerTimer::Work);
-                    self.busy = Some((id, best, lo, hi));
-                }
-                None => self.reply(ctx, best, lo, hi),
-            }
+            let ns =
+                (nonces * 1_000_000_000 / rate.max(1) as u128).clamp(1, u64::MAX as u128) as u64;
+            let id = ctx.set_timer(Duration::from_nanos(ns), MinerTimer::Work);
+            self.busy = Some((id, best, lo, hi));
+        }
+    }
+
+    /// Hash one slice of a real request; answer if it is done, else come back on a timer
+    /// due at once. Between slices the event loop runs: LSP acknowledges, heartbeats and
+    /// notices loss while a long chunk is mined, so the server never sees a busy miner
+    /// fall silent for the length of a chunk (which, on a loaded machine, can pass the
+    /// epoch limit and get a healthy miner dropped).
+    fn mine_slice(&mut self, ctx: &mut Ctx<'_, MinerEvent>, mut m: Mining) {
+        let end = m.next.saturating_add(SLICE_NONCES - 1).min(m.upper);
+        let slice = Hasher::new(&m.data)
+            .min_over(m.next, end)
+            .expect("slices have lower <= upper");
+        m.best = Some(m.best.map_or(slice, |b| b.merge(slice)));
+        if end == m.upper {
+            let best = m.best.expect("set above");
+            self.reply(ctx, best, m.lower, m.upper);
+        } else {
+            m.next = end + 1;
+            let id = ctx.set_timer(Duration::ZERO, MinerTimer::Work);
+            self.mining = Some((id, m));
         }
     }
 

@@ -42,14 +42,127 @@ impl Node for RawPeer {
     }
 }
 
+/// A miner that joins and answers every request at once with a wrong hash.
+struct Liar {
+    server: Addr,
+    lsp: Option<ClientEndpoint>,
+    requests: u64,
+}
+
+impl Liar {
+    fn pump(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
+        let c = self.lsp.as_mut().expect("started");
+        while let Some(e) = c.poll_event() {
+            if let lsp::ClientEvent::Message(bytes) = e {
+                if let Ok(miner::Message::Request { lower, .. }) = miner::Message::decode(&bytes) {
+                    self.requests += 1;
+                    let lie = miner::Message::Result {
+                        hash: 0,
+                        nonce: lower,
+                    };
+                    let _ = c.write(ctx, lie.encode());
+                }
+            }
+        }
+    }
+}
+
+impl Node for Liar {
+    type Event = MinerEvent;
+    type Timer = lsp::LspTimer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
+        let mut c = ClientEndpoint::connect(ctx, self.server, 9, params());
+        c.write(ctx, miner::Message::Join.encode()).expect("queued");
+        self.lsp = Some(c);
+    }
+
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_, MinerEvent>, from: Addr, data: &[u8]) {
+        self.lsp
+            .as_mut()
+            .expect("started")
+            .on_datagram(ctx, from, data);
+        self.pump(ctx);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, timer: TimerId, _: lsp::LspTimer) {
+        self.lsp.as_mut().expect("started").on_timer(ctx, timer);
+        self.pump(ctx);
+    }
+}
+
 faultline::node_kinds! {
-    /// The three roles, or a raw LSP client.
+    /// The three roles, a raw LSP client, or a lying miner.
     #[allow(clippy::large_enum_variant)]
     enum TestNode: MinerEvent {
         Server(ServerNode),
         Worker(WorkerNode),
         Client(ClientNode),
         Raw(RawPeer),
+        Liar(Liar),
+    }
+}
+
+fn liar(server: Addr) -> TestNode {
+    TestNode::Liar(Liar {
+        server,
+        lsp: None,
+        requests: 0,
+    })
+}
+
+fn requests_lied_to(world: &World<TestNode>, addr: Addr) -> u64 {
+    match world.node(addr) {
+        Some(TestNode::Liar(l)) => l.requests,
+        _ => panic!("not a liar"),
+    }
+}
+
+#[test]
+fn a_lying_miner_is_quarantined_and_an_honest_one_answers() {
+    let mut world: World<TestNode> = World::new(5);
+    let server =
+        world.add_node(|_| TestNode::Server(ServerNode::new(params(), Default::default())));
+    let liar = world.add_node(move |_| liar(server));
+    world.add_node(move |_| TestNode::Worker(WorkerNode::new(server, params(), Some(100_000))));
+    let client = world.add_node(move |_| {
+        TestNode::Client(ClientNode::new(server, params(), "truth".into(), 50_000))
+    });
+    world.run_until(Time::from_secs(10)).unwrap();
+    let want = miner::min_hash("truth", 0, 50_000).unwrap();
+    assert_eq!(outcome(&world, client), Some(Outcome::Result(want)));
+    let stats = server_stats(&world);
+    assert_eq!(stats.miners_quarantined, 1, "{stats:?}");
+    // Its first chunk (and at most a prefetched second), never the same chunk again.
+    assert!(
+        requests_lied_to(&world, liar) <= 2,
+        "{}",
+        requests_lied_to(&world, liar)
+    );
+}
+
+#[test]
+fn a_client_is_told_when_only_lying_miners_are_left() {
+    let mut world: World<TestNode> = World::new(6);
+    let server =
+        world.add_node(|_| TestNode::Server(ServerNode::new(params(), Default::default())));
+    let liars = [
+        world.add_node(move |_| liar(server)),
+        world.add_node(move |_| liar(server)),
+    ];
+    let client = world.add_node(move |_| {
+        TestNode::Client(ClientNode::new(server, params(), "nobody".into(), 50_000))
+    });
+    world.run_until(Time::from_secs(10)).unwrap();
+    assert_eq!(outcome(&world, client), Some(Outcome::Disconnected));
+    let stats = server_stats(&world);
+    assert_eq!(
+        (stats.miners_quarantined, stats.clients_without_miners),
+        (2, 1),
+        "{stats:?}"
+    );
+    for l in liars {
+        assert!(requests_lied_to(&world, l) <= 2);
     }
 }
 
@@ -152,7 +265,11 @@ fn server_drops_hostile_payloads_and_keeps_serving() {
     assert_eq!(stats.unexpected, 4, "{stats:?}");
     assert_eq!(stats.miners_joined, 2);
     let want = miner::min_hash("ok", 0, 20_000).unwrap();
-    assert_eq!(outcome(&world, client), Some(Outcome::Result(want)));
+    assert_eq!(
+        outcome(&world, client),
+        Some(Outcome::Result(want)),
+        "{stats:?}"
+    );
 }
 
 #[test]

@@ -381,7 +381,7 @@ fn bad_results_are_rejected_and_their_chunk_requeued() {
                 nonce: job.upper + 1
             }
         ),
-        ResultOutcome::Rejected
+        ResultOutcome::Wrong
     );
     s.check_invariants();
     assert_eq!(s.stats().requeued, 1);
@@ -394,7 +394,7 @@ fn bad_results_are_rejected_and_their_chunk_requeued() {
         nonce: job.lower,
     };
     assert_ne!(crate::hash::hash("x", job.lower), 1);
-    assert_eq!(s.on_result(t, 5, lie), ResultOutcome::Rejected);
+    assert_eq!(s.on_result(t, 5, lie), ResultOutcome::Wrong);
     s.check_invariants();
     assert_eq!(s.stats().rejected_results, 4);
     assert_eq!(s.stats().requeued, 2);

@@ -1,4 +1,4 @@
-//! Output that never panics: a closed stdout or stderr (`faultline run --json | head -c
+//! Output that never panics, for the CLI and the real programs alike: a closed stdout or stderr (`faultline run --json | head -c
 //! 300`) stops the printing, not the program. Once stdout is closed, [`closed`] says so, and
 //! a sweep stops starting runs nobody will read.
 
@@ -31,13 +31,14 @@ pub fn closed() -> bool {
 }
 
 /// `println!` that survives a closed stdout.
+#[macro_export]
 macro_rules! say {
-    ($($t:tt)*) => { $crate::cmd::out::line(format_args!($($t)*)) };
+    ($($t:tt)*) => { $crate::out::line(format_args!($($t)*)) };
 }
 
-/// `eprintln!` that survives a closed stderr.
+/// `eprintln!` that survives a closed stderr: a server's log line that cannot be written
+/// is dropped, and the server goes on serving.
+#[macro_export]
 macro_rules! tell {
-    ($($t:tt)*) => { $crate::cmd::out::eline(format_args!($($t)*)) };
+    ($($t:tt)*) => { $crate::out::eline(format_args!($($t)*)) };
 }
-
-pub(crate) use {say, tell};
