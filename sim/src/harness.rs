@@ -143,7 +143,10 @@ pub struct Report {
 }
 
 /// A number a scenario lets the user (and the shrinker) change: how many clients, how
-/// many operations. The shrinker lowers each towards `min` while the run still fails.
+/// many operations, a timing. The shrinker lowers each size (`shrinks`) towards `min`
+/// while the run still fails; settings (timings, latencies) it leaves as they are.
+///
+/// A pair named `X_min` and `X_max` is a range: `--set X=A..B` sets both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Param {
     pub name: &'static str,
@@ -152,6 +155,32 @@ pub struct Param {
     pub default: u64,
     /// The smallest value that makes sense.
     pub min: u64,
+    /// Whether the shrinker lowers it (a size) or leaves it (a setting).
+    pub shrinks: bool,
+}
+
+impl Param {
+    /// A size the shrinker lowers towards `min` (clients, operations, servers).
+    pub const fn size(name: &'static str, about: &'static str, default: u64, min: u64) -> Param {
+        Param {
+            name,
+            about,
+            default,
+            min,
+            shrinks: true,
+        }
+    }
+
+    /// A setting the shrinker leaves alone (a timing, a latency).
+    pub const fn setting(name: &'static str, about: &'static str, default: u64, min: u64) -> Param {
+        Param {
+            name,
+            about,
+            default,
+            min,
+            shrinks: false,
+        }
+    }
 }
 
 /// One entry of the catalog.
@@ -170,6 +199,12 @@ pub trait Scenario: Send + Sync {
     /// The parameters `spec.params` may set (read with [`RunSpec::param`]).
     fn params(&self) -> Vec<Param> {
         Vec::new()
+    }
+    /// An error if the parameters set in `params` do not go together (an election range
+    /// that ends before it starts). Each is already at least its `min`.
+    fn check_params(&self, params: &BTreeMap<String, u64>) -> Result<(), String> {
+        let _ = params;
+        Ok(())
     }
 }
 

@@ -53,6 +53,10 @@ pub struct SweepArgs {
     /// summary line (`"record": "summary"`).
     #[arg(long)]
     pub json: bool,
+    /// Set a parameter of every scenario swept (see `faultline list --params`), e.g.
+    /// `--set election=150..300`; every scenario named must have it.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }
@@ -80,6 +84,13 @@ pub fn main(args: SweepArgs) -> u8 {
         return usage_error("no scenario named");
     }
     let scenarios: Vec<&dyn Scenario> = chosen.iter().map(|s| s.as_ref()).collect();
+    let mut params = Vec::new();
+    for s in &scenarios {
+        match super::params(*s, &args.sets) {
+            Ok(p) => params.push(p),
+            Err(code) => return code,
+        }
+    }
     let range = match sweep::parse_range(&args.seeds).and_then(sweep::seeds_from_env) {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
@@ -132,6 +143,7 @@ pub fn main(args: SweepArgs) -> u8 {
         limits,
         check_determinism: args.check_determinism,
         stop: &stop,
+        params: params.clone(),
     };
     let swept = sweep::run_plan(&scenarios, &plan, &options, &on_done);
     bar.finish_and_clear();
@@ -148,7 +160,13 @@ pub fn main(args: SweepArgs) -> u8 {
             plan.len()
         )
     });
-    let summary = Summary::of(&scenarios, &range, shard, plan.len(), &swept.runs, stopped);
+    let mut summary = Summary::of(&scenarios, &range, shard, plan.len(), &swept.runs, stopped);
+    summary.params = scenarios
+        .iter()
+        .zip(&params)
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(s, p)| (s.name().to_string(), p.clone()))
+        .collect();
     if args.json {
         say!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {

@@ -140,6 +140,11 @@ pub const DURABLE_COMMIT: Invariant = Invariant::safety(
     "a committed entry survives every server crashing and restarting",
 );
 
+pub const LEADER_AFTER_CRASH: Invariant = Invariant::liveness(
+    "leader-after-crash",
+    "a new leader within the give-up time of the old one crashing",
+);
+
 /// Every invariant of the Raft scenarios.
 pub const ALL: &[Invariant] = &[
     ONE_LEADER_PER_TERM,
@@ -172,6 +177,7 @@ pub const ALL: &[Invariant] = &[
     RPC_COUNT_AGREEMENT,
     RPC_COUNT_IDLE,
     DURABLE_COMMIT,
+    LEADER_AFTER_CRASH,
 ];
 
 #[cfg(test)]

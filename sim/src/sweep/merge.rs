@@ -144,6 +144,7 @@ pub fn merge(findings: Vec<Finding>, summaries: Vec<Summary>) -> Result<Merged, 
             kinds,
             digest: hex::encode(digest),
             stopped: (!stopped.is_empty()).then(|| stopped.join("; ")),
+            params: first.params.clone(),
         },
         missing_shards,
     })
