@@ -2,7 +2,9 @@
 //! scenario by name, budget and parameter options, exit codes.
 
 pub mod merge;
+pub mod metrics;
 pub mod out;
+pub mod report;
 pub mod run;
 pub mod shrink;
 pub mod sweep;

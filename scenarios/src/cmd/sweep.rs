@@ -53,6 +53,15 @@ pub struct SweepArgs {
     /// summary line (`"record": "summary"`).
     #[arg(long)]
     pub json: bool,
+    /// Also print, per scenario and metric, its distribution across the runs: min, p50,
+    /// p90, p99, max and mean (with --json, one `"record": "metrics"` line per scenario
+    /// before the summary).
+    #[arg(long)]
+    pub metrics: bool,
+    /// Write an HTML report (one self-contained file) with each metric's figures,
+    /// histogram and CDF.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
     /// Set a parameter of every scenario swept (see `faultline list --params`), e.g.
     /// `--set election=150..300`; every scenario named must have it.
     #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -167,10 +176,30 @@ pub fn main(args: SweepArgs) -> u8 {
         .filter(|(_, p)| !p.is_empty())
         .map(|(s, p)| (s.name().to_string(), p.clone()))
         .collect();
+    let metrics =
+        (args.metrics || args.report.is_some()).then(|| super::metrics::collect(&swept.runs));
+    if let (true, Some(metrics)) = (args.metrics, &metrics) {
+        for (scenario, by_name) in metrics {
+            if args.json {
+                say!("{}", super::metrics::json(scenario, by_name));
+            } else {
+                for line in super::metrics::text(scenario, by_name) {
+                    say!("{line}");
+                }
+            }
+        }
+    }
     if args.json {
         say!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
         print_counts(&scenarios, &swept.runs, &summary, elapsed);
+    }
+    if let (Some(path), Some(metrics)) = (&args.report, &metrics) {
+        let html = super::report::sweep::html(&summary, metrics);
+        if let Err(e) = super::report::write(path, &html) {
+            return usage_error(&e);
+        }
+        tell!("report: {}", path.display());
     }
     match summary.exit_code() {
         0 => EXIT_OK,
