@@ -37,6 +37,9 @@ pub struct RunSpec {
     pub default_budget: Budget,
     /// Scenario parameters (see [`Scenario::params`]) set away from their defaults.
     pub params: BTreeMap<String, u64>,
+    /// Also write notes to the trace (sends and their fates, history events; see
+    /// [`World::set_trace_notes`]): what a run report draws. Never part of the hash.
+    pub trace_notes: bool,
 }
 
 impl RunSpec {
@@ -74,6 +77,7 @@ impl RunSpec {
             .trace_sink
             .as_ref()
             .map(|s| Box::new(s.clone()) as Box<dyn Write>);
+        world.set_trace_notes(self.trace_notes);
         match (file, sink) {
             (Some(a), Some(b)) => world.set_trace_log(Box::new(Tee(a, b))),
             (Some(log), None) | (None, Some(log)) => world.set_trace_log(log),
@@ -247,6 +251,7 @@ pub fn violation(scenario: &str, spec: &RunSpec, halt: Halt) -> Violation {
         time_ns: halt.at.as_nanos(),
         seed: spec.seed,
         replay: replay_command(scenario, spec),
+        evidence: halt.failure.evidence,
     }
 }
 

@@ -1,10 +1,11 @@
 //! Self-contained HTML reports: one file each, styles and scripts inline, nothing fetched,
 //! so a report opens offline and can be mailed or attached to a CI run.
 //!
-//! [`sweep`] plots a sweep's
+//! [`run`] draws one run as a space-time diagram from its trace; [`sweep`] plots a sweep's
 //! metrics. Both mark what a test needs with `data-*` attributes (lanes, arrows shown,
 //! plots), so a browser check can count exactly what the page shows.
 
+pub mod run;
 pub mod sweep;
 
 /// `text` safe inside HTML text and attribute values.
