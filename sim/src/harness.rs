@@ -187,6 +187,25 @@ impl Param {
     }
 }
 
+/// The `fault_ms` and `heal_ms` parameters of a scenario with a fault phase and a heal
+/// phase of these lengths.
+pub fn phase_params(fault: std::time::Duration, heal: std::time::Duration) -> [Param; 2] {
+    [
+        Param::setting(
+            "fault_ms",
+            "length of the fault phase, ms",
+            fault.as_millis() as u64,
+            0,
+        ),
+        Param::setting(
+            "heal_ms",
+            "length of the heal phase, ms",
+            heal.as_millis() as u64,
+            0,
+        ),
+    ]
+}
+
 /// One entry of the catalog.
 pub trait Scenario: Send + Sync {
     /// Unique name, used on the command line.

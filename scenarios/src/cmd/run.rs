@@ -72,7 +72,7 @@ pub fn main(args: RunArgs) -> u8 {
         }
     }
     if args.json {
-        say!("{}", json(&outcome, finding.as_ref()));
+        say!("{}", json(&outcome, finding.as_ref(), &spec.params));
     } else {
         if let Some(report) = outcome.report() {
             print_report(report, args.check_determinism);
@@ -94,15 +94,23 @@ pub fn main(args: RunArgs) -> u8 {
     }
 }
 
-/// The run as one JSON object: the report (when the run got that far) with `kind`, and the
-/// finding's panic location or divergence.
-fn json(outcome: &Outcome, finding: Option<&Finding>) -> String {
+/// The run as one JSON object: the report (when the run got that far) with `kind`, the
+/// parameters set, and the finding's panic location or divergence.
+fn json(
+    outcome: &Outcome,
+    finding: Option<&Finding>,
+    params: &std::collections::BTreeMap<String, u64>,
+) -> String {
     let mut value = match outcome.report() {
         Some(r) => serde_json::to_value(r).unwrap_or_default(),
         None => serde_json::to_value(finding).unwrap_or_default(),
     };
     if let Some(map) = value.as_object_mut() {
         map.insert("ok".into(), finding.is_none().into());
+        map.insert(
+            "params".into(),
+            serde_json::to_value(params).unwrap_or_default(),
+        );
         map.insert(
             "kind".into(),
             serde_json::to_value(finding.map(|f| f.kind)).unwrap_or_default(),

@@ -337,7 +337,6 @@ impl Scenario for KvScenario {
         }
     }
     fn params(&self) -> Vec<Param> {
-        let ms = |d: Duration| d.as_millis() as u64;
         let mut params = vec![
             Param::size(
                 "servers",
@@ -358,19 +357,11 @@ impl Scenario for KvScenario {
                 self.keys as u64,
                 1,
             ),
-            Param::setting(
-                "fault_ms",
-                "length of the fault phase, ms",
-                ms(self.fault_phase),
-                0,
-            ),
-            Param::setting(
-                "heal_ms",
-                "length of the heal phase, ms",
-                ms(self.heal_phase),
-                0,
-            ),
         ];
+        params.extend(faultline::harness::phase_params(
+            self.fault_phase,
+            self.heal_phase,
+        ));
         params.extend(self.timing.params());
         params
     }
