@@ -407,6 +407,7 @@ pub fn hunt(
         limits: Default::default(),
         check_determinism: false,
         stop: &stop,
+        params: Vec::new(),
     };
     let swept = sweep::run_plan(&refs, &plan, &options, &on_done);
     let elapsed = clock() - start;

@@ -39,9 +39,12 @@ struct Cli {
 enum Command {
     /// List the scenarios, one per line: name, then what it checks.
     List {
-        /// Also show each scenario's budget and the parameters `--set` can change.
+        /// Also show each scenario's budget and the parameters `--set` can change, with
+        /// their defaults.
         #[arg(long)]
         params: bool,
+        /// Only this scenario (its parameters are shown).
+        scenario: Option<String>,
     },
     /// Run one scenario with one seed.
     #[command(
@@ -133,7 +136,7 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::List { params } => list(params),
+        Command::List { params, scenario } => list(params, scenario.as_deref()),
         Command::Run(args) => cmd::run::main(args),
         Command::Sweep(args) => cmd::sweep::main(args),
         Command::Shrink(args) => cmd::shrink::main(args),
@@ -166,8 +169,16 @@ fn system(result: anyhow::Result<i32>) -> u8 {
     }
 }
 
-fn list(params: bool) -> u8 {
-    for s in catalog::all() {
+fn list(params: bool, only: Option<&str>) -> u8 {
+    let chosen = match only {
+        Some(name) => match cmd::find(name) {
+            Ok(s) => vec![s],
+            Err(code) => return code,
+        },
+        None => catalog::all(),
+    };
+    let params = params || only.is_some();
+    for s in chosen {
         say!("{:<28} {}", s.name(), s.about());
         if params {
             let b = s.budget();

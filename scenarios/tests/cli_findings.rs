@@ -319,3 +319,46 @@ fn a_shrunk_schedule_replays_to_the_same_finding() {
     assert!(out.contains("[budget]"), "{out}");
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn parameters_are_checked_on_every_command_and_carried_into_replays() {
+    // Unknown names, values under the minimum, and timings that cannot work are usage
+    // errors on run, sweep and shrink alike.
+    for cmd in ["run", "sweep", "shrink"] {
+        let seeds: &[&str] = if cmd == "sweep" {
+            &["--seeds", "0..2"]
+        } else {
+            &["--seed", "0"]
+        };
+        for bad in ["nope=1", "election=200..100", "heartbeat=500", "servers=x"] {
+            let mut args = vec![cmd, "raft-kv-calm"];
+            args.extend_from_slice(seeds);
+            args.extend_from_slice(&["--set", bad]);
+            let (code, _, err) = faultline(&args);
+            assert_eq!(code, Some(2), "{args:?}: {err}");
+            assert!(err.contains("faultline:"), "{args:?}: a message: {err}");
+        }
+    }
+    // A failing sweep's replay lines carry the parameters, and its summary names them.
+    let (code, out, err) = faultline(&[
+        "sweep",
+        "raft-election-downtime",
+        "--seeds",
+        "0..2",
+        "--set",
+        "election=150..150",
+        "--set",
+        "give_up_ms=2000",
+        "--json",
+    ]);
+    assert_eq!(code, Some(3), "{out}{err}");
+    assert!(
+        out.contains("--set election_max=150 --set election_min=150 --set give_up_ms=2000"),
+        "{out}"
+    );
+    let summary = out.lines().last().unwrap_or_default();
+    assert!(
+        summary.contains(r#""params":{"raft-election-downtime":{"election_max":150,"election_min":150,"give_up_ms":2000}}"#),
+        "{summary}"
+    );
+}

@@ -78,6 +78,7 @@ impl Budget {
             invariant: BUDGET_INVARIANT.to_string(),
             kind: FindingKind::Budget,
             detail,
+            evidence: None,
         }
     }
 }

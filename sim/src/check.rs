@@ -144,6 +144,7 @@ impl Invariant {
             invariant: self.name.to_string(),
             kind: self.property.into(),
             detail: detail.into(),
+            evidence: None,
         }
     }
 }
@@ -155,6 +156,10 @@ pub struct Failure {
     pub invariant: String,
     pub kind: FindingKind,
     pub detail: String,
+    /// What a report can draw of it, beyond the detail's text (a linearizability
+    /// failure's operations and how far they linearize). Absent for most failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<serde_json::Value>,
 }
 
 impl Failure {
@@ -165,6 +170,15 @@ impl Failure {
             invariant: invariant.into(),
             kind: FindingKind::Safety,
             detail: detail.into(),
+            evidence: None,
+        }
+    }
+
+    /// This failure with `evidence` for reports.
+    pub fn with_evidence(self, evidence: serde_json::Value) -> Failure {
+        Failure {
+            evidence: Some(evidence),
+            ..self
         }
     }
 
@@ -197,6 +211,9 @@ pub struct Violation {
     pub time_ns: u64,
     pub seed: u64,
     pub replay: String,
+    /// The failure's evidence (see [`Failure::evidence`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<serde_json::Value>,
 }
 
 impl fmt::Display for Violation {

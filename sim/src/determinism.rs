@@ -300,18 +300,9 @@ impl Recorder {
 
 impl Write for Recorder {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut rest = buf;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            if self.partial.is_empty() {
-                self.line(&rest[..nl]);
-            } else {
-                self.partial.extend_from_slice(&rest[..nl]);
-                let line = std::mem::take(&mut self.partial);
-                self.line(&line);
-            }
-            rest = &rest[nl + 1..];
-        }
-        self.partial.extend_from_slice(rest);
+        let mut partial = std::mem::take(&mut self.partial);
+        crate::trace::feed_lines(&mut partial, buf, |line| self.line(line));
+        self.partial = partial;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

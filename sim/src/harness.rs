@@ -40,6 +40,9 @@ pub struct RunSpec {
     /// The planted bug to switch on (a name from the catalog of planted bugs), if any; the
     /// scenario hands it to the systems it builds through their configuration.
     pub bug: Option<String>,
+    /// Also write notes to the trace (sends and their fates, history events; see
+    /// [`World::set_trace_notes`]): what a run report draws. Never part of the hash.
+    pub trace_notes: bool,
 }
 
 impl RunSpec {
@@ -77,6 +80,7 @@ impl RunSpec {
             .trace_sink
             .as_ref()
             .map(|s| Box::new(s.clone()) as Box<dyn Write>);
+        world.set_trace_notes(self.trace_notes);
         match (file, sink) {
             (Some(a), Some(b)) => world.set_trace_log(Box::new(Tee(a, b))),
             (Some(log), None) | (None, Some(log)) => world.set_trace_log(log),
@@ -146,7 +150,10 @@ pub struct Report {
 }
 
 /// A number a scenario lets the user (and the shrinker) change: how many clients, how
-/// many operations. The shrinker lowers each towards `min` while the run still fails.
+/// many operations, a timing. The shrinker lowers each size (`shrinks`) towards `min`
+/// while the run still fails; settings (timings, latencies) it leaves as they are.
+///
+/// A pair named `X_min` and `X_max` is a range: `--set X=A..B` sets both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Param {
     pub name: &'static str,
@@ -155,6 +162,51 @@ pub struct Param {
     pub default: u64,
     /// The smallest value that makes sense.
     pub min: u64,
+    /// Whether the shrinker lowers it (a size) or leaves it (a setting).
+    pub shrinks: bool,
+}
+
+impl Param {
+    /// A size the shrinker lowers towards `min` (clients, operations, servers).
+    pub const fn size(name: &'static str, about: &'static str, default: u64, min: u64) -> Param {
+        Param {
+            name,
+            about,
+            default,
+            min,
+            shrinks: true,
+        }
+    }
+
+    /// A setting the shrinker leaves alone (a timing, a latency).
+    pub const fn setting(name: &'static str, about: &'static str, default: u64, min: u64) -> Param {
+        Param {
+            name,
+            about,
+            default,
+            min,
+            shrinks: false,
+        }
+    }
+}
+
+/// The `fault_ms` and `heal_ms` parameters of a scenario with a fault phase and a heal
+/// phase of these lengths.
+pub fn phase_params(fault: std::time::Duration, heal: std::time::Duration) -> [Param; 2] {
+    [
+        Param::setting(
+            "fault_ms",
+            "length of the fault phase, ms",
+            fault.as_millis() as u64,
+            0,
+        ),
+        Param::setting(
+            "heal_ms",
+            "length of the heal phase, ms",
+            heal.as_millis() as u64,
+            0,
+        ),
+    ]
 }
 
 /// A situation a scenario's runs should reach sometimes, though no single run must: the
@@ -207,6 +259,12 @@ pub trait Scenario: Send + Sync {
     fn sometimes(&self) -> Vec<Sometimes> {
         Vec::new()
     }
+    /// An error if the parameters set in `params` do not go together (an election range
+    /// that ends before it starts). Each is already at least its `min`.
+    fn check_params(&self, params: &BTreeMap<String, u64>) -> Result<(), String> {
+        let _ = params;
+        Ok(())
+    }
 }
 
 /// The command that replays a run.
@@ -251,6 +309,7 @@ pub fn violation(scenario: &str, spec: &RunSpec, halt: Halt) -> Violation {
         time_ns: halt.at.as_nanos(),
         seed: spec.seed,
         replay: replay_command(scenario, spec),
+        evidence: halt.failure.evidence,
     }
 }
 

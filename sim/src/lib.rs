@@ -56,6 +56,7 @@ pub mod check;
 pub mod clock;
 pub mod ctx;
 pub mod determinism;
+pub mod explain;
 pub mod faults;
 pub mod finding;
 pub mod harness;

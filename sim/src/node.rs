@@ -108,7 +108,7 @@ impl StreamEvent {
 /// (see [`crate::timer`]); use `()` if it has one kind of timer or none.
 pub trait Node {
     /// History events this node records for checkers.
-    type Event;
+    type Event: std::fmt::Debug;
     /// The tags of this node's timers.
     type Timer: TimerTag;
 

@@ -137,6 +137,8 @@ pub struct Options<'a> {
     /// Asked before each run starts: `true` stops the sweep there (a time limit, an output
     /// nobody reads any more). Runs already started finish.
     pub stop: &'a (dyn Fn() -> bool + Sync),
+    /// Parameters set for each scenario, by its index in the sweep's list (missing: none).
+    pub params: Vec<BTreeMap<String, u64>>,
 }
 
 impl Options<'_> {
@@ -147,6 +149,7 @@ impl Options<'_> {
             limits: Limits::default(),
             check_determinism: false,
             stop: &|| false,
+            params: Vec::new(),
         }
     }
 }
@@ -194,6 +197,7 @@ pub fn run_plan(
                 let spec = RunSpec {
                     budget: options.limits.over(scenario.budget()),
                     default_budget: scenario.budget(),
+                    params: options.params.get(s).cloned().unwrap_or_default(),
                     ..RunSpec::new(seed)
                 };
                 let outcome = if options.check_determinism {
@@ -275,6 +279,9 @@ pub struct Summary {
     pub digest: String,
     /// Why the sweep stopped before the end of its plan, if it did.
     pub stopped: Option<String>,
+    /// The parameters set (`--set`), by scenario; only scenarios with some.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl Summary {
@@ -310,6 +317,7 @@ impl Summary {
             kinds,
             digest: hex::encode(digest),
             stopped,
+            params: BTreeMap::new(),
         }
     }
 

@@ -62,6 +62,8 @@ pub struct Trace {
     last_at: u64,
     log: Option<Box<dyn Write>>,
     log_error: Option<String>,
+    /// Also log notes (see [`Trace::note`]).
+    notes: bool,
 }
 
 impl Default for Trace {
@@ -73,6 +75,7 @@ impl Default for Trace {
             last_at: 0,
             log: None,
             log_error: None,
+            notes: false,
         }
     }
 }
@@ -81,6 +84,33 @@ impl Trace {
     /// Also write every event as a JSON line to `log`.
     pub fn set_log(&mut self, log: Box<dyn Write>) {
         self.log = Some(log);
+    }
+
+    /// Also write notes to the log: what the world saw besides delivered events (each
+    /// datagram sent and its fate, each history event). Off by default, so the log is the
+    /// delivered events only.
+    pub fn set_notes(&mut self, on: bool) {
+        self.notes = on;
+    }
+
+    /// Whether [`Trace::note`] writes anything: notes are on and there is a log.
+    pub fn noting(&self) -> bool {
+        self.notes && self.log.is_some()
+    }
+
+    /// Write `line` (an object with `t_ns`, `node` and `kind`) to the log, if notes are on.
+    /// Never hashed: a note explains a run, it is not part of it, so runs with and without
+    /// notes have the same trace hash.
+    pub fn note(&mut self, line: serde_json::Value) {
+        if !self.noting() {
+            return;
+        }
+        if let Some(log) = self.log.as_mut() {
+            if let Err(e) = writeln!(log, "{line}") {
+                self.log_error.get_or_insert_with(|| e.to_string());
+                self.log = None;
+            }
+        }
     }
 
     /// Fold one delivered event into the hash (and the log).
@@ -172,4 +202,22 @@ impl Trace {
         self.hasher.update(&self.buf[..self.pos]);
         self.pos = 0;
     }
+}
+
+/// Cut `buf`, the next bytes of a stream of trace lines, into whole lines: each is passed to
+/// `line` (without its newline); a part line waits in `partial` for the rest. What a writer
+/// that reads a trace as it is written (a [`crate::harness::TraceSink`]) needs.
+pub fn feed_lines(partial: &mut Vec<u8>, buf: &[u8], mut line: impl FnMut(&[u8])) {
+    let mut rest = buf;
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        if partial.is_empty() {
+            line(&rest[..nl]);
+        } else {
+            partial.extend_from_slice(&rest[..nl]);
+            let whole = std::mem::take(partial);
+            line(&whole);
+        }
+        rest = &rest[nl + 1..];
+    }
+    partial.extend_from_slice(rest);
 }

@@ -55,12 +55,7 @@ impl Scenario for Silence {
         "n1 hears n0 at least every 300 ms"
     }
     fn params(&self) -> Vec<Param> {
-        vec![Param {
-            name: "nodes",
-            about: "nodes in the world",
-            default: 5,
-            min: 2,
-        }]
+        vec![Param::size("nodes", "nodes in the world", 5, 2)]
     }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let nodes = spec.param("nodes", 5) as u32;

@@ -3,6 +3,8 @@
 
 pub mod bugs;
 pub mod merge;
+pub mod metrics;
+pub mod report;
 pub mod run;
 pub mod shrink;
 pub mod sweep;
@@ -10,7 +12,7 @@ pub mod sweep;
 use clap::Args;
 use faultline::budget::Limits;
 use faultline::harness::RunSpec;
-use faultline::harness::Scenario;
+use faultline::harness::{Param, Scenario};
 use faultline::FindingKind;
 use scenarios::catalog;
 use scenarios::tell;
@@ -147,8 +149,17 @@ impl BudgetArgs {
     }
 }
 
-/// Parse `--set NAME=VALUE` options against the scenario's parameters.
+/// Parse `--set NAME=VALUE` options against the scenario's parameters. A range pair
+/// (`X_min`, `X_max`) is set at once with `--set X=A..B` (or `--set X=V` for both).
 pub fn params(scenario: &dyn Scenario, sets: &[String]) -> Result<BTreeMap<String, u64>, u8> {
+    parse_params(scenario, sets).map_err(|e| usage_error(&e))
+}
+
+/// [`params`], the error as text.
+pub fn parse_params(
+    scenario: &dyn Scenario,
+    sets: &[String],
+) -> Result<BTreeMap<String, u64>, String> {
     let declared = scenario.params();
     let names = || {
         if declared.is_empty() {
@@ -166,26 +177,51 @@ pub fn params(scenario: &dyn Scenario, sets: &[String]) -> Result<BTreeMap<Strin
             format!("{} has: {}", scenario.name(), list.join("; "))
         }
     };
+    let find = |name: &str| declared.iter().find(|p| p.name == name);
     let mut out = BTreeMap::new();
     for set in sets {
         let Some((name, value)) = set.split_once('=') else {
-            return Err(usage_error(&format!("--set takes NAME=VALUE, not `{set}`")));
+            return Err(format!("--set takes NAME=VALUE, not `{set}`"));
         };
-        let Some(p) = declared.iter().find(|p| p.name == name.trim()) else {
-            return Err(usage_error(&format!("no parameter `{name}`: {}", names())));
+        let (name, value) = (name.trim(), value.trim());
+        let number = |text: &str| -> Result<u64, String> {
+            text.trim()
+                .parse()
+                .map_err(|_| format!("--set {name}: `{text}` is not a whole number"))
         };
-        let value: u64 = value
-            .trim()
-            .parse()
-            .map_err(|_| usage_error(&format!("--set {name}: `{value}` is not a whole number")))?;
-        if value < p.min {
-            return Err(usage_error(&format!(
-                "--set {name}={value}: {name} is at least {}",
-                p.min
-            )));
+        // The parameters this one sets, with their values.
+        let targets: Vec<(&Param, u64)> = match find(name) {
+            Some(p) => vec![(p, number(value)?)],
+            None => {
+                let (lo, hi) = (format!("{name}_min"), format!("{name}_max"));
+                let (Some(lo), Some(hi)) = (find(&lo), find(&hi)) else {
+                    return Err(format!("no parameter `{name}`: {}", names()));
+                };
+                let (a, b) = match value.split_once("..") {
+                    Some((a, b)) => (number(a)?, number(b)?),
+                    None => (number(value)?, number(value)?),
+                };
+                if a > b {
+                    return Err(format!(
+                        "--set {name}={value}: the range ends before it starts"
+                    ));
+                }
+                vec![(lo, a), (hi, b)]
+            }
+        };
+        for (p, v) in targets {
+            if v < p.min {
+                return Err(format!(
+                    "--set {name}={value}: {} is at least {}",
+                    p.name, p.min
+                ));
+            }
+            out.insert(p.name.to_string(), v);
         }
-        out.insert(p.name.to_string(), value);
     }
+    scenario
+        .check_params(&out)
+        .map_err(|e| format!("{}: {e}", scenario.name()))?;
     Ok(out)
 }
 

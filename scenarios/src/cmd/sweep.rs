@@ -60,6 +60,19 @@ pub struct SweepArgs {
     /// Plant this bug (see `faultline bugs`) in every run.
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
+    /// Also print, per scenario and metric, its distribution across the runs: min, p50,
+    /// p90, p99, max and mean (with --json, one `"record": "metrics"` line per scenario
+    /// before the summary).
+    #[arg(long)]
+    pub metrics: bool,
+    /// Write an HTML report (one self-contained file) with each metric's figures,
+    /// histogram and CDF.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
+    /// Set a parameter of every scenario swept (see `faultline list --params`), e.g.
+    /// `--set election=150..300`; every scenario named must have it.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }
@@ -95,6 +108,13 @@ pub fn main(args: SweepArgs) -> u8 {
         .map(|s| scenarios::bugs::plant(s, bug))
         .collect();
     let scenarios: Vec<&dyn Scenario> = chosen.iter().map(|s| s.as_ref()).collect();
+    let mut params = Vec::new();
+    for s in &scenarios {
+        match super::params(*s, &args.sets) {
+            Ok(p) => params.push(p),
+            Err(code) => return code,
+        }
+    }
     let range = match sweep::parse_range(&args.seeds).and_then(sweep::seeds_from_env) {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
@@ -148,6 +168,7 @@ pub fn main(args: SweepArgs) -> u8 {
         limits,
         check_determinism: args.check_determinism,
         stop: &stop,
+        params: params.clone(),
     };
     let swept = sweep::run_plan(&scenarios, &plan, &options, &on_done);
     bar.finish_and_clear();
@@ -164,8 +185,27 @@ pub fn main(args: SweepArgs) -> u8 {
             plan.len()
         )
     });
-    let summary = Summary::of(&scenarios, &range, shard, plan.len(), &swept.runs, stopped);
+    let mut summary = Summary::of(&scenarios, &range, shard, plan.len(), &swept.runs, stopped);
+    summary.params = scenarios
+        .iter()
+        .zip(&params)
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(s, p)| (s.name().to_string(), p.clone()))
+        .collect();
     let coverage = args.coverage.then(|| coverage(&scenarios, &swept.runs));
+    let metrics =
+        (args.metrics || args.report.is_some()).then(|| super::metrics::collect(&swept.runs));
+    if let (true, Some(metrics)) = (args.metrics, &metrics) {
+        for (scenario, by_name) in metrics {
+            if args.json {
+                say!("{}", super::metrics::json(scenario, by_name));
+            } else {
+                for line in super::metrics::text(scenario, by_name) {
+                    say!("{line}");
+                }
+            }
+        }
+    }
     if args.json {
         let mut value = serde_json::to_value(&summary).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
@@ -182,6 +222,13 @@ pub fn main(args: SweepArgs) -> u8 {
         if let Some(c) = &coverage {
             print_coverage(c);
         }
+    }
+    if let (Some(path), Some(metrics)) = (&args.report, &metrics) {
+        let html = super::report::sweep::html(&summary, metrics);
+        if let Err(e) = super::report::write(path, &html) {
+            return usage_error(&e);
+        }
+        tell!("report: {}", path.display());
     }
     match summary.exit_code() {
         0 => EXIT_OK,

@@ -39,14 +39,16 @@ enum Command {
         /// Keep term, vote and log here, so a restarted server recovers them.
         #[arg(long)]
         storage: Option<PathBuf>,
-        /// Leader heartbeat interval (at most 10 per second).
-        #[arg(long, default_value_t = 100)]
-        heartbeat_ms: u64,
-        /// Election timeout range.
-        #[arg(long, default_value_t = 400)]
-        election_min_ms: u64,
-        #[arg(long, default_value_t = 800)]
-        election_max_ms: u64,
+        /// Leader heartbeat interval in milliseconds; fractions allowed (0.5). The default
+        /// is the course's 10 heartbeats per second.
+        #[arg(long, default_value_t = 100.0)]
+        heartbeat_ms: f64,
+        /// Election timeout range, in milliseconds (fractions allowed); it must start above
+        /// the heartbeat.
+        #[arg(long, default_value_t = 400.0)]
+        election_min_ms: f64,
+        #[arg(long, default_value_t = 800.0)]
+        election_max_ms: f64,
         /// Seed of the node's RNG (election timeouts); default: from the clock.
         #[arg(long)]
         seed: Option<u64>,
@@ -104,6 +106,17 @@ enum KvOp {
     },
 }
 
+/// A duration given in milliseconds, fractions allowed; an error unless finite, positive and
+/// under a day.
+fn millis(option: &str, ms: f64) -> Result<Duration, String> {
+    if !(ms.is_finite() && ms > 0.0 && ms < 86_400_000.0) {
+        return Err(format!(
+            "{option} takes a positive number of milliseconds, not {ms}"
+        ));
+    }
+    Ok(Duration::from_nanos((ms * 1e6).round() as u64))
+}
+
 /// Run the command; returns the process exit code.
 pub fn main(args: Args) -> anyhow::Result<i32> {
     match args.command {
@@ -117,18 +130,24 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             seed,
             snapshot_every,
         } => {
-            let cfg = Config {
-                heartbeat: Duration::from_millis(heartbeat_ms),
-                election_min: Duration::from_millis(election_min_ms),
-                election_max: Duration::from_millis(election_max_ms),
-                snapshot_every,
-                ..Config::default()
-            };
-            if let Err(why) = cfg.validate() {
-                tell!("faultline raft node: {why}");
-                return Ok(2);
+            let cfg = (|| -> Result<Config, String> {
+                let cfg = Config {
+                    heartbeat: millis("--heartbeat-ms", heartbeat_ms)?,
+                    election_min: millis("--election-min-ms", election_min_ms)?,
+                    election_max: millis("--election-max-ms", election_max_ms)?,
+                    snapshot_every,
+                    ..Config::default()
+                };
+                cfg.validate().map(|()| cfg)
+            })();
+            match cfg {
+                Ok(cfg) => node(id, &cluster, storage, cfg, seed),
+                Err(e) => {
+                    // Bad timing is a usage error.
+                    tell!("faultline raft node: {e}");
+                    Ok(2)
+                }
             }
-            node(id, &cluster, storage, cfg, seed)
         }
         Command::Kv {
             cluster,

@@ -196,6 +196,11 @@ pub const DURABLE_COMMIT: Invariant = Invariant::safety(
     "a committed entry survives every server crashing and restarting",
 );
 
+pub const LEADER_AFTER_CRASH: Invariant = Invariant::liveness(
+    "leader-after-crash",
+    "a new leader within the give-up time of the old one crashing",
+);
+
 /// Every invariant of the Raft scenarios.
 pub const ALL: &[Invariant] = &[
     ONE_LEADER_PER_TERM,
@@ -235,6 +240,7 @@ pub const ALL: &[Invariant] = &[
     COMMIT_CURRENT_TERM,
     ONE_VOTE_PER_TERM,
     HIGHER_TERM_ADOPTED,
+    LEADER_AFTER_CRASH,
 ];
 
 #[cfg(test)]

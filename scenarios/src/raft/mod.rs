@@ -30,5 +30,6 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
     for s in scenarios::kv::scenarios() {
         all.push(Box::new(s));
     }
+    all.push(Box::new(scenarios::downtime::Downtime));
     all
 }

@@ -4,6 +4,7 @@
 //! scenario; §12 describes the key-value ones.
 
 pub mod course;
+pub mod downtime;
 pub mod durability;
 pub mod kv;
 pub mod snapshots;

@@ -163,7 +163,7 @@ pub fn shrink(
     set_phase("lowering parameters", &c);
     let declared = scenario.params();
     let before = c.params.clone();
-    for p in &declared {
+    for p in declared.iter().filter(|p| p.shrinks) {
         c = lower_param(&tester, c, p);
     }
     if c.params != before {

@@ -28,6 +28,8 @@ pub fn read_lines(text: &str, source: &str) -> Result<(Vec<Finding>, Vec<Summary
                 serde_json::from_value(value)
                     .map_err(|e| format!("{}: not a summary: {e}", where_()))?,
             ),
+            // A shard's metric distributions cannot be joined from their figures.
+            Some("metrics") => {}
             _ => {
                 return Err(format!(
                     "{}: not a line of `faultline sweep --json` (no \"record\": \"finding\" or \"summary\")",
@@ -144,6 +146,7 @@ pub fn merge(findings: Vec<Finding>, summaries: Vec<Summary>) -> Result<Merged, 
             kinds,
             digest: hex::encode(digest),
             stopped: (!stopped.is_empty()).then(|| stopped.join("; ")),
+            params: first.params.clone(),
         },
         missing_shards,
     })

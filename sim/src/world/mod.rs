@@ -43,6 +43,8 @@ enum Ev<N: Node> {
     Datagram {
         from: u32,
         to: u32,
+        /// The datagram's number among those sent (both copies of a duplicate share it).
+        id: u64,
         data: Vec<u8>,
     },
     Timer {
@@ -262,6 +264,13 @@ impl<N: Node + 'static> World<N> {
         self.trace.set_log(log);
     }
 
+    /// Also write notes to the trace log: every datagram sent with its fate (`"kind":
+    /// "send"`), datagrams that reached a down node (`"undelivered"`), and every history
+    /// event (`"history"`, its Debug form). Notes are never hashed.
+    pub fn set_trace_notes(&mut self, on: bool) {
+        self.trace.set_notes(on);
+    }
+
     /// Flush the trace log; an error if writing it failed.
     pub fn finish_trace_log(&mut self) -> Result<(), String> {
         self.trace.finish_log()
@@ -443,7 +452,7 @@ impl<N: Node + 'static> World<N> {
         }
         match ev {
             Ev::Start { node } => self.start_node(node),
-            Ev::Datagram { from, to, data } => self.deliver_datagram(from, to, data),
+            Ev::Datagram { from, to, id, data } => self.deliver_datagram(from, to, id, data),
             Ev::Timer { node, inc, id, tag } => {
                 let slot = &mut self.slots[node as usize];
                 if slot.inc == inc && slot.node.is_some() && slot.io.take_timer(id) {
@@ -479,18 +488,23 @@ impl<N: Node + 'static> World<N> {
         self.dispatch(node, |n, ctx| n.on_start(ctx));
     }
 
-    fn deliver_datagram(&mut self, from: u32, to: u32, data: Vec<u8>) {
+    fn deliver_datagram(&mut self, from: u32, to: u32, id: u64, data: Vec<u8>) {
         if self.slots.get(to as usize).is_none_or(|s| s.node.is_none()) {
             self.net.stats.datagrams_to_down_node += 1;
+            self.trace.note(serde_json::json!({
+                "t_ns": self.now, "node": to, "kind": "undelivered", "a": from, "b": id,
+            }));
             return;
         }
         self.net.stats.datagrams_delivered += 1;
+        // `b` (the datagram's number) is not hashed for datagrams: it only pairs the
+        // delivery with its send note.
         self.trace.record(
             self.now(),
             Addr(to),
             TraceKind::Datagram,
             from as u64,
-            0,
+            id,
             &data,
         );
         self.dispatch(to, |n, ctx| n.on_datagram(ctx, Addr(from), &data));
@@ -513,6 +527,11 @@ impl<N: Node + 'static> World<N> {
         let mut fired = Vec::new();
         if slot.io.has_history() && self.halt.is_none() {
             for event in slot.io.drain_history() {
+                if self.trace.noting() {
+                    self.trace.note(serde_json::json!({
+                        "t_ns": now.0, "node": node, "kind": "history", "data": format!("{event:?}"),
+                    }));
+                }
                 if let Err(failure) = self.checker.on_event(now, Addr(node), &event) {
                     self.halt = Some(Halt { at: now, failure });
                     break;
@@ -573,19 +592,31 @@ impl<N: Node + 'static> World<N> {
 
     fn send(&mut self, from: u32, to: u32, mut data: Vec<u8>) {
         self.net.stats.datagrams_sent += 1;
+        let id = self.net.stats.datagrams_sent;
+        let note = |world: &mut World<N>, fate: &str, extra: serde_json::Value| {
+            if world.trace.noting() {
+                world.trace.note(serde_json::json!({
+                    "t_ns": world.now, "node": from, "kind": "send", "a": to, "b": id,
+                    "fate": fate, "more": extra,
+                }));
+            }
+        };
         if to as usize >= self.slots.len() {
             self.net.stats.datagrams_to_down_node += 1;
+            note(self, "nowhere", serde_json::Value::Null);
             return;
         }
         if let Some(middlebox) = self.middlebox.as_mut() {
             if !middlebox(Time(self.now), Addr(from), Addr(to), &mut data) {
                 self.net.stats.datagrams_middlebox_dropped += 1;
+                note(self, "middlebox", serde_json::Value::Null);
                 return;
             }
         }
         let (f, t) = (from as usize, to as usize);
         if self.net.is_cut(f, t) {
             self.net.stats.datagrams_cut += 1;
+            note(self, "cut", serde_json::Value::Null);
             return;
         }
         let fate = self.net.datagram_fate(f, t);
@@ -595,6 +626,13 @@ impl<N: Node + 'static> World<N> {
         if fate.corrupt {
             self.net.corrupt(f, t, &fate, &mut data);
         }
+        if self.trace.noting() {
+            let copies = fate.delays.iter().flatten().count();
+            let extra = serde_json::json!({
+                "copies": copies, "corrupt": fate.corrupt, "truncate": fate.truncate,
+            });
+            note(self, if copies == 0 { "lost" } else { "sent" }, extra);
+        }
         match fate.delays {
             [Some(a), Some(b)] => {
                 self.push(
@@ -602,13 +640,14 @@ impl<N: Node + 'static> World<N> {
                     Ev::Datagram {
                         from,
                         to,
+                        id,
                         data: data.clone(),
                     },
                 );
-                self.push(self.now + b, Ev::Datagram { from, to, data });
+                self.push(self.now + b, Ev::Datagram { from, to, id, data });
             }
             [Some(a), None] | [None, Some(a)] => {
-                self.push(self.now + a, Ev::Datagram { from, to, data })
+                self.push(self.now + a, Ev::Datagram { from, to, id, data })
             }
             [None, None] => {}
         }

@@ -21,6 +21,7 @@
 use crate::lsp::invariants::end::{swarm_end, window_held};
 use crate::lsp::nodes::{ClientPlan, LspNode};
 use crate::lsp::world::{echo_plan, Lab, LabSpec, Rule, Tamper};
+use faultline::harness::Param;
 use faultline::harness::{drive, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault, World};
@@ -29,6 +30,7 @@ use rand::Rng;
 use std::time::Duration;
 
 /// One LSP scenario's shape.
+#[derive(Clone)]
 pub struct LspScenario {
     name: &'static str,
     about: &'static str,
@@ -126,7 +128,89 @@ impl Scenario for LspScenario {
         self.about
     }
 
+    fn params(&self) -> Vec<Param> {
+        let p = &self.params;
+        let mut params = vec![
+            Param::size(
+                "clients",
+                "echo clients (nodes 1..=clients)",
+                self.clients as u64,
+                1,
+            ),
+            Param::size("msgs", "messages each client writes", self.msgs as u64, 1),
+            Param::setting(
+                "epoch_limit",
+                "K: silent epochs before a connection is lost",
+                p.epoch_limit as u64,
+                1,
+            ),
+            Param::setting("epoch_ms", "δ: one epoch, ms", p.epoch_millis, 1),
+            Param::setting("window", "ω: the sliding window", p.window_size, 1),
+            Param::setting(
+                "max_unacked",
+                "M: most unacknowledged messages (at most ω)",
+                p.max_unacked_messages,
+                1,
+            ),
+            Param::setting(
+                "max_backoff",
+                "cap on a resend's back-off, epochs",
+                p.max_backoff_interval as u64,
+                0,
+            ),
+        ];
+        params.extend(faultline::harness::phase_params(
+            self.fault_phase,
+            self.heal_phase,
+        ));
+        params
+    }
+
+    fn check_params(&self, params: &std::collections::BTreeMap<String, u64>) -> Result<(), String> {
+        self.sized(params).map(|_| ())
+    }
+
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
+        self.sized(&spec.params)?.run_sized(spec)
+    }
+}
+
+impl LspScenario {
+    /// This scenario with the parameters in `params` over its own.
+    fn sized(
+        &self,
+        params: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<LspScenario, String> {
+        let get = |name: &str, default: u64| params.get(name).copied().unwrap_or(default);
+        let small = |name: &str, default: u64| {
+            u32::try_from(get(name, default)).map_err(|_| format!("{name}: too large"))
+        };
+        let p = &self.params;
+        let lsp = Params::new(
+            small("epoch_limit", p.epoch_limit as u64)?,
+            get("epoch_ms", p.epoch_millis),
+            get("window", p.window_size),
+            small("max_backoff", p.max_backoff_interval as u64)?,
+            get("max_unacked", p.max_unacked_messages),
+        );
+        if lsp.max_unacked_messages > lsp.window_size {
+            return Err(format!(
+                "max_unacked {} is more than the window {}",
+                lsp.max_unacked_messages, lsp.window_size
+            ));
+        }
+        let ms = |name: &str, d: Duration| Duration::from_millis(get(name, d.as_millis() as u64));
+        Ok(LspScenario {
+            clients: small("clients", self.clients as u64)? as usize,
+            msgs: small("msgs", self.msgs as u64)? as usize,
+            params: lsp,
+            fault_phase: ms("fault_ms", self.fault_phase),
+            heal_phase: ms("heal_ms", self.heal_phase),
+            ..self.clone()
+        })
+    }
+
+    fn run_sized(&self, spec: &RunSpec) -> Result<Report, String> {
         let profile = self.profile();
         let schedule = self.schedule(spec, &profile);
         let heal_at = Time(schedule.heal_at_ns);

@@ -14,7 +14,7 @@ use super::{add_observed, put};
 use crate::miner::invariants::clients_finished;
 use crate::miner::nodes::workload;
 use crate::miner::world::{self, checker, Setup};
-use faultline::harness::{drive, Report, RunSpec, Scenario};
+use faultline::harness::{drive, Param, Report, RunSpec, Scenario};
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::Time;
 use std::time::Duration;
@@ -29,20 +29,20 @@ impl Churn {
     /// Clients in every run.
     pub const CLIENTS: usize = 10;
 
-    fn setup(seed: u64) -> Setup {
-        let mut miners: Vec<(u64, Time)> =
-            Self::MINER_RATES.iter().map(|&r| (r, Time::ZERO)).collect();
-        // Two miners join late.
-        miners.push((300_000, Time::from_secs(3)));
-        miners.push((600_000, Time::from_secs(6)));
+    /// Miners there from the start (their rates cycle through `MINER_RATES`), miners
+    /// that join late (at 3 s, 6 s, 9 s, ...), and clients.
+    fn setup(seed: u64, on_time: usize, late: usize, clients: usize) -> Setup {
+        let mut miners: Vec<(u64, Time)> = (0..on_time)
+            .map(|i| (Self::MINER_RATES[i % Self::MINER_RATES.len()], Time::ZERO))
+            .collect();
+        let late_rates = [300_000, 600_000];
+        for i in 0..late {
+            let join = Time::from_secs(3 * (i as u64 + 1));
+            miners.push((late_rates[i % late_rates.len()], join));
+        }
         Setup {
             miners,
-            clients: workload(
-                seed,
-                Self::CLIENTS,
-                Duration::from_secs(10),
-                20_000..300_000,
-            ),
+            clients: workload(seed, clients, Duration::from_secs(10), 20_000..300_000),
         }
     }
 
@@ -88,8 +88,30 @@ impl Scenario for Churn {
         }
     }
 
+    fn params(&self) -> Vec<Param> {
+        vec![
+            Param::size("miners", "miners there from the start", 4, 1),
+            Param::size("late_miners", "miners that join late, one every 3 s", 2, 0),
+            Param::size(
+                "clients",
+                "clients, each with one request",
+                Self::CLIENTS as u64,
+                1,
+            ),
+        ]
+    }
+
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let setup = Self::setup(spec.seed);
+        let count = |name: &str, default: u64| {
+            usize::try_from(spec.param(name, default).min(10_000))
+                .map_err(|_| format!("{name}: too large"))
+        };
+        let setup = Self::setup(
+            spec.seed,
+            count("miners", 4)?,
+            count("late_miners", 2)?,
+            count("clients", Self::CLIENTS as u64)?,
+        );
         let profile = Self::profile(&setup, self.network_faults);
         let built = world::build(spec, &setup);
         let (clients, miners) = (built.clients.clone(), built.miners.clone());

@@ -133,21 +133,59 @@ pub fn history(seen: &RaftChecker) -> Vec<Operation<KvInput, KvOutput>> {
 }
 
 /// The clients' history is linearizable (a budget overrun counts as a failure to report).
+/// Search steps spent explaining a failing part (the check itself has its own budget).
+const EXPLAIN_STEPS: u64 = 200_000;
+
+/// One operation, short: client, input, output and times.
+fn show(o: &faultline::linearizability::Operation<KvInput, KvOutput>) -> String {
+    let ret = match &o.ret {
+        Some((t, out)) => format!("{out:?} at {}", faultline::Time(*t)),
+        None => "no answer".to_string(),
+    };
+    format!(
+        "client {}'s {:?} (invoked at {}, {ret})",
+        o.client,
+        o.input,
+        faultline::Time(o.invoke)
+    )
+}
+
 pub fn check_linearizable(seen: &RaftChecker) -> Result<(), Failure> {
     let ops = history(seen);
     match linearizability::check(&KvModel, &ops) {
         Verdict::Linearizable => Ok(()),
         Verdict::NotLinearizable { part } => {
-            let shown: Vec<String> = part
-                .iter()
-                .take(40)
-                .map(|&i| format!("{:?}", ops[i]))
-                .collect();
-            Err(LINEARIZABLE.fail(format!(
-                "no linearization of {} operations on one key: {}",
-                part.len(),
-                shown.join("; ")
-            )))
+            let why = faultline::explain::explain(&KvModel, &ops, &part, EXPLAIN_STEPS);
+            let key = part.first().map_or("", |&i| ops[i].input.key());
+            let stuck = why
+                .stuck
+                .map_or("none found".to_string(), |j| show(&ops[part[j]]));
+            let evidence = serde_json::json!({
+                "kind": "linearizability",
+                "key": key,
+                "ops": part.iter().map(|&i| {
+                    let o = &ops[i];
+                    serde_json::json!({
+                        "client": o.client,
+                        "input": format!("{:?}", o.input),
+                        "invoke_ns": o.invoke,
+                        "return_ns": o.ret.as_ref().map(|(t, _)| *t),
+                        "output": o.ret.as_ref().map(|(_, out)| format!("{out:?}")),
+                    })
+                }).collect::<Vec<_>>(),
+                "prefix": why.order,
+                "stuck": why.stuck,
+                "complete": why.complete,
+            });
+            Err(LINEARIZABLE
+                .fail(format!(
+                    "no linearization of the {} operations on key {key:?}: the longest \
+                     linearizable prefix{} has {} of them, then {stuck} cannot be placed",
+                    part.len(),
+                    if why.complete { "" } else { " found" },
+                    why.order.len(),
+                ))
+                .with_evidence(evidence))
         }
         Verdict::Unknown => Err(LINEARIZABLE.fail("the checker ran out of its step budget")),
     }

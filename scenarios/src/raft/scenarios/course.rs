@@ -14,10 +14,10 @@ use crate::raft::invariants::{
     RPC_COUNT_IDLE, TERM_ADVANCES, TERM_STABLE,
 };
 use crate::raft::world;
-use faultline::harness::{drive_with, Report, RunSpec, Scenario};
-use faultline::{NodeRng, Schedule};
-use raft::Config;
+use faultline::harness::{drive_with, Param, Report, RunSpec, Scenario};
+use faultline::NodeRng;
 use rand::Rng;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Figures a script reports.
@@ -44,19 +44,17 @@ impl Scenario for Scripted {
     fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
         crate::raft::invariants::SOMETIMES.to_vec()
     }
+    fn params(&self) -> Vec<Param> {
+        world::Timing::default().params()
+    }
+    fn check_params(&self, params: &BTreeMap<String, u64>) -> Result<(), String> {
+        world::Timing::default().with(params).map(|_| ())
+    }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let cfg = Config {
-            bugs: crate::bugs::raft(spec),
-            ..Config::default()
-        };
-        let cluster = world::cluster(spec.seed, self.servers, cfg);
+        let mut timing = world::Timing::default().with(&spec.params)?;
+        timing.cfg.bugs = crate::bugs::raft(spec);
+        let (cluster, spec, profile) = world::scripted(spec, self.servers, &timing);
         let (n, rpcs) = (cluster.servers, cluster.rpcs);
-        // The script makes its own faults; an explicit schedule runs alongside.
-        let spec = RunSpec {
-            schedule: Some(spec.schedule.clone().unwrap_or(Schedule::quiet(0, 0))),
-            ..spec.clone()
-        };
-        let profile = world::profile(n, Duration::ZERO, Duration::ZERO);
         let mut rng = faultline::derive_rng(spec.seed, "scenario/script");
         let mut metrics = Metrics::new();
         let (mut report, world) = drive_with(

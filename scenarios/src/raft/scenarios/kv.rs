@@ -22,9 +22,10 @@ use faultline::{
     Budget, Failure, Fault, Halt, LinkFaults, Schedule, Time, TimedFault, Trigger, TriggerAction,
     World,
 };
-use raft::{Config, Role};
+use raft::Role;
 use rand::seq::SliceRandom;
 use rand::Rng;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Liveness bound of the heal phase (SPEC.md §3: a new leader within 5 s).
@@ -57,6 +58,7 @@ pub enum Faults {
 }
 
 /// A key-value scenario.
+#[derive(Clone)]
 pub struct KvScenario {
     pub name: &'static str,
     pub about: &'static str,
@@ -70,6 +72,8 @@ pub struct KvScenario {
     pub faults: Faults,
     /// Snapshot settings; `None`: the default threshold, which these runs never reach.
     pub snapshots: Option<Snapshots>,
+    /// The servers' timing and the clean network's latency.
+    pub timing: world::Timing,
 }
 
 /// Every key-value scenario.
@@ -85,6 +89,7 @@ pub fn scenarios() -> Vec<KvScenario> {
         heal_phase: Duration::from_secs(10),
         faults,
         snapshots: None,
+        timing: world::Timing::default(),
     };
     let mut all = vec![
         base("raft-kv-calm", "5 servers, 10 clients, 1000 ops, no faults; linearizable", Faults::Calm),
@@ -119,6 +124,7 @@ impl KvScenario {
     /// The fault profile for swarm schedules.
     pub fn profile(&self) -> FaultProfile {
         let mut p = world::profile(self.node_count(), self.fault_phase, self.heal_phase);
+        p.base_link = self.timing.link.clone();
         p.kinds = FaultKinds {
             crash: true,
             clock: true,
@@ -268,11 +274,14 @@ impl KvScenario {
 
     /// The cluster with its clients.
     pub fn build(&self, spec: &RunSpec) -> Cluster {
-        let cfg = Config {
-            bugs: crate::bugs::raft(spec),
-            ..self.snapshots.map_or_else(Config::default, |s| s.config())
-        };
-        let mut c = world::cluster(spec.seed, self.servers, cfg);
+        let mut cfg = self.timing.cfg.clone();
+        if let Some(s) = self.snapshots {
+            let snap = s.config();
+            cfg.snapshot_every = snap.snapshot_every;
+            cfg.snapshot_chunk = snap.snapshot_chunk;
+        }
+        cfg.bugs = crate::bugs::raft(spec);
+        let mut c = world::cluster_on(spec.seed, self.servers, cfg, self.timing.link.clone());
         c.add_clients(self.clients, &self.workload());
         c
     }
@@ -402,29 +411,61 @@ impl Scenario for KvScenario {
         }
     }
     fn params(&self) -> Vec<Param> {
-        vec![
-            Param {
-                name: "clients",
-                about: "key-value clients (nodes after the servers)",
-                default: self.clients as u64,
-                min: 1,
-            },
-            Param {
-                name: "ops",
-                about: "operations each client runs",
-                default: self.ops_per_client,
-                min: 1,
-            },
-        ]
+        let mut params = vec![
+            Param::size(
+                "servers",
+                "Raft servers (nodes 0..servers)",
+                self.servers as u64,
+                1,
+            ),
+            Param::size(
+                "clients",
+                "key-value clients (nodes after the servers)",
+                self.clients as u64,
+                1,
+            ),
+            Param::size("ops", "operations each client runs", self.ops_per_client, 1),
+            Param::setting(
+                "keys",
+                "keys the workload spreads over",
+                self.keys as u64,
+                1,
+            ),
+        ];
+        params.extend(faultline::harness::phase_params(
+            self.fault_phase,
+            self.heal_phase,
+        ));
+        params.extend(self.timing.params());
+        params
+    }
+    fn check_params(&self, params: &BTreeMap<String, u64>) -> Result<(), String> {
+        self.sized(params).map(|_| ())
     }
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        // The parameters set in the spec, over this scenario's defaults.
-        let sized = KvScenario {
-            clients: u32::try_from(spec.param("clients", self.clients as u64))
-                .map_err(|_| "clients: too many".to_string())?,
-            ops_per_client: spec.param("ops", self.ops_per_client),
-            ..*self
+        self.sized(&spec.params)?
+            .run_world(spec)
+            .map(|(report, _)| report)
+    }
+}
+
+impl KvScenario {
+    /// This scenario with the parameters in `params` over its defaults.
+    pub fn sized(&self, params: &BTreeMap<String, u64>) -> Result<KvScenario, String> {
+        let get = |name: &str, default: u64| params.get(name).copied().unwrap_or(default);
+        let small = |name: &str, default: u32| {
+            u32::try_from(get(name, default as u64)).map_err(|_| format!("{name}: too many"))
         };
-        sized.run_world(spec).map(|(report, _)| report)
+        let ms = |name: &str, d: Duration| Duration::from_millis(get(name, d.as_millis() as u64));
+        Ok(KvScenario {
+            servers: small("servers", self.servers)?,
+            clients: small("clients", self.clients)?,
+            ops_per_client: get("ops", self.ops_per_client),
+            keys: small("keys", self.keys)?,
+            fault_phase: ms("fault_ms", self.fault_phase),
+            heal_phase: ms("heal_ms", self.heal_phase),
+            timing: self.timing.with(params)?,
+            ..self.clone()
+        })
     }
 }
