@@ -187,9 +187,10 @@ fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
         say!("{}", serde_json::to_string(&r).expect("serialises"));
     } else {
         say!(
-            "nodes {}, simulated {} s: {} events in {:.2} s wall",
+            "nodes {}, simulated {} s: set-up {:.3} s, {} events in {:.2} s wall",
             r.nodes,
             r.sim_seconds,
+            r.setup_seconds,
             r.events,
             r.wall_seconds
         );
@@ -200,6 +201,16 @@ fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
                 rate / 1e6
             );
         }
+        say!(
+            "  bare event loop: {} events, {:.2} M events/s wall{}",
+            r.bare.events,
+            r.bare.events_per_second / 1e6,
+            match r.bare.events_per_cpu_second {
+                Some(rate) => format!(", {:.2} M per CPU second", rate / 1e6),
+                None => String::new(),
+            }
+        );
+        say!("  ratio to bare: {:.1} %", r.ratio_to_bare * 100.0);
         match r.peak_rss_kib {
             Some(kib) => say!("  peak memory {:.1} MiB", kib as f64 / 1024.0),
             None => say!("  peak memory: unknown (no /proc/self/status)"),
