@@ -131,6 +131,12 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The linearizability checker on 50-client key-value histories: a hard key before a
+    /// failing one, ten easy keys, and the hard key alone (peak memory).
+    Checker {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -149,6 +155,7 @@ fn main() -> ExitCode {
             seed,
             json,
         }) => bench_sim(nodes, seconds, seed, json),
+        Command::Bench(BenchCommand::Checker { json }) => bench_checker(json),
         Command::Lsp(args) => system(scenarios::lsp::cli::main(args)),
         Command::Miner(args) => system(scenarios::miner::cli::main(args)),
         Command::Raft(args) => system(scenarios::raft::cli::main(args)),
@@ -212,9 +219,10 @@ fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
         say!("{}", serde_json::to_string(&r).expect("serialises"));
     } else {
         say!(
-            "nodes {}, simulated {} s: {} events in {:.2} s wall",
+            "nodes {}, simulated {} s: set-up {:.3} s, {} events in {:.2} s wall",
             r.nodes,
             r.sim_seconds,
+            r.setup_seconds,
             r.events,
             r.wall_seconds
         );
@@ -225,11 +233,57 @@ fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
                 rate / 1e6
             );
         }
+        say!(
+            "  bare event loop: {} events, {:.2} M events/s wall{}",
+            r.bare.events,
+            r.bare.events_per_second / 1e6,
+            match r.bare.events_per_cpu_second {
+                Some(rate) => format!(", {:.2} M per CPU second", rate / 1e6),
+                None => String::new(),
+            }
+        );
+        say!("  ratio to bare: {:.1} %", r.ratio_to_bare * 100.0);
         match r.peak_rss_kib {
             Some(kib) => say!("  peak memory {:.1} MiB", kib as f64 / 1024.0),
             None => say!("  peak memory: unknown (no /proc/self/status)"),
         }
         say!("  trace hash {}", r.trace_hash);
+    }
+    EXIT_OK
+}
+
+fn bench_checker(json: bool) -> u8 {
+    let b = scenarios::raft::checker_bench::run();
+    if json {
+        say!("{}", serde_json::to_string(&b).expect("serialises"));
+        return EXIT_OK;
+    }
+    for c in &b.cases {
+        let target = match (c.target_seconds, c.ratio_to_target) {
+            (Some(t), Some(r)) => format!(" (target < {:.0} ms: {:.2} of it)", t * 1e3, r),
+            _ => String::new(),
+        };
+        say!(
+            "{}: {} ops on {} keys, {} in {:.1} ms{target}, {} steps",
+            c.name,
+            c.ops,
+            c.keys,
+            c.verdict,
+            c.seconds * 1e3,
+            c.steps
+        );
+        for u in &c.undecided {
+            say!("  left undecided: {u}");
+        }
+    }
+    match b.peak_rss_kib {
+        Some(kib) => say!(
+            "peak memory {:.0} MiB (target < {} MiB: {:.2} of it)",
+            kib as f64 / 1024.0,
+            b.memory_target_kib / 1024,
+            kib as f64 / b.memory_target_kib as f64
+        ),
+        None => say!("peak memory: unknown (no /proc/self/status)"),
     }
     EXIT_OK
 }

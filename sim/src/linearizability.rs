@@ -53,6 +53,12 @@ pub trait Model {
     fn partition(&self, ops: &[Operation<Self::Input, Self::Output>]) -> Vec<Vec<usize>> {
         vec![(0..ops.len()).collect()]
     }
+
+    /// Bytes a state holds beyond its own size (on the heap), for the memory cap. The
+    /// default counts none.
+    fn state_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
 }
 
 /// One client operation in a history. Times are in any consistent unit (nanoseconds of
@@ -73,9 +79,10 @@ pub enum Verdict {
     /// A valid linearization exists.
     Linearizable,
     /// None exists. `part` holds the operations (indices into the history) of the first part
-    /// that failed.
+    /// found to fail.
     NotLinearizable { part: Vec<usize> },
-    /// The search gave up after its step budget; nothing is known.
+    /// Some part was left undecided (out of steps, memory or time) and none failed; which
+    /// parts, and why, is in [`Report::undecided`].
     Unknown,
 }
 
@@ -88,9 +95,73 @@ impl Verdict {
 /// Default budget of search steps per part before the checker answers [`Verdict::Unknown`].
 pub const DEFAULT_STEP_BUDGET: u64 = 50_000_000;
 
-/// Check `ops` against `model` with the default step budget.
+/// Default cap on the memory of all searches together (their memo tables, estimated; the
+/// process peaks at about twice the estimate, with the allocator's slack): a
+/// part whose search would take more is left undecided, so however hard a history is,
+/// checking it stays near twice this.
+pub const DEFAULT_MEMORY_BYTES: usize = 256 << 20;
+
+/// Steps each undecided part gets in the first round; every round doubles it.
+const FIRST_QUANTUM: u64 = 4_096;
+
+/// How far the checker may go.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Search steps per part.
+    pub steps_per_part: u64,
+    /// Estimated bytes of all searches' memo tables together.
+    pub memory_bytes: usize,
+    /// A wall-clock deadline: what is not decided by then is left undecided. Runs that
+    /// must give the same verdict every time leave it `None`.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            steps_per_part: DEFAULT_STEP_BUDGET,
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            deadline: None,
+        }
+    }
+}
+
+/// Why a part was left undecided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeftBecause {
+    /// It used its steps ([`Limits::steps_per_part`]).
+    Steps,
+    /// Its search was the largest when all searches together passed [`Limits::memory_bytes`].
+    Memory,
+    /// The deadline passed.
+    Deadline,
+    /// Another part was found to fail first, and checking stopped.
+    Stopped,
+}
+
+/// A part the checker did not decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undecided {
+    /// Its operations (indices into the history).
+    pub part: Vec<usize>,
+    pub because: LeftBecause,
+    /// Search steps spent on it.
+    pub steps: u64,
+}
+
+/// The verdict and what was left undecided on the way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub verdict: Verdict,
+    /// Parts left undecided, in partition order. Empty when the verdict is `Linearizable`.
+    pub undecided: Vec<Undecided>,
+    /// Search steps spent, over all parts.
+    pub steps: u64,
+}
+
+/// Check `ops` against `model` with the default limits.
 pub fn check<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>]) -> Verdict {
-    check_with_budget(model, ops, DEFAULT_STEP_BUDGET)
+    check_with_limits(model, ops, &Limits::default()).verdict
 }
 
 /// Check `ops` against `model`, giving up on a part after `budget` search steps.
@@ -99,18 +170,107 @@ pub fn check_with_budget<M: Model>(
     ops: &[Operation<M::Input, M::Output>],
     budget: u64,
 ) -> Verdict {
-    let mut unknown = false;
-    for part in model.partition(ops) {
-        match check_part(model, ops, &part, budget) {
-            Some(true) => {}
-            Some(false) => return Verdict::NotLinearizable { part },
-            None => unknown = true,
+    let limits = Limits {
+        steps_per_part: budget,
+        ..Limits::default()
+    };
+    check_with_limits(model, ops, &limits).verdict
+}
+
+/// Check `ops` against `model` within `limits`.
+///
+/// The parts are searched interleaved, in rounds: each undecided part gets a quantum of
+/// steps per round, and the quantum doubles every round. A part that plainly fails is
+/// found in the first rounds whatever hard parts come before it, and the total work is at
+/// most about twice that of the hardest part decided. When the searches together pass the
+/// memory cap, the largest is dropped (left undecided) and the others go on. Without a
+/// deadline the verdict depends only on the history and the limits.
+pub fn check_with_limits<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    limits: &Limits,
+) -> Report {
+    let parts = model.partition(ops);
+    let mut searches: Vec<Option<Search<'_, M>>> = parts
+        .iter()
+        .map(|part| Some(Search::new(model, ops, part)))
+        .collect();
+    let mut left: Vec<Option<(LeftBecause, u64)>> = vec![None; parts.len()];
+    let mut steps = 0;
+    let mut failed = None;
+    let mut quantum = FIRST_QUANTUM;
+    'rounds: while searches.iter().any(Option::is_some) {
+        for i in 0..searches.len() {
+            let Some(search) = searches[i].as_mut() else {
+                continue;
+            };
+            let allowed =
+                quantum.min(limits.steps_per_part - search.steps.min(limits.steps_per_part));
+            let before = search.steps;
+            let progress = search.run(allowed, limits.deadline);
+            steps += search.steps - before;
+            let spent = search.steps;
+            match progress {
+                Progress::Done(true) => searches[i] = None,
+                Progress::Done(false) => {
+                    searches[i] = None;
+                    failed = Some(i);
+                    break 'rounds;
+                }
+                Progress::Paused if spent >= limits.steps_per_part => {
+                    searches[i] = None;
+                    left[i] = Some((LeftBecause::Steps, spent));
+                }
+                Progress::Paused => {}
+                Progress::Deadline => {
+                    for (j, s) in searches.iter_mut().enumerate() {
+                        if let Some(s) = s.take() {
+                            left[j] = Some((LeftBecause::Deadline, s.steps));
+                        }
+                    }
+                    break 'rounds;
+                }
+            }
+            // Over the memory cap: drop the largest searches until under it.
+            while searches.iter().flatten().map(Search::memory).sum::<usize>() > limits.memory_bytes
+            {
+                let largest = (0..searches.len())
+                    .filter(|&j| searches[j].is_some())
+                    .max_by_key(|&j| searches[j].as_ref().map_or(0, Search::memory))
+                    .expect("some search holds memory");
+                let s = searches[largest].take().expect("it is live");
+                left[largest] = Some((LeftBecause::Memory, s.steps));
+            }
+        }
+        quantum = quantum.saturating_mul(2);
+    }
+    for (j, s) in searches.iter_mut().enumerate() {
+        if let Some(s) = s.take() {
+            left[j] = Some((LeftBecause::Stopped, s.steps));
         }
     }
-    if unknown {
-        Verdict::Unknown
-    } else {
-        Verdict::Linearizable
+    let undecided: Vec<Undecided> = left
+        .into_iter()
+        .zip(&parts)
+        .filter_map(|(l, part)| {
+            l.map(|(because, steps)| Undecided {
+                part: part.clone(),
+                because,
+                steps,
+            })
+        })
+        .collect();
+    let verdict = match failed {
+        Some(i) => Verdict::NotLinearizable {
+            part: parts[i].clone(),
+        },
+        None if undecided.is_empty() => Verdict::Linearizable,
+        None => Verdict::Unknown,
+    };
+    Report {
+        verdict,
+        undecided,
+        steps,
     }
 }
 
@@ -159,6 +319,10 @@ impl Bits {
         self.words[i / 64] &= !(1 << (i % 64));
         self.zobrist ^= mix(i);
     }
+    /// What a copy holds on the heap (with the allocator's bookkeeping).
+    fn heap_bytes(&self) -> usize {
+        self.words.len() * 8 + 16
+    }
 }
 
 impl PartialEq for Bits {
@@ -197,161 +361,226 @@ impl Hasher for MemoHasher {
 #[allow(clippy::disallowed_types)]
 type Memo<S> = HashSet<(Bits, S), BuildHasherDefault<MemoHasher>>;
 
-/// Wing & Gong search with Lowe's memoisation over one part. `Some(true)`: linearizable;
-/// `Some(false)`: not; `None`: out of budget.
-fn check_part<M: Model>(
-    model: &M,
-    ops: &[Operation<M::Input, M::Output>],
-    part: &[usize],
-    budget: u64,
-) -> Option<bool> {
-    let n = part.len();
-    if n == 0 {
-        return Some(true);
-    }
-    // Entries sorted by time; a call sorts before a return at the same instant, so two
-    // operations that touch the same instant count as concurrent (the lenient reading).
-    // Unknown outcomes return at u64::MAX, after everything.
-    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
-    for (i, &oi) in part.iter().enumerate() {
-        let op = &ops[oi];
-        events.push((op.invoke, true, i));
-        let ret = op.ret.as_ref().map_or(u64::MAX, |r| r.0.max(op.invoke));
-        events.push((ret, false, i));
-    }
-    events.sort_by_key(|&(t, is_call, i)| (t, !is_call, i));
-    // List index 0 is the head sentinel; entries are 1..=2n.
-    let head = 0usize;
-    let mut list = vec![Entry {
-        op: 0,
-        is_call: false,
-        partner: 0,
-        prev: 0,
-        next: 1,
-    }];
-    let mut ret_pos = vec![0usize; n];
-    for (k, &(_, is_call, i)) in events.iter().enumerate() {
-        let idx = k + 1;
-        if !is_call {
-            ret_pos[i] = idx;
+/// Where a search stands after a call to [`Search::run`].
+enum Progress {
+    /// Decided: linearizable or not.
+    Done(bool),
+    /// Its quantum of steps ran out.
+    Paused,
+    /// The deadline passed.
+    Deadline,
+}
+
+/// One level of the search: its candidates, the next to try, and the one taken (with the
+/// state before it).
+struct Frame<S> {
+    cands: Vec<usize>,
+    next: usize,
+    chosen: Option<(usize, S)>,
+}
+
+/// Wing & Gong search with Lowe's memoisation over one part, resumable: [`Search::run`]
+/// goes on for a number of steps and pauses where it stands.
+struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [Operation<M::Input, M::Output>],
+    part: &'a [usize],
+    list: Vec<Entry>,
+    /// Per operation of the part, its return time (unknown outcomes: the end of time).
+    ret_time: Vec<u64>,
+    memo: Memo<M::State>,
+    /// Bytes the memo's entries hold beyond the table itself.
+    memo_heap: usize,
+    state: M::State,
+    linearized: Bits,
+    frames: Vec<Frame<M::State>>,
+    steps: u64,
+}
+
+/// List index 0 is the head sentinel; entries are 1..=2n.
+const HEAD: usize = 0;
+
+impl<'a, M: Model> Search<'a, M> {
+    fn new(model: &'a M, ops: &'a [Operation<M::Input, M::Output>], part: &'a [usize]) -> Self {
+        let n = part.len();
+        // Entries sorted by time; a call sorts before a return at the same instant, so two
+        // operations that touch the same instant count as concurrent (the lenient reading).
+        // Unknown outcomes return at u64::MAX, after everything.
+        let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
+        for (i, &oi) in part.iter().enumerate() {
+            let op = &ops[oi];
+            events.push((op.invoke, true, i));
+            let ret = op.ret.as_ref().map_or(u64::MAX, |r| r.0.max(op.invoke));
+            events.push((ret, false, i));
         }
-        let next = if k + 1 == events.len() {
-            usize::MAX
-        } else {
-            idx + 1
-        };
-        list.push(Entry {
-            op: i,
-            is_call,
+        events.sort_by_key(|&(t, is_call, i)| (t, !is_call, i));
+        let mut list = vec![Entry {
+            op: 0,
+            is_call: false,
             partner: 0,
-            prev: idx - 1,
-            next,
+            prev: 0,
+            next: if n == 0 { usize::MAX } else { 1 },
+        }];
+        let mut ret_pos = vec![0usize; n];
+        for (k, &(_, is_call, i)) in events.iter().enumerate() {
+            let idx = k + 1;
+            if !is_call {
+                ret_pos[i] = idx;
+            }
+            let next = if k + 1 == events.len() {
+                usize::MAX
+            } else {
+                idx + 1
+            };
+            list.push(Entry {
+                op: i,
+                is_call,
+                partner: 0,
+                prev: idx - 1,
+                next,
+            });
+        }
+        for e in list.iter_mut().skip(1) {
+            if e.is_call {
+                e.partner = ret_pos[e.op];
+            }
+        }
+        let ret_time = (0..n)
+            .map(|i| ops[part[i]].ret.as_ref().map_or(u64::MAX, |r| r.0))
+            .collect();
+        let mut search = Search {
+            model,
+            ops,
+            part,
+            list,
+            ret_time,
+            memo: Memo::default(),
+            memo_heap: 0,
+            state: model.init(),
+            linearized: Bits::new(n),
+            frames: Vec::new(),
+            steps: 0,
+        };
+        let cands = search.candidates();
+        search.frames.push(Frame {
+            cands,
+            next: 0,
+            chosen: None,
         });
-    }
-    for e in list.iter_mut().skip(1) {
-        if e.is_call {
-            e.partner = ret_pos[e.op];
-        }
+        search
     }
 
-    // Lift an operation (its call and return) out of the list, and put it back.
-    fn lift(list: &mut [Entry], call: usize) {
-        let ret = list[call].partner;
-        for idx in [call, ret] {
-            let (p, nx) = (list[idx].prev, list[idx].next);
-            list[p].next = nx;
-            if nx != usize::MAX {
-                list[nx].prev = p;
-            }
-        }
-    }
-    fn unlift(list: &mut [Entry], call: usize) {
-        let ret = list[call].partner;
-        for idx in [ret, call] {
-            let (p, nx) = (list[idx].prev, list[idx].next);
-            list[p].next = idx;
-            if nx != usize::MAX {
-                list[nx].prev = idx;
-            }
-        }
+    /// The memory this search holds, estimated: the memo's table and what its entries
+    /// point to.
+    fn memory(&self) -> usize {
+        self.memo.capacity() * (std::mem::size_of::<(Bits, M::State)>() + 1) + self.memo_heap
     }
 
-    // The operations that may go next are the calls before the first return in the list.
-    // Trying the one that must return soonest first (unknown outcomes last) finds a valid
-    // order with far less backtracking when some operations stay pending for long (a
-    // client stuck behind a partition); every candidate is still tried, so the search is
-    // as complete as Wing & Gong's.
-    let ret_time: Vec<u64> = (0..n)
-        .map(|i| ops[part[i]].ret.as_ref().map_or(u64::MAX, |r| r.0))
-        .collect();
-    let candidates = |list: &[Entry]| -> Vec<usize> {
+    /// The operations that may go next are the calls before the first return in the list.
+    /// Trying the one that must return soonest first (unknown outcomes last) finds a valid
+    /// order with far less backtracking when some operations stay pending for long (a
+    /// client stuck behind a partition); every candidate is still tried, so the search is
+    /// as complete as Wing & Gong's.
+    fn candidates(&self) -> Vec<usize> {
+        let list = &self.list;
         let mut c = Vec::new();
-        let mut idx = list[head].next;
+        let mut idx = list[HEAD].next;
         while idx != usize::MAX && list[idx].is_call {
             c.push(idx);
             idx = list[idx].next;
         }
-        c.sort_by_key(|&i| (ret_time[list[i].op], list[i].op));
+        c.sort_by_key(|&i| (self.ret_time[list[i].op], list[i].op));
         c
-    };
-    /// One level of the search: its candidates, the next to try, and the one taken (with
-    /// the state before it).
-    struct Frame<S> {
-        cands: Vec<usize>,
-        next: usize,
-        chosen: Option<(usize, S)>,
     }
 
-    let mut memo: Memo<M::State> = Memo::default();
-    let mut state = model.init();
-    let mut linearized = Bits::new(n);
-    let mut frames = vec![Frame {
-        cands: candidates(&list),
-        next: 0,
-        chosen: None,
-    }];
-    let mut steps = 0u64;
-    loop {
-        let Some(frame) = frames.last_mut() else {
-            return Some(false);
-        };
-        if let Some((call, prev)) = frame.chosen.take() {
-            state = prev;
-            linearized.clear(list[call].op);
-            unlift(&mut list, call);
+    /// Search on for at most `quantum` steps (and not past `deadline`).
+    // The deadline is the wall clock by request: a caller that sets one accepts that the
+    // verdict may depend on the machine's speed.
+    #[allow(clippy::disallowed_methods)]
+    fn run(&mut self, quantum: u64, deadline: Option<std::time::Instant>) -> Progress {
+        if self.list[HEAD].next == usize::MAX {
+            return Progress::Done(true);
         }
-        let mut advanced = false;
-        while frame.next < frame.cands.len() {
-            steps += 1;
-            if steps > budget {
-                return None;
+        let stop = self.steps.saturating_add(quantum);
+        loop {
+            let Some(frame) = self.frames.last_mut() else {
+                return Progress::Done(false);
+            };
+            if let Some((call, prev)) = frame.chosen.take() {
+                self.state = prev;
+                self.linearized.clear(self.list[call].op);
+                unlift(&mut self.list, call);
             }
-            let call = frame.cands[frame.next];
-            frame.next += 1;
-            let i = list[call].op;
-            let op = &ops[part[i]];
-            let out = op.ret.as_ref().map(|r| &r.1);
-            if let Some(next_state) = model.step(&state, &op.input, out) {
-                linearized.set(i);
-                if memo.insert((linearized.clone(), next_state.clone())) {
-                    frame.chosen = Some((call, std::mem::replace(&mut state, next_state)));
-                    lift(&mut list, call);
-                    advanced = true;
-                    break;
+            let mut advanced = false;
+            while frame.next < frame.cands.len() {
+                if self.steps >= stop {
+                    return Progress::Paused;
                 }
-                linearized.clear(i);
+                self.steps += 1;
+                if self.steps.is_multiple_of(1024)
+                    && deadline.is_some_and(|d| std::time::Instant::now() >= d)
+                {
+                    // Resume here next time, as if this step had not been taken.
+                    self.steps -= 1;
+                    return Progress::Deadline;
+                }
+                let call = frame.cands[frame.next];
+                frame.next += 1;
+                let i = self.list[call].op;
+                let op = &self.ops[self.part[i]];
+                let out = op.ret.as_ref().map(|r| &r.1);
+                if let Some(next_state) = self.model.step(&self.state, &op.input, out) {
+                    self.linearized.set(i);
+                    let bytes = self.model.state_bytes(&next_state);
+                    if self
+                        .memo
+                        .insert((self.linearized.clone(), next_state.clone()))
+                    {
+                        self.memo_heap += self.linearized.heap_bytes() + bytes;
+                        frame.chosen = Some((call, std::mem::replace(&mut self.state, next_state)));
+                        lift(&mut self.list, call);
+                        advanced = true;
+                        break;
+                    }
+                    self.linearized.clear(i);
+                }
+            }
+            if !advanced {
+                self.frames.pop();
+            } else if self.list[HEAD].next == usize::MAX {
+                return Progress::Done(true);
+            } else {
+                let cands = self.candidates();
+                self.frames.push(Frame {
+                    cands,
+                    next: 0,
+                    chosen: None,
+                });
             }
         }
-        if !advanced {
-            frames.pop();
-        } else if list[head].next == usize::MAX {
-            return Some(true);
-        } else {
-            frames.push(Frame {
-                cands: candidates(&list),
-                next: 0,
-                chosen: None,
-            });
+    }
+}
+
+/// Lift an operation (its call and return) out of the list.
+fn lift(list: &mut [Entry], call: usize) {
+    let ret = list[call].partner;
+    for idx in [call, ret] {
+        let (p, nx) = (list[idx].prev, list[idx].next);
+        list[p].next = nx;
+        if nx != usize::MAX {
+            list[nx].prev = p;
+        }
+    }
+}
+
+/// Put a lifted operation back.
+fn unlift(list: &mut [Entry], call: usize) {
+    let ret = list[call].partner;
+    for idx in [ret, call] {
+        let (p, nx) = (list[idx].prev, list[idx].next);
+        list[p].next = idx;
+        if nx != usize::MAX {
+            list[nx].prev = idx;
         }
     }
 }
@@ -443,6 +672,12 @@ impl Model for KvModel {
             }
             (KvInput::Put { .. } | KvInput::Append { .. }, Some(KvOutput::Value(_))) => None,
         }
+    }
+
+    /// The text with its reference counts and the allocator's bookkeeping (an upper
+    /// bound: memoised states may share one text).
+    fn state_bytes(&self, state: &KvValue) -> usize {
+        state.text.len() + 32
     }
 
     fn partition(&self, ops: &[Operation<KvInput, KvOutput>]) -> Vec<Vec<usize>> {
@@ -622,6 +857,102 @@ mod tests {
             check(&KvModel, &ops),
             Verdict::NotLinearizable { .. }
         ));
+    }
+
+    /// `n` concurrent appends of distinct values to "k" and a read that saw them in
+    /// reverse order: linearizable, but the search tries the other orders first.
+    fn hard_key(n: u64) -> Vec<Op> {
+        let mut ops: Vec<Op> = (0..n)
+            .map(|c| append(c, "k", &format!("{c},"), 0, Some(100)))
+            .collect();
+        let seen: String = (0..n).rev().map(|c| format!("{c},")).collect();
+        ops.push(get(n, "k", &seen, 200, 300));
+        ops
+    }
+
+    #[test]
+    fn a_plainly_failing_part_is_found_behind_a_hard_one() {
+        let mut ops = hard_key(11);
+        // "k" sorts before "x": the hard part comes first.
+        ops.push(get(50, "x", "never written", 0, 10));
+        let report = check_with_limits(&KvModel, &ops, &Limits::default());
+        assert_eq!(report.verdict, Verdict::NotLinearizable { part: vec![12] });
+        assert_eq!(report.undecided.len(), 1, "{report:?}");
+        let left = &report.undecided[0];
+        assert_eq!(left.part, (0..12).collect::<Vec<_>>());
+        assert_eq!(left.because, LeftBecause::Stopped);
+        assert!(left.steps > 0 && report.steps < 1_000_000, "{report:?}");
+    }
+
+    #[test]
+    fn the_hard_part_is_decided_when_nothing_fails() {
+        let report = check_with_limits(&KvModel, &hard_key(7), &Limits::default());
+        assert_eq!(report.verdict, Verdict::Linearizable);
+        assert!(report.undecided.is_empty());
+    }
+
+    #[test]
+    fn out_of_steps_names_the_part_and_keeps_deciding_others() {
+        let mut ops = hard_key(11);
+        ops.push(put(60, "y", "1", 0, Some(10)));
+        ops.push(get(61, "y", "1", 20, 30));
+        let limits = Limits {
+            steps_per_part: 10_000,
+            ..Limits::default()
+        };
+        let report = check_with_limits(&KvModel, &ops, &limits);
+        assert_eq!(report.verdict, Verdict::Unknown);
+        assert_eq!(report.undecided.len(), 1, "only the hard part: {report:?}");
+        assert_eq!(report.undecided[0].because, LeftBecause::Steps);
+        assert_eq!(report.undecided[0].steps, 10_000);
+        // The same history and limits give the same report.
+        assert_eq!(check_with_limits(&KvModel, &ops, &limits), report);
+    }
+
+    #[test]
+    fn over_the_memory_cap_the_largest_search_is_dropped() {
+        let mut ops = hard_key(11);
+        ops.push(get(50, "x", "never written", 0, 10));
+        ops.push(put(60, "y", "1", 0, Some(10)));
+        let limits = Limits {
+            memory_bytes: 64 << 10,
+            ..Limits::default()
+        };
+        let report = check_with_limits(&KvModel, &ops, &limits);
+        // The failing part is still found: only the hard search outgrew the cap.
+        assert_eq!(report.verdict, Verdict::NotLinearizable { part: vec![12] });
+        let ok_only: Vec<Op> = ops
+            .iter()
+            .filter(|o| o.input.key() != "x")
+            .cloned()
+            .collect();
+        let report = check_with_limits(&KvModel, &ok_only, &limits);
+        assert_eq!(report.verdict, Verdict::Unknown);
+        assert_eq!(report.undecided.len(), 1, "{report:?}");
+        assert_eq!(report.undecided[0].because, LeftBecause::Memory);
+        assert_eq!(report.undecided[0].part, (0..12).collect::<Vec<_>>());
+    }
+
+    #[test]
+    // A deadline is wall-clock time by nature; one already past needs no waiting.
+    #[allow(clippy::disallowed_methods)]
+    fn a_passed_deadline_leaves_what_is_not_decided() {
+        let mut ops = hard_key(11);
+        // "a" sorts first: its part is decided before the clock is first read.
+        ops.push(put(60, "a", "1", 0, Some(10)));
+        let limits = Limits {
+            deadline: Some(std::time::Instant::now()),
+            ..Limits::default()
+        };
+        let report = check_with_limits(&KvModel, &ops, &limits);
+        assert_eq!(report.verdict, Verdict::Unknown);
+        assert_eq!(
+            report.undecided.len(),
+            1,
+            "the small part decides: {report:?}"
+        );
+        assert_eq!(report.undecided[0].because, LeftBecause::Deadline);
+        assert_eq!(report.undecided[0].part, (0..12).collect::<Vec<_>>());
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! kind turned on or off changes no other kind's draws, a link's draws do not depend on
 //! traffic elsewhere, and a link costs a few bytes, not a generator state each (a world of
 //! 1,000 nodes has a million links).
+//!
+//! Link state is sparse: a link's counters exist from its first use, and cuts and link
+//! changes are rules looked up per send (none are in force most of the time), so adding a
+//! node costs nothing per other node and a world of 10,000 nodes pays only for the senders
+//! its traffic uses.
 
 use crate::faults::LinkFaults;
 use crate::rng::derive_rng;
@@ -82,16 +87,53 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// One directed link, packed in 12 bytes so a send touches one cache line.
-#[derive(Clone, Copy, Default)]
-struct Link {
-    /// How many datagrams and stream segments it has carried: the counters of its draws.
-    datagrams: u32,
-    segments: u32,
-    /// Its behaviour, an index into `configs`.
-    config: u16,
-    /// A partition stops everything from `from` to `to`.
-    cut: bool,
+/// Which counter of a link: datagrams, or stream segments and control messages.
+#[derive(Clone, Copy)]
+enum Counter {
+    Datagrams = 0,
+    Segments = 1,
+}
+
+/// Each directed link's two use counters, in one row per sender that is allocated on the
+/// sender's first use and widened on demand: 4 bytes a link, nothing for links never used,
+/// and nothing copied when a node joins.
+#[derive(Default)]
+struct LinkCounters {
+    /// Per counter kind, per sender, per receiver.
+    rows: [Vec<Vec<u32>>; 2],
+}
+
+impl LinkCounters {
+    /// The counter's value for `from -> to` before this use; it counts one more. `n` is
+    /// the node count, the width a row is widened to.
+    fn next(&mut self, kind: Counter, from: usize, to: usize, n: usize) -> u32 {
+        let rows = &mut self.rows[kind as usize];
+        if rows.len() <= from {
+            rows.resize_with(from + 1, Vec::new);
+        }
+        let row = &mut rows[from];
+        if row.len() <= to {
+            row.resize(n.max(to + 1), 0);
+        }
+        let index = row[to];
+        row[to] = index.wrapping_add(1);
+        index
+    }
+}
+
+/// How `from -> to` behaves under `changes` (oldest first) over `base`.
+fn faults_of<'a>(
+    changes: &'a [LinkChange],
+    base: &'a LinkFaults,
+    from: usize,
+    to: usize,
+) -> &'a LinkFaults {
+    let covers = |x: Option<u32>, node: usize| x.is_none_or(|x| x as usize == node);
+    changes
+        .iter()
+        .rev()
+        .find(|c| covers(c.from, from) && covers(c.to, to))
+        .map_or(base, |c| &c.faults)
 }
 
 /// Links, partitions and counters for `n` nodes.
@@ -99,10 +141,7 @@ pub struct Network {
     n: usize,
     keys: [u64; DRAW_KINDS],
     base: LinkFaults,
-    /// Distinct link behaviours; links name one by index. 0 is the base.
-    configs: Vec<LinkFaults>,
-    /// Per link, at `from * n + to`.
-    links: Vec<Link>,
+    counters: LinkCounters,
     /// The cuts in force, in the order they began (a multiset: equal cuts may repeat).
     rules: Vec<CutRule>,
     /// The link changes in force, oldest first; the latest covering a link decides it.
@@ -113,9 +152,31 @@ pub struct Network {
 /// A cut in force. Groups are kept normalised, so an undo matches however it lists them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum CutRule {
-    Groups(Vec<Vec<u32>>),
+    /// The groups, and each node's group (`usize::MAX`: in none), for the lookup.
+    Groups(Vec<Vec<u32>>, GroupOf),
     OneWay(u32, u32),
     Isolate(u32),
+}
+
+/// Each node's group in a partition: derived from the groups, so equal whenever they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct GroupOf(Vec<usize>);
+
+impl GroupOf {
+    fn new(groups: &[Vec<u32>]) -> GroupOf {
+        let len = groups.iter().flatten().map(|&m| m as usize + 1).max();
+        let mut group_of = vec![usize::MAX; len.unwrap_or(0)];
+        for (g, members) in groups.iter().enumerate() {
+            for &m in members {
+                group_of[m as usize] = g;
+            }
+        }
+        GroupOf(group_of)
+    }
+
+    fn get(&self, node: usize) -> usize {
+        self.0.get(node).copied().unwrap_or(usize::MAX)
+    }
 }
 
 /// A link change in force: links `from -> to` (`None`: every node) behave as `faults`.
@@ -136,8 +197,7 @@ impl Network {
             n: 0,
             keys,
             base: LinkFaults::default(),
-            configs: vec![LinkFaults::default()],
-            links: Vec::new(),
+            counters: LinkCounters::default(),
             rules: Vec::new(),
             link_changes: Vec::new(),
             stats: NetStats::default(),
@@ -148,19 +208,9 @@ impl Network {
         self.n
     }
 
-    /// Grow to `n` nodes; new links get the base behaviour.
+    /// Grow to `n` nodes; new links get the behaviour the rules in force give them.
     pub fn grow(&mut self, n: usize) {
-        if n <= self.n {
-            return;
-        }
-        let old = self.n;
-        let mut links = vec![Link::default(); n * n];
-        for f in 0..old {
-            links[f * n..f * n + old].copy_from_slice(&self.links[f * old..f * old + old]);
-        }
-        self.links = links;
-        self.n = n;
-        self.recompute_cuts();
+        self.n = self.n.max(n);
     }
 
     /// The behaviour links return to on heal, applied to every link now.
@@ -176,12 +226,6 @@ impl Network {
     /// Every link back to the base behaviour; no link change stays in force.
     pub fn restore_base(&mut self) {
         self.link_changes.clear();
-        self.reset_link_configs();
-    }
-
-    fn reset_link_configs(&mut self) {
-        self.configs = vec![self.base.clone()];
-        self.links.iter_mut().for_each(|l| l.config = 0);
     }
 
     /// Begin a link change: links `from -> to` behave as `faults` until it is restored.
@@ -191,7 +235,6 @@ impl Network {
             to,
             faults: faults.clone(),
         });
-        self.set_links(from, to, faults);
     }
 
     /// End the latest link change of `from -> to` (with these `faults`, if given): those
@@ -203,60 +246,47 @@ impl Network {
         to: Option<u32>,
         faults: Option<&LinkFaults>,
     ) {
-        let Some(i) = self
+        if let Some(i) = self
             .link_changes
             .iter()
             .rposition(|c| c.from == from && c.to == to && faults.is_none_or(|f| *f == c.faults))
-        else {
-            return;
-        };
-        self.link_changes.remove(i);
-        self.reset_link_configs();
-        for c in self.link_changes.clone() {
-            self.set_links(c.from, c.to, &c.faults);
+        {
+            self.link_changes.remove(i);
         }
     }
 
-    /// Set the links `from -> to` (`None`: every node) to `faults`.
-    pub fn set_links(&mut self, from: Option<u32>, to: Option<u32>, faults: &LinkFaults) {
-        let index = match self.configs.iter().position(|c| c == faults) {
-            Some(i) => i,
-            None if self.configs.len() < u16::MAX as usize => {
-                self.configs.push(faults.clone());
-                self.configs.len() - 1
-            }
-            // Past 65,535 distinct behaviours, reuse the last slot rather than fail.
-            None => {
-                let last = self.configs.len() - 1;
-                self.configs[last] = faults.clone();
-                last
-            }
-        } as u16;
-        let n = self.n;
-        for f in (0..n).filter(|&f| from.is_none_or(|x| x as usize == f)) {
-            for t in (0..n).filter(|&t| to.is_none_or(|x| x as usize == t)) {
-                self.links[f * n + t].config = index;
-            }
-        }
-    }
-
+    /// How `from -> to` behaves now: as the latest link change in force that covers it, or
+    /// as the base.
     pub fn link_faults(&self, from: usize, to: usize) -> &LinkFaults {
-        &self.configs[self.links[from * self.n + to].config as usize]
+        faults_of(&self.link_changes, &self.base, from, to)
     }
 
-    /// Whether `from` cannot reach `to` now.
+    /// Whether `from` cannot reach `to` now: some cut in force cuts it.
     pub fn is_cut(&self, from: usize, to: usize) -> bool {
-        self.links[from * self.n + to].cut
+        from != to
+            && self.rules.iter().any(|rule| match rule {
+                // A node in no group is alone: cut from everyone but itself.
+                CutRule::Groups(_, group_of) => {
+                    let (a, b) = (group_of.get(from), group_of.get(to));
+                    a != b || a == usize::MAX
+                }
+                CutRule::OneWay(f, t) => *f as usize == from && *t as usize == to,
+                CutRule::Isolate(x) => *x as usize == from || *x as usize == to,
+            })
     }
 
     /// Begin a partition into `groups` (see [`crate::Fault::Partition`]).
     pub fn partition(&mut self, groups: Vec<Vec<u32>>) {
-        self.begin_cut(CutRule::Groups(crate::faults::normalise_groups(&groups)));
+        let groups = crate::faults::normalise_groups(&groups);
+        let group_of = GroupOf::new(&groups);
+        self.begin_cut(CutRule::Groups(groups, group_of));
     }
 
     /// End one partition into `groups`.
     pub fn unpartition(&mut self, groups: &[Vec<u32>]) {
-        self.end_cut(&CutRule::Groups(crate::faults::normalise_groups(groups)));
+        let groups = crate::faults::normalise_groups(groups);
+        let group_of = GroupOf::new(&groups);
+        self.end_cut(&CutRule::Groups(groups, group_of));
     }
 
     /// Begin a cut of the one direction `from -> to`.
@@ -282,60 +312,22 @@ impl Network {
     /// End every cut in force.
     pub fn repair(&mut self) {
         self.rules.clear();
-        self.recompute_cuts();
     }
 
     fn begin_cut(&mut self, rule: CutRule) {
         self.rules.push(rule);
-        self.recompute_cuts();
     }
 
     /// Remove the latest cut equal to `rule`; an undo of a cut not in force does nothing.
     fn end_cut(&mut self, rule: &CutRule) {
         if let Some(i) = self.rules.iter().rposition(|r| r == rule) {
             self.rules.remove(i);
-            self.recompute_cuts();
         }
     }
 
-    fn recompute_cuts(&mut self) {
-        let n = self.n;
-        self.links.iter_mut().for_each(|l| l.cut = false);
-        for rule in &self.rules {
-            match rule {
-                CutRule::Groups(groups) => {
-                    let mut group_of = vec![usize::MAX; n];
-                    for (g, members) in groups.iter().enumerate() {
-                        for &m in members {
-                            if let Some(slot) = group_of.get_mut(m as usize) {
-                                *slot = g;
-                            }
-                        }
-                    }
-                    for a in 0..n {
-                        for b in 0..n {
-                            // A node in no group is alone: cut from everyone but itself.
-                            if a != b && (group_of[a] != group_of[b] || group_of[a] == usize::MAX) {
-                                self.links[a * n + b].cut = true;
-                            }
-                        }
-                    }
-                }
-                CutRule::OneWay(from, to) => {
-                    let (f, t) = (*from as usize, *to as usize);
-                    if f < n && t < n {
-                        self.links[f * n + t].cut = true;
-                    }
-                }
-                CutRule::Isolate(node) => {
-                    let x = *node as usize;
-                    for other in (0..n).filter(|&o| o != x && x < n) {
-                        self.links[x * n + other].cut = true;
-                        self.links[other * n + x].cut = true;
-                    }
-                }
-            }
-        }
+    /// The number of link `from -> to` in the draws: its index in an n x n matrix.
+    fn link_id(&self, from: usize, to: usize) -> usize {
+        from * self.n + to
     }
 
     /// The draw of `kind` number `sub` for the `index`-th use of link `link`.
@@ -365,9 +357,8 @@ impl Network {
 
     /// One-way latency for the next stream segment or control message on `from -> to`.
     pub fn latency(&mut self, from: usize, to: usize) -> u64 {
-        let link = from * self.n + to;
-        let index = self.links[link].segments;
-        self.links[link].segments = index.wrapping_add(1);
+        let link = self.link_id(from, to);
+        let index = self.counters.next(Counter::Segments, from, to, self.n);
         let f = self.link_faults(from, to);
         let (min, max) = (f.latency_min_ns, f.latency_max_ns);
         min + self.up_to(Draw::StreamLatency, link, index, 0, max.saturating_sub(min))
@@ -375,16 +366,15 @@ impl Network {
 
     /// Draw the fate of the next datagram on `from -> to`.
     pub fn datagram_fate(&mut self, from: usize, to: usize) -> Fate {
-        let link = from * self.n + to;
-        let index = self.links[link].datagrams;
-        self.links[link].datagrams = index.wrapping_add(1);
+        let link = self.link_id(from, to);
+        let index = self.counters.next(Counter::Datagrams, from, to, self.n);
         let mut fate = Fate {
             delays: [None, None],
             corrupt: false,
             truncate: false,
             index,
         };
-        let f = &self.configs[self.links[link].config as usize];
+        let f = faults_of(&self.link_changes, &self.base, from, to);
         if self.chance(Draw::Loss, link, index, f.loss) {
             self.stats.datagrams_lost += 1;
             return fate;
@@ -417,7 +407,7 @@ impl Network {
         if data.is_empty() {
             return;
         }
-        let link = from * self.n + to;
+        let link = self.link_id(from, to);
         let flips = 1 + self.up_to(Draw::Corrupt, link, fate.index, 1, 2) as usize;
         let last_bit = data.len() as u64 * 8 - 1;
         // Bits are distinct: flipping one bit twice would undo it, and a datagram counted
@@ -444,7 +434,7 @@ impl Network {
         if data.is_empty() {
             return;
         }
-        let link = from * self.n + to;
+        let link = self.link_id(from, to);
         let len = self.up_to(Draw::Truncate, link, fate.index, 1, data.len() as u64 - 1);
         data.truncate(len as usize);
         self.stats.datagrams_truncated += 1;

@@ -10,6 +10,9 @@ use faultline::harness::Scenario;
 // Benchmarks time themselves on the wall clock and may use threads: they run outside the simulator.
 #[allow(clippy::disallowed_methods)]
 pub mod bench;
+// So does the checker's benchmark on made-up histories.
+#[allow(clippy::disallowed_methods)]
+pub mod checker_bench;
 // The real programs run on the OS clock and sockets, outside the simulator.
 #[allow(clippy::disallowed_methods)]
 pub mod cli;

@@ -5,6 +5,9 @@
 //! Payload`); the payload is standard base64 with padding, `null` when absent and `""`
 //! when empty. Decoding is as lenient as Go's: any field order, missing fields are zero,
 //! unknown fields ignored. Anything that is not such an object is [`DecodeError`].
+//!
+//! Every datagram is encoded and decoded, so both have a hand-written fast path for the one
+//! shape LSP sends; serde is the reference and the fallback for every other input.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -113,20 +116,233 @@ impl Message {
         }
     }
 
-    /// The JSON bytes Go's `json.Marshal` would produce.
+    /// The JSON bytes Go's `json.Marshal` would produce, written by hand: the shape is
+    /// fixed, so this is a handful of copies and integer formats (the same bytes as
+    /// [`Message::encode_serde`]).
     pub fn encode(&self) -> Vec<u8> {
+        let payload_len = self
+            .payload
+            .as_ref()
+            .map_or(4, |p| base64::encoded_len(p.len(), true).unwrap_or(0) + 2);
+        let mut out = Vec::with_capacity(96 + payload_len);
+        for (name, value) in [
+            (&b"{\"Type\":"[..], self.ty as i64),
+            (b",\"ConnID\":", self.conn_id),
+            (b",\"SeqNum\":", self.seq_num),
+            (b",\"Size\":", self.size),
+            (b",\"Checksum\":", self.checksum as i64),
+        ] {
+            out.extend_from_slice(name);
+            push_int(&mut out, value);
+        }
+        out.extend_from_slice(b",\"Payload\":");
+        match &self.payload {
+            None => out.extend_from_slice(b"null"),
+            Some(bytes) => {
+                out.push(b'"');
+                push_base64(&mut out, bytes);
+                out.push(b'"');
+            }
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// The same bytes through serde: the reference [`Message::encode`] is tested against.
+    pub fn encode_serde(&self) -> Vec<u8> {
         // Serialising plain integers and a base64 string cannot fail.
         serde_json::to_vec(self).expect("an LSP message always serialises")
     }
 
-    /// Parse one datagram.
+    /// Parse one datagram. A datagram in exactly the shape [`Message::encode`] writes (all
+    /// that LSP endpoints send) is read by a direct scan; anything else goes to the
+    /// general JSON parser, so the result is always that of [`Message::decode_serde`].
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+        match decode_canonical(bytes) {
+            Some(m) => Ok(m),
+            None => Message::decode_serde(bytes),
+        }
+    }
+
+    /// Parse one datagram with the general JSON parser (any field order, whitespace,
+    /// missing and unknown fields).
+    pub fn decode_serde(bytes: &[u8]) -> Result<Message, DecodeError> {
         // serde would also read a struct from a JSON array; Go only from an object.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(DecodeError("not a JSON object".into()));
         }
         serde_json::from_slice(bytes).map_err(|e| DecodeError(e.to_string()))
     }
+}
+
+/// Append `v` in decimal, as JSON writes an integer.
+fn push_int(out: &mut Vec<u8>, v: i64) {
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Append `bytes` as standard base64 with padding (what Go writes for a `[]byte`).
+fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut chunks = bytes.chunks_exact(3);
+    for c in &mut chunks {
+        let n = (c[0] as usize) << 16 | (c[1] as usize) << 8 | c[2] as usize;
+        out.extend_from_slice(&[
+            BASE64[n >> 18],
+            BASE64[(n >> 12) & 63],
+            BASE64[(n >> 6) & 63],
+            BASE64[n & 63],
+        ]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = (a as usize) << 16;
+            out.extend_from_slice(&[BASE64[n >> 18], BASE64[(n >> 12) & 63], b'=', b'=']);
+        }
+        [a, b] => {
+            let n = (a as usize) << 16 | (b as usize) << 8;
+            let sextets = [n >> 18, (n >> 12) & 63, (n >> 6) & 63];
+            out.extend_from_slice(&[
+                BASE64[sextets[0]],
+                BASE64[sextets[1]],
+                BASE64[sextets[2]],
+                b'=',
+            ]);
+        }
+        _ => {}
+    }
+}
+
+/// Each byte's base64 value, or 0xff for a byte outside the alphabet.
+const UNBASE64: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[BASE64[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Canonical standard base64 (padded, zero trailing bits) back to bytes; `None` for
+/// anything else, which the general parser then judges.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let quads = text.chunks_exact(4);
+    let last = quads.len().checked_sub(1);
+    for (i, q) in quads.enumerate() {
+        let pad = match (Some(i) == last, q[2], q[3]) {
+            (true, b'=', b'=') => 2,
+            (true, _, b'=') => 1,
+            _ => 0,
+        };
+        let mut n = 0u32;
+        for &c in &q[..4 - pad] {
+            let v = UNBASE64[c as usize];
+            if v == 0xff {
+                return None;
+            }
+            n = n << 6 | v as u32;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        // The bits a padded quad leaves over must be zero, as in canonical base64.
+        if pad > 0 && bytes[3 - pad..].iter().any(|&b| b != 0) {
+            return None;
+        }
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+/// A scan of a datagram in the one shape [`Message::encode`] writes; `None` at the first
+/// byte that differs from it (the general parser then decides).
+struct Scan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Scan<'_> {
+    fn literal(&mut self, text: &[u8]) -> Option<()> {
+        let rest = self.bytes.get(self.at..self.at + text.len())?;
+        (rest == text).then(|| self.at += text.len())
+    }
+
+    /// A JSON integer that fits an i64: an optional minus, then digits without a
+    /// leading zero (as serde_json reads one into an integer field).
+    fn int(&mut self) -> Option<i64> {
+        let negative = self.literal(b"-").is_some();
+        let start = self.at;
+        let mut magnitude: i128 = 0;
+        while let Some(&b) = self.bytes.get(self.at).filter(|b| b.is_ascii_digit()) {
+            magnitude = magnitude * 10 + (b - b'0') as i128;
+            if magnitude > 1 << 63 {
+                return None;
+            }
+            self.at += 1;
+        }
+        let len = self.at - start;
+        // serde_json reads "-0" as a float, which no integer field takes.
+        if len == 0 || (len > 1 && self.bytes[start] == b'0') || (negative && magnitude == 0) {
+            return None;
+        }
+        i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+    }
+
+    fn field(&mut self, name: &[u8]) -> Option<i64> {
+        self.literal(name)?;
+        self.int()
+    }
+}
+
+fn decode_canonical(bytes: &[u8]) -> Option<Message> {
+    let mut scan = Scan { bytes, at: 0 };
+    let ty = MsgType::from_wire(scan.field(b"{\"Type\":")?)?;
+    let conn_id = scan.field(b",\"ConnID\":")?;
+    let seq_num = scan.field(b",\"SeqNum\":")?;
+    let size = scan.field(b",\"Size\":")?;
+    let checksum = u16::try_from(scan.field(b",\"Checksum\":")?).ok()?;
+    scan.literal(b",\"Payload\":")?;
+    let payload = if scan.literal(b"null").is_some() {
+        None
+    } else {
+        scan.literal(b"\"")?;
+        let text = &bytes[scan.at..];
+        let len = text.iter().position(|&b| b == b'"')?;
+        // Base64 never needs an escape; a backslash is for the general parser.
+        let text = &text[..len];
+        if text.contains(&b'\\') {
+            return None;
+        }
+        scan.at += len + 1;
+        Some(decode_base64(text)?)
+    };
+    scan.literal(b"}")?;
+    (scan.at == bytes.len()).then_some(Message {
+        ty,
+        conn_id,
+        seq_num,
+        size,
+        checksum,
+        payload,
+    })
 }
 
 /// The original's `String()` form, for logs: `[Data id sn checksum payload]`, `[Ack id sn]`.
@@ -243,6 +459,61 @@ mod tests {
                 Message::decode(bad).is_err(),
                 "{}",
                 String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn hand_written_codec_agrees_with_serde() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(14);
+        for _ in 0..5_000 {
+            let int = |rng: &mut rand_chacha::ChaCha8Rng| match rng.gen_range(0..4) {
+                0 => 0,
+                1 => rng.gen_range(-10..10),
+                2 => rng.gen(),
+                _ => [i64::MIN, i64::MAX, -1][rng.gen_range(0..3)],
+            };
+            let payload = match rng.gen_range(0..3) {
+                0 => None,
+                _ => Some((0..rng.gen_range(0..40)).map(|_| rng.gen()).collect()),
+            };
+            let m = Message {
+                ty: MsgType::from_wire(rng.gen_range(0..4)).unwrap(),
+                conn_id: int(&mut rng),
+                seq_num: int(&mut rng),
+                size: int(&mut rng),
+                checksum: rng.gen(),
+                payload,
+            };
+            let bytes = m.encode();
+            assert_eq!(bytes, m.encode_serde());
+            assert_eq!(Message::decode(&bytes), Ok(m));
+            // Damaged copies: whatever the scan accepts, serde reads the same way.
+            let mut damaged = bytes.clone();
+            let bit = rng.gen_range(0..damaged.len() * 8);
+            damaged[bit / 8] ^= 1 << (bit % 8);
+            damaged.truncate(rng.gen_range(damaged.len() / 2..=damaged.len()));
+            assert_eq!(
+                Message::decode(&damaged).ok(),
+                Message::decode_serde(&damaged).ok(),
+                "{}",
+                String::from_utf8_lossy(&damaged)
+            );
+        }
+        for odd in [
+            &br#"{"Type":1,"ConnID":01,"SeqNum":1,"Size":0,"Checksum":0,"Payload":null}"#[..],
+            br#"{"Type":1,"ConnID":-0,"SeqNum":1,"Size":0,"Checksum":0,"Payload":null}"#,
+            br#"{"Type":1,"ConnID":1,"SeqNum":1,"Size":0,"Checksum":0,"Payload":"a\/8="}"#,
+            br#"{"Type":1,"ConnID":1,"SeqNum":1.0,"Size":0,"Checksum":0,"Payload":null}"#,
+            br#"{"Type":1,"ConnID":9223372036854775808,"SeqNum":1,"Size":0,"Checksum":0,"Payload":null}"#,
+            br#"{"Type":1,"ConnID":1,"SeqNum":1,"Size":0,"Checksum":0,"Payload":null} "#,
+        ] {
+            assert_eq!(
+                Message::decode(odd).ok(),
+                Message::decode_serde(odd).ok(),
+                "{}",
+                String::from_utf8_lossy(odd)
             );
         }
     }
