@@ -10,9 +10,10 @@ use faultline::{Addr, Ctx, LinkFaults, Node, Time, TimerId, World};
 use rand::Rng;
 use std::time::{Duration, Instant};
 
-struct Chatter {
-    nodes: u32,
-    received: u64,
+/// One node of the workload (public so that other simulators can run the very same node).
+pub struct Chatter {
+    pub nodes: u32,
+    pub received: u64,
 }
 
 impl Node for Chatter {

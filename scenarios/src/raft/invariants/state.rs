@@ -38,7 +38,6 @@ pub fn checker(world: &World<RaftNode>) -> &RaftChecker {
 /// Log matching and committed-prefix agreement over the servers (nodes `0..servers`) that
 /// are up.
 pub fn check_logs(world: &World<RaftNode>, servers: u32) -> Result<(), Failure> {
-    let seen = checker(world);
     let logs: Vec<(Addr, &raft::Raft)> = (0..servers)
         .map(Addr)
         .filter_map(|a| {
@@ -48,7 +47,14 @@ pub fn check_logs(world: &World<RaftNode>, servers: u32) -> Result<(), Failure> 
                 .map(|s| (a, s.raft()))
         })
         .collect();
-    for (a, ra) in &logs {
+    check_server_logs(checker(world), &logs)
+}
+
+/// Log matching and committed-prefix agreement over `logs` (the servers that are up), with
+/// what the checker `seen` applied: the check of [`check_logs`] for any runtime that can
+/// show the servers' Raft state.
+pub fn check_server_logs(seen: &RaftChecker, logs: &[(Addr, &raft::Raft)]) -> Result<(), Failure> {
+    for (a, ra) in logs {
         let log = ra.log();
         for index in 1..=ra.commit_index() {
             let entry = &log[index as usize - 1];

@@ -24,10 +24,10 @@ use rand::Rng;
 use std::time::Duration;
 
 /// Liveness bound of the heal phase (SPEC.md §3: a new leader within 5 s).
-const LEADER_WITHIN: Duration = Duration::from_secs(5);
+pub const LEADER_WITHIN: Duration = Duration::from_secs(5);
 
 /// How often the heal phase looks for a leader until it has one.
-const LEADER_POLL: Duration = Duration::from_millis(50);
+pub const LEADER_POLL: Duration = Duration::from_millis(50);
 
 /// Which faults a key-value scenario runs under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,6 +303,12 @@ pub fn stable_leader(world: &World<RaftNode>, n: u32) -> Option<u32> {
                 .map(|s| (i, s.raft()))
         })
         .collect();
+    leader_of(&up)
+}
+
+/// The server of `up` (number, Raft state) that leads the highest term among them, if one
+/// does.
+pub fn leader_of(up: &[(u32, &raft::Raft)]) -> Option<u32> {
     let top = up.iter().map(|(_, r)| r.term()).max()?;
     up.iter()
         .find(|(_, r)| r.term() == top && r.role() == Role::Leader)
