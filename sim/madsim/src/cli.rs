@@ -1,6 +1,6 @@
 //! The command line of `faultline-madsim` (see the binary's docs).
 
-use crate::raft;
+use crate::{bench, raft};
 
 /// Parse `A..B`.
 fn seeds(text: &str) -> Option<std::ops::Range<u64>> {
@@ -19,7 +19,7 @@ fn usage() -> i32 {
     eprintln!(
         "usage: faultline-madsim check SCENARIO[,..] --seeds A..B\n       \
          faultline-madsim determinism SCENARIO --seed S\n       \
-         faultline-madsim bench raft|sim --side faultline|madsim [--seed S]"
+         faultline-madsim bench raft|sim --side faultline|madsim|madsim-native [--seed S] [--nodes N --seconds S]"
     );
     2
 }
@@ -87,6 +87,30 @@ pub fn main(args: &[String]) -> i32 {
             println!("madsim: {} passed, {failed} failed", total - failed);
             i32::from(failed > 0)
         }
+        Some("bench") => {
+            let seed = flag(args, "--seed")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1);
+            let nodes = flag(args, "--nodes")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1000);
+            let seconds = flag(args, "--seconds")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(2);
+            let figures = match (args.get(1).map(String::as_str), flag(args, "--side")) {
+                (Some("raft"), Some("faultline")) => bench::raft_faultline(seed),
+                (Some("raft"), Some("madsim")) => bench::raft_madsim(seed),
+                (Some("sim"), Some("faultline")) => bench::sim_faultline(nodes, seconds, seed),
+                (Some("sim"), Some("madsim")) => bench::sim_madsim(nodes, seconds, seed),
+                (Some("sim"), Some("madsim-native")) => {
+                    bench::sim_madsim_native(nodes, seconds, seed)
+                }
+                _ => return usage(),
+            };
+            println!("{figures}");
+            0
+        }
+        Some("summarize") => bench::summarize(std::io::stdin().lines().map_while(Result::ok)),
         _ => usage(),
     }
 }

@@ -8,7 +8,7 @@
 use crate::drive::Timeline;
 use crate::faults::{latency_range, Net};
 use crate::runtime::{Sim, View};
-use crate::Outcome;
+use crate::{ticks, Outcome};
 use faultline::{Addr, Failure, Halt, Schedule, Time};
 use raft::{Config, KvServer};
 use scenarios::raft::invariants::{
@@ -18,6 +18,7 @@ use scenarios::raft::nodes::{RaftNode, WorkloadClient};
 use scenarios::raft::scenarios::kv::{self, leader_of, KvScenario, LEADER_POLL, LEADER_WITHIN};
 use scenarios::raft::scenarios::tester::LOG_CHECK_EVERY;
 use scenarios::raft::world::{clean_link, server_addrs};
+use std::cell::Cell;
 
 /// The Raft scenarios that run on madsim: their faults are all in madsim's reach.
 pub const SCENARIOS: &[&str] = &[
@@ -37,6 +38,8 @@ pub struct RaftRun {
     pub halt: Option<Halt>,
     pub ops: usize,
     pub outcome: Outcome,
+    /// Ticks the supervisor spent in its checks of the servers' state and the history.
+    pub supervisor_check_ticks: u64,
     /// A fold of the clients' history, to compare runs of one seed.
     pub digest: u64,
 }
@@ -99,9 +102,15 @@ pub async fn drive(s: &KvScenario, schedule: &Schedule) -> RaftRun {
         Time(schedule.end_ns.max(schedule.heal_at_ns)),
     );
     let mut timeline = Timeline::new(schedule, Net::new(clean_link()));
-    let halt = phases(&sim, &mut timeline, n, heal, end).await.err();
+    let check_ticks = Cell::new(0);
+    let halt = phases(&sim, &mut timeline, n, heal, end, &check_ticks)
+        .await
+        .err();
     let halt = halt.or_else(|| {
-        end_checks(&sim, n, heal, end).err().map(|failure| Halt {
+        let t0 = ticks::now();
+        let r = end_checks(&sim, n, heal, end);
+        check_ticks.set(check_ticks.get() + ticks::now() - t0);
+        r.err().map(|failure| Halt {
             at: sim.now(),
             failure,
         })
@@ -114,6 +123,7 @@ pub async fn drive(s: &KvScenario, schedule: &Schedule) -> RaftRun {
         halt,
         ops,
         outcome: sim.outcome(),
+        supervisor_check_ticks: check_ticks.get(),
         digest,
     }
 }
@@ -124,8 +134,14 @@ async fn phases(
     n: u32,
     heal: Time,
     end: Time,
+    check_ticks: &Cell<u64>,
 ) -> Result<(), Halt> {
-    let logs = |v: &View<'_, RaftNode>| check_logs(v, n);
+    let logs = |v: &View<'_, RaftNode>| {
+        let t0 = ticks::now();
+        let r = check_logs(v, n);
+        check_ticks.set(check_ticks.get() + ticks::now() - t0);
+        r
+    };
     timeline
         .run_checked(sim, heal, LOG_CHECK_EVERY, &logs)
         .await?;

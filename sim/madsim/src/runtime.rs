@@ -33,9 +33,12 @@ use madsim::task::NodeId;
 use madsim::time::{Duration, Instant, TimeHandle};
 use std::any::Any;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use std::task::Poll;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 /// The port of every node's datagram endpoint.
 pub(crate) const DATAGRAM_PORT: u16 = 1;
@@ -405,46 +408,64 @@ where
         slot.inbox = Some(inbox.clone());
         slot.inc
     };
-    madsim::task::spawn_local(receive_datagrams(ep.clone(), inbox.clone()));
+    // madsim's endpoint waits a random 0-5 us in every send and every receive, which its
+    // clock rounds up to 1 ms: one task can take at most 1,000 datagrams a second. A few
+    // receivers wait at once, and every send is a task of its own, so a busy node is not
+    // throttled by that (datagrams may be reordered anyway).
+    for _ in 0..RECEIVERS {
+        madsim::task::spawn_local(receive_datagrams(ep.clone(), inbox.clone()));
+    }
     madsim::task::spawn_local(streams::accept(listener, inbox.clone()));
-    let (outbox, out_rx) = unbounded_channel::<(u32, Vec<u8>)>();
-    madsim::task::spawn_local(send_datagrams(ep, out_rx));
     let mut task = NodeTask {
         shared,
         index,
         inc,
         inbox,
-        outbox,
+        ep,
         timers: BTreeMap::new(),
         streams: BTreeMap::new(),
         effects: Vec::new(),
     };
     task.run(|n, ctx| n.on_start(ctx));
-    let sleep = madsim::time::sleep_until(TimeHandle::current().now_instant());
-    tokio::pin!(sleep);
     let origin = start_instant();
-    let mut armed = None;
+    // The deadline madsim's timer is set for. madsim adds a timer every time a pending
+    // `Sleep` is polled, so the sleep is polled only when the earliest deadline changes; in
+    // between, the loop reads the clock itself.
+    let mut armed: Option<u64> = None;
     loop {
         let next = task.timers.keys().next().map(|&(at, _)| at);
-        if next.is_some() && next != armed {
-            sleep
-                .as_mut()
-                .reset(origin + Duration::from_nanos(next.unwrap_or_default()));
-            armed = next;
-        }
-        tokio::select! {
-            biased;
-            input = rx.recv() => match input {
-                Some(input) => task.input(input),
-                None => return,
-            },
-            _ = &mut sleep, if next.is_some() => {
-                armed = None;
-                task.fire_due();
+        let wake = std::future::poll_fn(|cx| {
+            let now = duration_ns(TimeHandle::current().elapsed());
+            if next.is_some_and(|at| at <= now) {
+                return Poll::Ready(None);
             }
+            if let Poll::Ready(input) = rx.poll_recv(cx) {
+                return Poll::Ready(Some(input));
+            }
+            if let Some(at) = next.filter(|&at| armed != Some(at)) {
+                let deadline = origin + Duration::from_nanos(at);
+                let mut sleep = madsim::time::sleep_until(deadline);
+                // `sleep_until` rounds up to 1 ms from now, as tokio's does; the node asked
+                // for its own time.
+                Pin::new(&mut sleep).reset(deadline);
+                armed = Some(at);
+                if Pin::new(&mut sleep).poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match wake {
+            None => task.fire_due(),
+            Some(Some(input)) => task.input(input),
+            Some(None) => return,
         }
     }
 }
+
+/// How many receives a node keeps waiting on its endpoint.
+const RECEIVERS: usize = 4;
 
 /// The instant madsim's clock started at (its elapsed time is measured from it).
 fn start_instant() -> Instant {
@@ -453,24 +474,16 @@ fn start_instant() -> Instant {
 }
 
 async fn receive_datagrams<N: Node>(ep: Endpoint, inbox: UnboundedSender<Input<N>>) {
-    let mut buf = vec![0u8; 65_536];
     loop {
-        let Ok((len, from)) = ep.recv_from(0, &mut buf).await else {
+        let Ok((payload, from)) = ep.recv_from_raw(0).await else {
             return;
         };
-        let Some(from) = index_of(from) else { continue };
-        let data = buf[..len].to_vec();
-        if inbox.send(Input::Datagram { from, data }).is_err() {
+        let (Some(from), Ok(data)) = (index_of(from), payload.downcast::<Vec<u8>>()) else {
+            continue;
+        };
+        if inbox.send(Input::Datagram { from, data: *data }).is_err() {
             return;
         }
-    }
-}
-
-async fn send_datagrams(ep: Endpoint, mut out: UnboundedReceiver<(u32, Vec<u8>)>) {
-    while let Some((to, data)) = out.recv().await {
-        let dst = SocketAddr::new(ip_of(to), DATAGRAM_PORT);
-        // A datagram to nowhere is lost, as on a real network.
-        let _ = ep.send_to(dst, 0, &data).await;
     }
 }
 
@@ -480,7 +493,7 @@ struct NodeTask<N: Node> {
     index: u32,
     inc: u32,
     inbox: UnboundedSender<Input<N>>,
-    outbox: UnboundedSender<(u32, Vec<u8>)>,
+    ep: Endpoint,
     /// (due in ns of true time, id) -> tag.
     timers: BTreeMap<(u64, u64), u64>,
     streams: BTreeMap<StreamId, LocalStream>,
@@ -580,7 +593,12 @@ where
     fn effect(&mut self, effect: Effect) {
         match effect {
             Effect::Send { to, data } => {
-                let _ = self.outbox.send((to.0, data));
+                let ep = self.ep.clone();
+                let dst = SocketAddr::new(ip_of(to.0), DATAGRAM_PORT);
+                // A datagram to nowhere is lost, as on a real network.
+                madsim::task::spawn_local(async move {
+                    let _ = ep.send_to_raw(dst, 0, Box::new(data)).await;
+                });
             }
             Effect::SetTimer { id, after, tag } => {
                 let now = duration_ns(TimeHandle::current().elapsed());
