@@ -17,7 +17,7 @@ use crate::faults::latency_range;
 use crate::ticks;
 use faultline::{Addr, Checker, Ctx, Failure, LinkFaults, Node, StreamEvent, Time, TimerId, World};
 use scenarios::exercise::bench::{peak_rss_kib, Chatter};
-use scenarios::raft::invariants::{check_linearizable, check_server_logs, RaftChecker};
+use scenarios::raft::invariants::{check_linearizable, check_server_logs, LogChecks, RaftChecker};
 use scenarios::raft::nodes::{RaftNode, WorkloadClient};
 use scenarios::raft::scenarios::tester::LOG_CHECK_EVERY;
 use scenarios::raft::world::{clean_link, server_addrs};
@@ -125,6 +125,17 @@ fn figures(side: &str, workload: &str, cost: Cost, extra: Value) -> Value {
     })
 }
 
+/// The servers of a faultline Raft world that are up, with their Raft state.
+fn up_of(w: &World<Timed<RaftNode>>, n: u32) -> Vec<(Addr, &raft::Raft)> {
+    (0..n)
+        .filter_map(|i| {
+            w.node(Addr(i))
+                .and_then(|t| t.node.server())
+                .map(|s| (Addr(i), s.raft()))
+        })
+        .collect()
+}
+
 /// The Raft scenario on faultline's world.
 pub fn raft_faultline(seed: u64) -> Value {
     let s = calm();
@@ -156,20 +167,15 @@ pub fn raft_faultline(seed: u64) -> Value {
         s.fault_phase + s.heal_phase,
     ));
     let n = s.servers;
+    let mut log_checks = LogChecks::default();
     let logs = |w: &World<Timed<RaftNode>>| {
         let t0 = ticks::now();
         let seen = &w
             .checker::<TimedChecker<RaftChecker>>()
             .expect("ours")
             .inner;
-        let up: Vec<(Addr, &raft::Raft)> = (0..n)
-            .filter_map(|i| {
-                w.node(Addr(i))
-                    .and_then(|t| t.node.server())
-                    .map(|s| (Addr(i), s.raft()))
-            })
-            .collect();
-        let r = check_server_logs(seen, &up);
+        let up = up_of(w, n);
+        let r = log_checks.check(seen, &up);
         checks.set(checks.get() + (ticks::now() - t0));
         r
     };
@@ -182,6 +188,7 @@ pub fn raft_faultline(seed: u64) -> Value {
         .checker::<TimedChecker<RaftChecker>>()
         .expect("ours")
         .inner;
+    check_server_logs(seen, &up_of(&world, n)).expect("logs match");
     check_linearizable(seen).expect("linearizable");
     let ops = seen.ops.len();
     checks.set(checks.get() + (ticks::now() - c0));

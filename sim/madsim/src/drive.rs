@@ -36,7 +36,7 @@ impl Timeline {
         sim: &Sim<N>,
         until: Time,
         every: Duration,
-        check: &impl Fn(&View<'_, N>) -> Result<(), Failure>,
+        check: &mut impl FnMut(&View<'_, N>) -> Result<(), Failure>,
     ) -> Result<(), Halt>
     where
         N::Event: Send,
@@ -60,7 +60,7 @@ impl Timeline {
                 })?;
             }
             if next == next_check {
-                sim.view(check).map_err(|failure| Halt {
+                sim.view(|v| check(v)).map_err(|failure| Halt {
                     at: sim.now(),
                     failure,
                 })?;

@@ -12,7 +12,8 @@ use crate::{ticks, Outcome};
 use faultline::{Addr, Failure, Halt, Schedule, Time};
 use raft::{Config, KvServer};
 use scenarios::raft::invariants::{
-    check_linearizable, check_server_logs, RaftChecker, LEADER_AFTER_HEAL, OPS_COMPLETE_AFTER_HEAL,
+    check_linearizable, check_server_logs, LogChecks, RaftChecker, LEADER_AFTER_HEAL,
+    OPS_COMPLETE_AFTER_HEAL,
 };
 use scenarios::raft::nodes::{RaftNode, WorkloadClient};
 use scenarios::raft::scenarios::kv::{self, leader_of, KvScenario, LEADER_POLL, LEADER_WITHIN};
@@ -64,16 +65,20 @@ pub fn build(
     sim
 }
 
-/// Log matching and committed prefixes over the servers that are up.
-pub fn check_logs(v: &View<'_, RaftNode>, n: u32) -> Result<(), Failure> {
-    let logs: Vec<(Addr, &raft::Raft)> = (0..n)
+/// The servers that are up, with their Raft state.
+pub fn up_logs<'a>(v: &'a View<'_, RaftNode>, n: u32) -> Vec<(Addr, &'a raft::Raft)> {
+    (0..n)
         .filter_map(|i| {
             v.node(Addr(i))
                 .and_then(|x| x.server())
                 .map(|s| (Addr(i), s.raft()))
         })
-        .collect();
-    check_server_logs(checker(v), &logs)
+        .collect()
+}
+
+/// Log matching and committed prefixes over the servers that are up.
+pub fn check_logs(v: &View<'_, RaftNode>, n: u32) -> Result<(), Failure> {
+    check_server_logs(checker(v), &up_logs(v, n))
 }
 
 fn checker<'a>(v: &'a View<'_, RaftNode>) -> &'a RaftChecker {
@@ -136,14 +141,15 @@ async fn phases(
     end: Time,
     check_ticks: &Cell<u64>,
 ) -> Result<(), Halt> {
-    let logs = |v: &View<'_, RaftNode>| {
+    let mut checks = LogChecks::default();
+    let mut logs = |v: &View<'_, RaftNode>| {
         let t0 = ticks::now();
-        let r = check_logs(v, n);
+        let r = checks.check(checker(v), &up_logs(v, n));
         check_ticks.set(check_ticks.get() + ticks::now() - t0);
         r
     };
     timeline
-        .run_checked(sim, heal, LOG_CHECK_EVERY, &logs)
+        .run_checked(sim, heal, LOG_CHECK_EVERY, &mut logs)
         .await?;
     let deadline = heal + LEADER_WITHIN;
     while sim.view(|v| leader(v, n)).is_none() {
@@ -156,10 +162,12 @@ async fn phases(
         }
         let next = sim.now() + LEADER_POLL;
         timeline
-            .run_checked(sim, next, LOG_CHECK_EVERY, &logs)
+            .run_checked(sim, next, LOG_CHECK_EVERY, &mut logs)
             .await?;
     }
-    timeline.run_checked(sim, end, LOG_CHECK_EVERY, &logs).await
+    timeline
+        .run_checked(sim, end, LOG_CHECK_EVERY, &mut logs)
+        .await
 }
 
 fn end_checks(sim: &Sim<RaftNode>, n: u32, heal: Time, end: Time) -> Result<(), Failure> {
@@ -196,4 +204,38 @@ pub fn run(name: &str, seed: u64) -> Result<RaftRun, String> {
         latency_range(&clean_link()),
         || async move { drive(&s, &schedule).await },
     ))
+}
+
+/// Run the scenario named `name` on the current madsim runtime, under its seed (for
+/// madsim's determinism check, which builds the runtimes itself).
+pub async fn drive_current(name: &str) -> RaftRun {
+    let seed = madsim::runtime::Handle::current().seed();
+    let s = scenario(name).expect("a Raft scenario that runs on madsim");
+    let schedule = s.schedule(seed);
+    drive(&s, &schedule).await
+}
+
+/// madsim's own determinism check of scenario `name` under `seed`: it runs the scenario
+/// twice and compares every random draw madsim makes; it panics where they part. Returns
+/// the run's digest.
+pub fn check_determinism(name: &'static str, seed: u64) -> Result<u64, String> {
+    let mut config = madsim::Config::default();
+    config.net.send_latency = latency_range(&clean_link());
+    let run = match name {
+        "raft-kv-calm" => madsim::runtime::Runtime::check_determinism(seed, config, || async {
+            drive_current("raft-kv-calm").await
+        }),
+        "raft-kv-crash-restart" => {
+            madsim::runtime::Runtime::check_determinism(seed, config, || async {
+                drive_current("raft-kv-crash-restart").await
+            })
+        }
+        "raft-kv-partitions" => {
+            madsim::runtime::Runtime::check_determinism(seed, config, || async {
+                drive_current("raft-kv-partitions").await
+            })
+        }
+        _ => return Err(format!("no Raft scenario {name} on madsim")),
+    };
+    Ok(run.digest)
 }

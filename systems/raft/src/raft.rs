@@ -110,6 +110,9 @@ pub struct Raft {
     stats: RaftStats,
     /// Set when the durable state was found damaged at start: the node then stays silent.
     damaged: Option<persist::Damage>,
+    /// How many times the log was replaced or cut short (anything but an append), so a
+    /// checker that saw a prefix of it knows whether that prefix still stands.
+    log_rewrites: u64,
 }
 
 impl Raft {
@@ -133,6 +136,7 @@ impl Raft {
             leader: None,
             commit: 0,
             applied: 0,
+            log_rewrites: 0,
             votes: BTreeSet::new(),
             progress: vec![
                 Progress {
@@ -170,6 +174,12 @@ impl Raft {
     }
     pub fn log(&self) -> &[Entry] {
         &self.log
+    }
+
+    /// How many times the log was replaced (at start) or cut short: between two equal
+    /// readings it only grew at its end.
+    pub fn log_rewrites(&self) -> u64 {
+        self.log_rewrites
     }
     pub fn commit_index(&self) -> u64 {
         self.commit
@@ -218,6 +228,7 @@ impl Raft {
         self.term = durable.term;
         self.vote = durable.vote;
         self.log = durable.log;
+        self.log_rewrites += 1;
         ctx.record(E::from(RaftEvent::Started {
             term: self.term,
             log_len: self.last_index(),
@@ -555,6 +566,7 @@ impl Raft {
                         "a committed entry conflicts with the leader"
                     );
                     self.log.truncate(index as usize - 1);
+                    self.log_rewrites += 1;
                 }
                 first_changed.get_or_insert(index);
                 self.log.push(entry);

@@ -37,6 +37,8 @@ pub struct RaftChecker {
     pub ops: BTreeMap<(u64, u64), Operation<KvInput, KvOutput>>,
     /// Raft starts and restarts seen.
     pub starts: u64,
+    /// Starts seen per node (a restarted node is a new state machine).
+    pub starts_of: BTreeMap<Addr, u64>,
 }
 
 impl RaftChecker {
@@ -98,6 +100,7 @@ impl RaftChecker {
         match event {
             RaftEvent::Started { .. } => {
                 self.starts += 1;
+                *self.starts_of.entry(node).or_insert(0) += 1;
                 self.apply_pos.insert(node, 0);
             }
             // The simulator injects no storage damage, so finding some is a bug in how Raft

@@ -260,8 +260,9 @@ impl KvScenario {
 /// The run: to the heal with log checks; then a leader within 5 s of it, looked for every
 /// 50 ms; then on to the end.
 fn run_phases(world: &mut World<RaftNode>, n: u32, heal: Time, end: Time) -> Result<(), Halt> {
-    let logs = |w: &World<RaftNode>| invariants::check_logs(w, n);
-    run_checked(world, heal, LOG_CHECK_EVERY, logs)?;
+    let mut checks = invariants::LogChecks::default();
+    let mut logs = |w: &World<RaftNode>| checks.check(checker(w), &invariants::server_logs(w, n));
+    run_checked(world, heal, LOG_CHECK_EVERY, &mut logs)?;
     let deadline = heal + LEADER_WITHIN;
     while stable_leader(world, n).is_none() {
         if world.now() >= deadline {
@@ -272,9 +273,9 @@ fn run_phases(world: &mut World<RaftNode>, n: u32, heal: Time, end: Time) -> Res
             });
         }
         let next = world.now() + LEADER_POLL;
-        run_checked(world, next, LOG_CHECK_EVERY, logs)?;
+        run_checked(world, next, LOG_CHECK_EVERY, &mut logs)?;
     }
-    run_checked(world, end, LOG_CHECK_EVERY, logs)
+    run_checked(world, end, LOG_CHECK_EVERY, &mut logs)
 }
 
 /// At the end: every operation invoked by 5 s after the heal has completed, the logs
