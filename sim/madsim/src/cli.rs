@@ -38,6 +38,15 @@ pub fn run_one(name: &str, seed: u64) -> Result<Option<String>, String> {
             .halt
             .map(|h| format!("{} at {}: {}", h.failure.invariant, h.at, h.failure.detail)));
     }
+    if name == crate::exercise::NAME {
+        let (halt, events) = crate::exercise::run(seed);
+        if std::env::var_os("FAULTLINE_MADSIM_VERBOSE").is_some() {
+            eprintln!("{name} seed {seed}: {events} events");
+        }
+        return Ok(
+            halt.map(|h| format!("{} at {}: {}", h.failure.invariant, h.at, h.failure.detail))
+        );
+    }
     Err(format!(
         "no madsim scenario {name}; they are: {}",
         all().join(", ")
@@ -46,7 +55,9 @@ pub fn run_one(name: &str, seed: u64) -> Result<Option<String>, String> {
 
 /// Every scenario that runs on madsim.
 pub fn all() -> Vec<&'static str> {
-    raft::SCENARIOS.to_vec()
+    let mut all = raft::SCENARIOS.to_vec();
+    all.push(crate::exercise::NAME);
+    all
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -118,9 +129,9 @@ pub fn main(args: &[String]) -> i32 {
                 return usage();
             };
             let names: Vec<&'static str> = if names == "all" {
-                all()
+                raft::SCENARIOS.to_vec()
             } else {
-                match all().into_iter().find(|n| n == names) {
+                match raft::SCENARIOS.iter().copied().find(|n| n == names) {
                     Some(n) => vec![n],
                     None => {
                         eprintln!("faultline-madsim: no madsim scenario {names}");

@@ -29,6 +29,7 @@
 pub mod bench;
 pub mod cli;
 pub mod drive;
+pub mod exercise;
 pub mod faults;
 pub mod kv;
 pub mod lsp;

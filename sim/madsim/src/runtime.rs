@@ -137,6 +137,8 @@ struct State<N: Node> {
     events: u64,
     handler_ticks: u64,
     check_ticks: u64,
+    /// The stream window nodes added from now on get, if not faultline's default.
+    window: Option<usize>,
 }
 
 struct Shared<N: Node> {
@@ -222,6 +224,7 @@ where
                     events: 0,
                     handler_ticks: 0,
                     check_ticks: 0,
+                    window: None,
                 }),
             }),
             handle,
@@ -230,6 +233,15 @@ where
 
     pub fn seed(&self) -> u64 {
         self.shared.seed
+    }
+
+    /// The receive window, in bytes, of every node's streams (faultline's default is 64 KiB).
+    pub fn set_stream_window(&self, bytes: usize) {
+        let mut state = self.shared.lock();
+        state.window = Some(bytes);
+        for slot in &mut state.slots {
+            slot.io.set_stream_window(bytes);
+        }
     }
 
     /// Check every history event with `checker`.
@@ -244,11 +256,14 @@ where
         // madsim runs the init task again on every restart; it builds the node afresh. It
         // only runs once the supervisor yields, by when the slot below exists.
         let init = move || incarnation(shared.clone(), index);
-        let io = NodeIo::new(
+        let mut io = NodeIo::new(
             Addr(index),
             faultline::derive_rng(self.shared.seed, &format!("node/{index}")),
             Storage::default(),
         );
+        if let Some(window) = self.shared.lock().window {
+            io.set_stream_window(window);
+        }
         let node = self
             .handle
             .create_node()
