@@ -12,9 +12,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-struct Chatter {
-    nodes: u32,
-    received: u64,
+/// One node of the workload (public so that other simulators can run the very same node).
+pub struct Chatter {
+    pub nodes: u32,
+    pub received: u64,
 }
 
 impl Node for Chatter {

@@ -16,7 +16,10 @@ pub mod checker;
 pub mod state;
 
 pub use checker::RaftChecker;
-pub use state::{check_bounded, check_linearizable, check_logs, history};
+pub use state::{
+    check_bounded, check_linearizable, check_logs, check_server_logs, history, server_logs,
+    LogChecks,
+};
 
 use faultline::harness::Sometimes;
 use faultline::Invariant;

@@ -149,6 +149,9 @@ pub struct Raft {
     damaged: Option<persist::Damage>,
     /// The highest term seen in any message received (for checkers; not durable).
     heard: u64,
+    /// How many times the log was replaced or cut short (anything but an append), so a
+    /// checker that saw a prefix of it knows whether that prefix still stands.
+    log_rewrites: u64,
 }
 
 impl Raft {
@@ -173,6 +176,7 @@ impl Raft {
             leader: None,
             commit: 0,
             applied: 0,
+            log_rewrites: 0,
             votes: BTreeSet::new(),
             progress: vec![
                 Progress {
@@ -219,6 +223,13 @@ impl Raft {
     /// The latest snapshot, if the log was ever compacted.
     pub fn snapshot(&self) -> Option<&Snapshot> {
         self.snapshot.as_ref()
+    }
+
+    /// How many times the log was replaced (at start, or by an installed snapshot) or cut
+    /// short: between two equal readings it only grew at its end (or lost its prefix to
+    /// compaction).
+    pub fn log_rewrites(&self) -> u64 {
+        self.log_rewrites
     }
     pub fn commit_index(&self) -> u64 {
         self.commit
@@ -271,6 +282,7 @@ impl Raft {
         self.term = durable.term;
         self.vote = durable.vote;
         self.log = durable.log;
+        self.log_rewrites += 1;
         ctx.record(E::from(RaftEvent::Started {
             term: self.term,
             log_len: self.last_index(),
@@ -655,6 +667,7 @@ impl Raft {
                 && prev_index < self.last_index()
             {
                 self.log.truncate_from(prev_index + 1);
+                self.log_rewrites += 1;
             }
             for (k, entry) in entries.into_iter().enumerate() {
                 let index = prev_index + 1 + k as u64;
@@ -668,6 +681,7 @@ impl Raft {
                         "a committed entry conflicts with the leader"
                     );
                     self.log.truncate_from(index);
+                    self.log_rewrites += 1;
                     ctx.record(E::from(RaftEvent::Truncated { from: index }));
                 }
                 first_changed.get_or_insert(index);

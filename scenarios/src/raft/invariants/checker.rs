@@ -60,6 +60,8 @@ pub struct RaftChecker {
     stood: BTreeMap<u64, u32>,
     /// Which of [`super::SOMETIMES`] this run reached.
     pub reached: std::collections::BTreeSet<&'static str>,
+    /// Starts seen per node (a restarted node is a new state machine).
+    pub starts_of: BTreeMap<Addr, u64>,
 }
 
 impl RaftChecker {
@@ -133,6 +135,7 @@ impl RaftChecker {
                     self.reached.insert("leader-restarted");
                 }
                 self.starts += 1;
+                *self.starts_of.entry(node).or_insert(0) += 1;
                 self.apply_pos.insert(node, 0);
             }
             // The simulator injects no storage damage, so finding some is a bug in how Raft

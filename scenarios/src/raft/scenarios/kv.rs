@@ -29,10 +29,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Liveness bound of the heal phase (SPEC.md §3: a new leader within 5 s).
-const LEADER_WITHIN: Duration = Duration::from_secs(5);
+pub const LEADER_WITHIN: Duration = Duration::from_secs(5);
 
 /// How often the heal phase looks for a leader until it has one.
-const LEADER_POLL: Duration = Duration::from_millis(50);
+pub const LEADER_POLL: Duration = Duration::from_millis(50);
 
 /// Which faults a key-value scenario runs under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,11 +339,12 @@ fn run_phases(
     end: Time,
     snaps: Option<Snapshots>,
 ) -> Result<(), Halt> {
-    let logs = |w: &World<RaftNode>| {
-        invariants::check_logs(w, n)?;
+    let mut checks = invariants::LogChecks::default();
+    let mut logs = |w: &World<RaftNode>| {
+        checks.check(checker(w), &invariants::server_logs(w, n))?;
         snaps.map_or(Ok(()), |s| invariants::check_bounded(w, n, s.every))
     };
-    run_checked(world, heal, LOG_CHECK_EVERY, logs)?;
+    run_checked(world, heal, LOG_CHECK_EVERY, &mut logs)?;
     let deadline = heal + LEADER_WITHIN;
     while stable_leader(world, n).is_none() {
         if world.now() >= deadline {
@@ -354,9 +355,9 @@ fn run_phases(
             });
         }
         let next = world.now() + LEADER_POLL;
-        run_checked(world, next, LOG_CHECK_EVERY, logs)?;
+        run_checked(world, next, LOG_CHECK_EVERY, &mut logs)?;
     }
-    run_checked(world, end, LOG_CHECK_EVERY, logs)
+    run_checked(world, end, LOG_CHECK_EVERY, &mut logs)
 }
 
 /// At the end: every operation invoked by 5 s after the heal has completed, the logs
@@ -385,6 +386,12 @@ pub fn stable_leader(world: &World<RaftNode>, n: u32) -> Option<u32> {
                 .map(|s| (i, s.raft()))
         })
         .collect();
+    leader_of(&up)
+}
+
+/// The server of `up` (number, Raft state) that leads the highest term among them, if one
+/// does.
+pub fn leader_of(up: &[(u32, &raft::Raft)]) -> Option<u32> {
     let top = up.iter().map(|(_, r)| r.term()).max()?;
     up.iter()
         .find(|(_, r)| r.term() == top && r.role() == Role::Leader)

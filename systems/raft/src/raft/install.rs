@@ -202,6 +202,8 @@ impl Raft {
         };
         let (old_base, old_last) = (self.log.base(), self.last_index());
         self.log.compact_to(snapshot.index, snapshot.term);
+        // A conflicting log is dropped whole: checkers must look at it again.
+        self.log_rewrites += 1;
         persist::save_snapshot(
             ctx.storage(),
             &snapshot,

@@ -1,0 +1,171 @@
+//! The command line of `faultline-madsim` (see the binary's docs).
+
+use crate::{bench, raft};
+
+/// Parse `A..B`.
+fn seeds(text: &str) -> Option<std::ops::Range<u64>> {
+    let (a, b) = text.split_once("..")?;
+    Some(a.parse().ok()?..b.parse().ok()?)
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+fn usage() -> i32 {
+    eprintln!(
+        "usage: faultline-madsim check SCENARIO[,..] --seeds A..B\n       \
+         faultline-madsim determinism SCENARIO|all --seed S\n       \
+         faultline-madsim bench raft|sim --side faultline|madsim|madsim-native [--seed S] [--nodes N --seconds S]"
+    );
+    2
+}
+
+/// One seed of one scenario on madsim: None if it passed, else what failed.
+pub fn run_one(name: &str, seed: u64) -> Result<Option<String>, String> {
+    if raft::SCENARIOS.contains(&name) {
+        let r = raft::run(name, seed)?;
+        if std::env::var_os("FAULTLINE_MADSIM_VERBOSE").is_some() {
+            eprintln!(
+                "{name} seed {seed}: {} ops, {} events",
+                r.ops, r.outcome.events
+            );
+        }
+        return Ok(r
+            .halt
+            .map(|h| format!("{} at {}: {}", h.failure.invariant, h.at, h.failure.detail)));
+    }
+    if name == crate::exercise::NAME {
+        let (halt, events) = crate::exercise::run(seed);
+        if std::env::var_os("FAULTLINE_MADSIM_VERBOSE").is_some() {
+            eprintln!("{name} seed {seed}: {events} events");
+        }
+        return Ok(
+            halt.map(|h| format!("{} at {}: {}", h.failure.invariant, h.at, h.failure.detail))
+        );
+    }
+    Err(format!(
+        "no madsim scenario {name}; they are: {}",
+        all().join(", ")
+    ))
+}
+
+/// Every scenario that runs on madsim.
+pub fn all() -> Vec<&'static str> {
+    let mut all = raft::SCENARIOS.to_vec();
+    all.push(crate::exercise::NAME);
+    all
+}
+
+pub fn main(args: &[String]) -> i32 {
+    match args.first().map(String::as_str) {
+        Some("check") => {
+            let (Some(names), Some(range)) = (args.get(1), flag(args, "--seeds").and_then(seeds))
+            else {
+                return usage();
+            };
+            let names: Vec<&str> = if names == "all" {
+                all()
+            } else {
+                names.split(',').collect()
+            };
+            let mut failed = 0;
+            let mut total = 0;
+            for name in names {
+                let mut passed = 0;
+                for seed in range.clone() {
+                    total += 1;
+                    match run_one(name, seed) {
+                        Ok(None) => passed += 1,
+                        Ok(Some(what)) => {
+                            failed += 1;
+                            println!("{name} seed {seed}: {what}");
+                        }
+                        Err(e) => {
+                            eprintln!("faultline-madsim: {e}");
+                            return 2;
+                        }
+                    }
+                }
+                println!(
+                    "{name}: {passed}/{} seeds passed on madsim",
+                    range.end - range.start
+                );
+            }
+            println!("madsim: {} passed, {failed} failed", total - failed);
+            i32::from(failed > 0)
+        }
+        Some("bench") => {
+            let seed = flag(args, "--seed")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1);
+            let nodes = flag(args, "--nodes")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1000);
+            let seconds = flag(args, "--seconds")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(2);
+            let figures = match (args.get(1).map(String::as_str), flag(args, "--side")) {
+                (Some("raft"), Some("faultline")) => bench::raft_faultline(seed),
+                (Some("raft"), Some("madsim")) => bench::raft_madsim(seed),
+                (Some("sim"), Some("faultline")) => bench::sim_faultline(nodes, seconds, seed),
+                (Some("sim"), Some("madsim")) => bench::sim_madsim(nodes, seconds, seed),
+                (Some("sim"), Some("madsim-native")) => {
+                    bench::sim_madsim_native(nodes, seconds, seed)
+                }
+                _ => return usage(),
+            };
+            println!("{figures}");
+            0
+        }
+        Some("determinism") => {
+            let (Some(names), Some(seed)) = (
+                args.get(1),
+                flag(args, "--seed").and_then(|s| s.parse::<u64>().ok()),
+            ) else {
+                return usage();
+            };
+            let names: Vec<&'static str> = if names == "all" {
+                raft::SCENARIOS.to_vec()
+            } else {
+                match raft::SCENARIOS.iter().copied().find(|n| n == names) {
+                    Some(n) => vec![n],
+                    None => {
+                        eprintln!("faultline-madsim: no madsim scenario {names}");
+                        return 2;
+                    }
+                }
+            };
+            let mut failed = 0;
+            for name in names {
+                // madsim's check compares every random draw of two runs and panics where
+                // they part; ours then compares what the two runs' clients saw.
+                let checked = std::panic::catch_unwind(|| raft::check_determinism(name, seed));
+                let again = raft::run(name, seed).map(|r| r.digest);
+                match (checked, again) {
+                    (Ok(Ok(a)), Ok(b)) if a == b => {
+                        println!("{name} seed {seed}: deterministic on madsim (digest {a:016x})")
+                    }
+                    (Ok(Ok(a)), Ok(b)) => {
+                        failed += 1;
+                        println!("{name} seed {seed}: histories differ ({a:016x} vs {b:016x})");
+                    }
+                    (Err(_), _) => {
+                        failed += 1;
+                        println!("{name} seed {seed}: madsim found nondeterminism");
+                    }
+                    (Ok(Err(e)), _) | (_, Err(e)) => {
+                        eprintln!("faultline-madsim: {e}");
+                        return 2;
+                    }
+                }
+            }
+            i32::from(failed > 0)
+        }
+        Some("summarize") => bench::summarize(std::io::stdin().lines().map_while(Result::ok)),
+        _ => usage(),
+    }
+}
