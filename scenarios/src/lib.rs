@@ -2,6 +2,7 @@
 //! and the harness that runs them in the simulator.
 
 pub mod catalog;
+pub mod cmud;
 pub mod exercise;
 pub mod kv;
 pub mod lsp;

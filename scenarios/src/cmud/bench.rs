@@ -1,0 +1,1 @@
+//! cmud benchmarks (to come).
