@@ -399,6 +399,11 @@ impl<A: Actor> ActorSystem<A> {
         std::mem::take(&mut self.reconnected)
     }
 
+    /// Whether some address waits to be resolved ([`Resolve::Book`]).
+    pub fn has_unresolved(&self) -> bool {
+        !self.unresolved.is_empty()
+    }
+
     /// Addresses the system must send to but cannot resolve ([`Resolve::Book`]).
     pub fn take_unresolved(&mut self) -> Vec<String> {
         std::mem::take(&mut self.unresolved)

@@ -176,6 +176,11 @@ impl ServerNode {
         self.settle(ctx);
     }
 
+    /// Whether an address waits to be resolved (real runtime).
+    pub fn has_unresolved(&self) -> bool {
+        self.system.as_ref().is_some_and(|s| s.has_unresolved())
+    }
+
     /// Addresses waiting to be resolved (real runtime).
     pub fn take_unresolved(&mut self) -> Vec<String> {
         self.system
