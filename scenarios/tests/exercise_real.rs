@@ -57,8 +57,8 @@ fn client(args: &[&str], limit: Duration) -> (i32, String) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -91,5 +91,8 @@ fn a_client_with_no_server_fails_with_a_reason() {
         Duration::from_secs(20),
     );
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("ended early") || text.contains("within"), "{text}");
+    assert!(
+        text.contains("ended early") || text.contains("within"),
+        "{text}"
+    );
 }

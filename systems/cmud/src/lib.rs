@@ -3,3 +3,5 @@
 //! crate, once written).
 //!
 //! Work in progress: the actor system, the store and the game land here module by module.
+
+pub mod game;
