@@ -20,8 +20,8 @@ pub enum Mode {
 /// One command of the game.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Registers the player: writes the starting level, place and balance where the store
-    /// has none. Sent once at the start of a session, never typed.
+    /// Registers the player: puts them at the start of the map if they have no place yet.
+    /// Sent once at the start of a session, never typed.
     Enter,
     Help,
     Stats,

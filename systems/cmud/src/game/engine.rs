@@ -10,6 +10,8 @@
 //! at most a handful of operations, so replaying costs nothing worth measuring, and the
 //! blocking driver ([`super::session`]) and simulated bots share one implementation.
 
+use std::fmt;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -23,6 +25,19 @@ pub enum Op {
     Get { key: String },
     Put { key: String, value: String },
     List { prefix: String },
+}
+
+impl fmt::Display for Op {
+    /// The operation as the store client reads it: `Get k`, `Put k v`, `List prefix` (or
+    /// `List` for every key).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Get { key } => write!(f, "Get {key}"),
+            Op::Put { key, value } => write!(f, "Put {key} {value}"),
+            Op::List { prefix } if prefix.is_empty() => f.write_str("List"),
+            Op::List { prefix } => write!(f, "List {prefix}"),
+        }
+    }
 }
 
 /// The store's answer to an [`Op`].

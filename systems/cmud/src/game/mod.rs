@@ -12,8 +12,10 @@
 //!   [`Turn::resume`], until [`Step::Done`] gives the [`Outcome`];
 //! - [`drive`] and [`run_line`] answer a turn from a blocking [`Store`];
 //! - [`play`] / [`play_seeded`], the interactive game over a reader and a writer;
-//! - [`Bot`], which picks each next command from a seeded RNG.
+//! - [`Bot`], which picks each next command from a seeded RNG;
+//! - [`audit`], which checks that a replica's map is game data the game can read.
 
+mod audit;
 mod bot;
 mod command;
 mod economy;
@@ -28,6 +30,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+pub use audit::audit;
 pub use bot::{Bot, BOT_MINE_ROUNDS_MAX};
 pub use command::{help, Command, Mode};
 pub use economy::{

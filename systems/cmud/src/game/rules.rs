@@ -36,20 +36,14 @@ pub(crate) fn play(
     Ok((text, mode))
 }
 
-/// Writes the starting level, place and balance where the store has none, so a player who
-/// has played before keeps what they had.
+/// Puts a new player on the map at the start. Nothing else is written: a missing level,
+/// balance or hardware count already reads as the starting value, and writing it here would
+/// let a replica that has not yet heard of a returning player overwrite their progress with
+/// a later-stamped default (GAME.md §6, §10).
 fn enter(cx: &mut Cx<'_>, p: &Player) -> Result<(String, Mode), Stop> {
-    let new = cx.get(p.level_key())?.is_none();
-    if new {
-        cx.put(p.level_key(), Level::Undergraduate.to_string())?;
-    }
-    if cx.get(p.loc_key())?.is_none() {
-        cx.put(p.loc_key(), START.to_string())?;
-    }
-    if cx.get(p.balance_key())?.is_none() {
-        cx.put(p.balance_key(), "0".to_string())?;
-    }
+    let new = cx.get(p.loc_key())?.is_none();
     let hello = if new {
+        cx.put(p.loc_key(), START.to_string())?;
         format!("Welcome to CMUD, {p}. You start as an Undergraduate at field 5, with no coins.")
     } else {
         format!("Welcome back, {p}.")

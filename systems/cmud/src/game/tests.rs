@@ -61,41 +61,41 @@ fn session(store: &mut dyn Store, name: &str, input: &[u8]) -> String {
 }
 
 #[test]
-fn enter_registers_a_new_player_at_the_start() {
+fn enter_puts_a_new_player_on_the_map_and_nothing_else() {
     let mut s = MemStore::default();
-    let (mut turn, step) = Turn::enter(&bob(), 0);
-    let out = drive(&mut s, &mut turn, step);
+    let (out, ops) = turn_ops(&mut s, Mode::Main, "stats", 0);
     assert_eq!(out.status, Status::Ok);
-    assert_eq!(out.mode, Mode::Main);
+    assert_eq!(ops.len(), 5);
+    let (mut turn, step) = Turn::enter(&bob(), 0);
+    assert_eq!(step, Step::Need(get("loc/bob")));
+    assert_eq!(
+        turn.resume(Reply::Value(None)),
+        Step::Need(put("loc/bob", "5"))
+    );
+    let Step::Done(out) = turn.resume(Reply::Stored) else {
+        panic!("enter is one read and one write")
+    };
+    assert_eq!((out.status, out.mode), (Status::Ok, Mode::Main));
     assert!(
         out.text.starts_with("Welcome to CMUD, bob."),
         "{}",
         out.text
     );
-    let expect = store_with(&[
-        ("bob", "Undergraduate"),
-        ("loc/bob", "5"),
-        ("balance/bob", "0"),
-    ]);
-    assert_eq!(s, expect);
 }
 
 #[test]
-fn enter_keeps_what_a_returning_player_has() {
+fn enter_never_overwrites_a_returning_player() {
     let before = [("bob", "PhD"), ("loc/bob", "fence"), ("balance/bob", "40")];
     let mut s = store_with(&before);
     let (mut turn, step) = Turn::enter(&bob(), 0);
     let out = drive(&mut s, &mut turn, step);
     assert!(out.text.starts_with("Welcome back, bob."), "{}", out.text);
     assert_eq!(s, store_with(&before));
-    // Only the missing keys are written.
-    let mut s = store_with(&[("bob", "PhD")]);
+    // A replica that has the place but not yet the level: the level is not reset.
+    let mut s = store_with(&[("loc/bob", "2")]);
     let (mut turn, step) = Turn::enter(&bob(), 0);
     drive(&mut s, &mut turn, step);
-    assert_eq!(
-        s,
-        store_with(&[("bob", "PhD"), ("loc/bob", "5"), ("balance/bob", "0")])
-    );
+    assert_eq!(s, store_with(&[("loc/bob", "2")]));
 }
 
 #[test]
@@ -422,6 +422,10 @@ fn a_turn_asks_one_op_at_a_time_and_reports_store_failures() {
     assert_eq!(step, Step::Need(get("comp/bob/gpu")));
     let step = turn.resume(Reply::Value(None));
     assert_eq!(step, Step::Need(put("balance/bob", "2")));
+    assert_eq!(put("balance/bob", "2").to_string(), "Put balance/bob 2");
+    assert_eq!(list("").to_string(), "List");
+    assert_eq!(list("loc/").to_string(), "List loc/");
+    assert_eq!(get("bob").to_string(), "Get bob");
     let step = turn.resume(Reply::Failed("connection refused".to_string()));
     let Step::Done(out) = step else {
         panic!("a failed reply ends the turn")
@@ -497,12 +501,7 @@ fn a_pipe_session_reads_like_a_transcript() {
     assert_eq!(got, expect);
     assert_eq!(
         s,
-        store_with(&[
-            ("bob", "Undergraduate"),
-            ("loc/bob", "1"),
-            ("balance/bob", "0"),
-            ("Undergraduate", "99"),
-        ]),
+        store_with(&[("loc/bob", "1"), ("Undergraduate", "99")]),
         "nothing after quit was played"
     );
 }
@@ -636,10 +635,12 @@ fn bots_are_deterministic_and_play_only_commands_the_game_accepts() {
     assert!(
         ["ann", "ben", "cat"]
             .iter()
-            .any(|n| s1.map[*n] != "Undergraduate"),
+            .any(|n| s1.map.get(*n).is_some_and(|l| l != "Undergraduate")),
         "{:?}",
         s1.map
     );
+    let pairs = s1.map.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    assert_eq!(audit(pairs), Vec::<String>::new());
     let solving = l1.iter().filter(|l| *l == "solve").count();
     let mining = l1.iter().filter(|l| l.starts_with("mine ")).count();
     assert!(
