@@ -217,7 +217,7 @@ impl Turn {
     }
 
     /// The command being played, or the parse error of its line.
-    pub fn command_line(&self) -> Result<&Command, &str> {
+    pub fn parsed(&self) -> Result<&Command, &str> {
         self.command.as_ref().map_err(|e| e.as_str())
     }
 

@@ -592,7 +592,7 @@ fn bots(seed: u64, names: &[&str], turns: usize) -> (MemStore, Vec<String>, Vec<
         let bot = &mut bots[i % names.len()];
         let mode = bot.mode();
         let (mut turn, step) = bot.next_turn(&mut rng);
-        let command = turn.command_line().unwrap().clone();
+        let command = turn.parsed().unwrap().clone();
         assert!(
             command.allowed_in(mode).is_ok() || mode == Mode::Gone,
             "{command} in {mode:?}"
