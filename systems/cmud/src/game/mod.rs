@@ -14,6 +14,27 @@
 //! - [`play`] / [`play_seeded`], the interactive game over a reader and a writer;
 //! - [`Bot`], which picks each next command from a seeded RNG;
 //! - [`audit`], which checks that a replica's map is game data the game can read.
+//!
+//! Driving a turn by hand, as a node that sends each operation to a server and resumes
+//! when the reply arrives:
+//!
+//! ```
+//! use cmud::game::{apply, MemStore, Mode, Player, Status, Step, Turn};
+//!
+//! let mut store = MemStore::default();
+//! let bob = Player::new("bob").unwrap();
+//! let (mut turn, mut step) = Turn::start(&bob, Mode::Main, "move bridge", 7);
+//! let outcome = loop {
+//!     match step {
+//!         // A node would send `op` and return; the reply event calls `resume`.
+//!         Step::Need(op) => step = turn.resume(apply(&mut store, &op)),
+//!         Step::Done(outcome) => break outcome,
+//!     }
+//! };
+//! assert_eq!(outcome.status, Status::Ok);
+//! assert_eq!(outcome.text, "You walk to the bridge.");
+//! assert_eq!(store.map["loc/bob"], "bridge");
+//! ```
 
 mod audit;
 mod bot;
