@@ -145,3 +145,67 @@ fn bad_usage_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// Run `faultline cmud play` on `input`, killed if it takes over 10 s.
+fn play(server: &str, name: &str, input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["cmud", "play", server, "--name", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start faultline cmud play");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("play did not finish in 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_game_played_on_one_server_is_seen_on_the_other_within_2_5_s() {
+    let a = Server::start(2, &[]);
+    let b = Server::start(2, &[&a.desc]);
+    let out = play(
+        a.addr(),
+        "alice",
+        "move bridge\nmine 2\nnot-a-command\nstats\nquit\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("You walk to the bridge."), "{text}");
+    assert!(text.contains("unknown command"), "{text}");
+    assert!(text.contains("Goodbye, alice."), "{text}");
+    // What the session wrote, read on a itself through the same actor.
+    let on_a = client(a.addr(), "List loc/alice\nList balance/alice\n");
+    let want = String::from_utf8_lossy(&on_a.stdout).to_string();
+    assert!(
+        want.starts_with("loc/alice bridge\nbalance/alice "),
+        "{want}"
+    );
+    let start = Instant::now();
+    loop {
+        let got = client(
+            &b.desc,
+            "List loc/alice\nList balance/alice\nList loc/alice\nList balance/alice\n",
+        );
+        if String::from_utf8_lossy(&got.stdout) == format!("{want}{want}") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(2500),
+            "alice's state not on both of b's actors after 2.5 s: {got:?}, want {want}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -58,6 +58,18 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         actors: u32,
     },
+    /// Play the CMUD game (systems/cmud/GAME.md) on a server: a prompt, one command per
+    /// line, `quit` or end of input to leave.
+    Play {
+        /// HOST:PORT of a server.
+        server: String,
+        /// Your player's name.
+        #[arg(long)]
+        name: String,
+        /// The query actor to talk to: one actor, so a player reads its own writes.
+        #[arg(long, default_value_t = 0)]
+        actor: u32,
+    },
     /// Benchmark on loopback: Puts/s on one server, and the visibility latency from a Put
     /// on one server to a Get that sees it on another.
     Bench(super::bench::BenchArgs),
@@ -116,7 +128,42 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
                 std::io::stdout().lock(),
             )
         }
+        Command::Play {
+            server,
+            name,
+            actor,
+        } => {
+            if let Err(e) = cmud::game::Player::new(&name) {
+                eprintln!("faultline cmud play: {e}");
+                return Ok(2);
+            }
+            let sock = match server.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+                Some(s) => s,
+                None => {
+                    eprintln!("faultline cmud play: bad server address `{server}`");
+                    return Ok(2);
+                }
+            };
+            let mut client = RealClient::new(vec![(sock, actor)]);
+            let mut input = std::io::stdin().lock();
+            let mut output = std::io::stdout().lock();
+            cmud::game::play(&mut client, &name, &mut input, &mut output)?;
+            Ok(0)
+        }
         Command::Bench(b) => super::bench::run(b),
+    }
+}
+
+/// The game's store is a real client: each game operation is one call.
+impl cmud::game::Store for RealClient {
+    fn get(&mut self, key: &str) -> cmud::game::StoreResult<Option<String>> {
+        RealClient::get(self, key).map_err(|e| e.to_string())
+    }
+    fn put(&mut self, key: &str, value: &str) -> cmud::game::StoreResult<()> {
+        RealClient::put(self, key, value).map_err(|e| e.to_string())
+    }
+    fn list(&mut self, prefix: &str) -> cmud::game::StoreResult<Vec<(String, String)>> {
+        RealClient::list(self, prefix).map_err(|e| e.to_string())
     }
 }
 

@@ -10,8 +10,10 @@
 //!   anti-entropy on broken links), documented there (SPEC.md §4-§5).
 //! - [`server`]: the server node and its query receiver (SPEC.md §3).
 //! - [`wire`]: the frames on a stream.
+//! - [`game`]: the CMUD game, written purely on Get/Put/List (`GAME.md`).
 
 pub mod actor;
+pub mod game;
 pub mod mailbox;
 pub mod server;
 pub mod store;
