@@ -612,7 +612,8 @@ impl Node for MailboxNode {
         ctx.set_timer(Duration::from_millis(100), 2);
         // Basic3: two pushers of 100 each, interleaved by timers, then 200 pops.
         for i in 0..200u64 {
-            ctx.set_timer(Duration::from_micros(200 + i * 37 % 150), 10 + (i % 2));
+            let at = ctx.rng().gen_range(200..20_000u64);
+            ctx.set_timer(Duration::from_micros(at), 10 + (i % 2));
         }
         ctx.set_timer(Duration::from_millis(150), 3);
     }

@@ -3,8 +3,8 @@
 //! Every official test intent is a catalog scenario named after its group; the group's
 //! numbered variants (Frequency1-4, Startup1-5, ...) are picked by the seed (`seed %
 //! variants`) or by `--set variant=N`, so a sweep covers them all. Sizes, latencies and
-//! deadlines are the course's, in virtual time; the network inside a region is a fixed
-//! 1 ms, so which of two "concurrent" Puts wins is decided by the uids, as in the tests.
+//! deadlines are the course's, in virtual time. The LWW groups run on a fixed 1 ms
+//! network, so which of two "concurrent" Puts wins is decided by the uids, as in the tests.
 //! Beyond the course: `cmud-swarm` and `cmud-clock-skew`.
 
 use super::invariants as inv;
@@ -281,6 +281,7 @@ fn lww(mut p: Plan, v: u64, t0: u64, d: u64, place: fn(u32) -> (usize, u32)) -> 
         }
     }
     p.end = Time::from_millis(t0 + 2 * d + 600);
+    p.fixed_latency = true;
     p
 }
 
