@@ -153,3 +153,44 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+#[derive(clap::Args, Debug)]
+pub struct SimBenchArgs {
+    /// Seeds of cmud-swarm to run (0..N), one after another on this thread.
+    #[arg(long, default_value_t = 200)]
+    pub seeds: u64,
+}
+
+/// `faultline cmud sim-bench`: cmud-swarm seeds/s and events/s on one thread.
+pub fn run_sim(args: SimBenchArgs) -> anyhow::Result<i32> {
+    use faultline::harness::{RunSpec, Scenario};
+    if args.seeds == 0 {
+        eprintln!("faultline cmud sim-bench: --seeds must be at least 1");
+        return Ok(2);
+    }
+    let swarm = super::scenarios::Swarm;
+    let (mut events, mut sim_ns, mut failed) = (0u64, 0u64, 0u64);
+    let t0 = Instant::now();
+    for seed in 0..args.seeds {
+        let r = swarm.run(&RunSpec::new(seed)).map_err(anyhow::Error::msg)?;
+        events += r.events;
+        sim_ns += r.sim_time_ns;
+        failed += u64::from(!r.ok);
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    println!(
+        "cmud-swarm: {} seeds ({failed} failed) in {wall:.2} s on one thread",
+        args.seeds
+    );
+    println!(
+        "  {:.1} seeds/s, {:.0} events/s, {events} events",
+        args.seeds as f64 / wall,
+        events as f64 / wall
+    );
+    println!(
+        "  {:.0}x faster than real time ({:.0} simulated s)",
+        sim_ns as f64 / 1e9 / wall,
+        sim_ns as f64 / 1e9
+    );
+    Ok(0)
+}

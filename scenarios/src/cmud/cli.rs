@@ -73,6 +73,8 @@ pub enum Command {
     /// Benchmark on loopback: Puts/s on one server, and the visibility latency from a Put
     /// on one server to a Get that sees it on another.
     Bench(super::bench::BenchArgs),
+    /// Simulator speed: cmud-swarm seeds/s and events/s on one thread.
+    SimBench(super::bench::SimBenchArgs),
 }
 
 /// Run the command; returns the process exit code.
@@ -151,6 +153,7 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Bench(b) => super::bench::run(b),
+        Command::SimBench(b) => super::bench::run_sim(b),
     }
 }
 
