@@ -10,6 +10,7 @@ pub fn all() -> Vec<Box<dyn Scenario>> {
     all.extend(crate::miner::scenarios());
     all.extend(crate::raft::scenarios());
     all.extend(crate::kv::scenarios());
+    all.extend(crate::cmud::scenarios());
     all
 }
 

@@ -3,6 +3,7 @@
 
 pub mod bugs;
 pub mod catalog;
+pub mod cmud;
 pub mod exercise;
 pub mod kv;
 pub mod lsp;

@@ -112,6 +112,8 @@ enum Command {
     Raft(scenarios::raft::cli::Args),
     /// P0 key-value server as a real program over TCP.
     Kv(scenarios::kv::cli::Args),
+    /// P3 CMUD: the geo-replicated store's servers and clients as real programs over TCP.
+    Cmud(scenarios::cmud::cli::Args),
     /// The simulator's exercise system: its stream echo as real programs over TCP.
     Exercise(scenarios::exercise::cli::Args),
 }
@@ -160,6 +162,7 @@ fn main() -> ExitCode {
         Command::Miner(args) => system(scenarios::miner::cli::main(args)),
         Command::Raft(args) => system(scenarios::raft::cli::main(args)),
         Command::Kv(args) => system(scenarios::kv::cli::main(args)),
+        Command::Cmud(args) => system(scenarios::cmud::cli::main(args)),
         Command::Exercise(args) => system(scenarios::exercise::cli::main(args)),
     };
     ExitCode::from(code)
