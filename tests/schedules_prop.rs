@@ -223,6 +223,7 @@ proptest! {
                 .collect(),
             heal_at_ns,
             end_ns,
+            triggers: Vec::new(),
         };
         let scenario = catalog::find("exercise-counter").expect("in the catalog");
         let spec = RunSpec {

@@ -74,8 +74,17 @@ pub const SKEW_ANOMALY: Invariant = Invariant::liveness(
     "under clock skew > 10 ms, a Put later in true time loses to an earlier one, as the clocks say",
 );
 
+pub const GAME_PLAYED: Invariant = Invariant::liveness(
+    "game-played",
+    "the bots played turns of the game through the store, and some of them succeeded",
+);
+pub const GAME_DATA: Invariant = Invariant::safety(
+    "game-data-readable",
+    "after the heal, every game key the replicas hold is one the game can read (GAME.md)",
+);
+
 /// Every invariant, for `faultline list` style docs and the tests.
-pub const ALL: [Invariant; 15] = [
+pub const ALL: [Invariant; 17] = [
     CONVERGED,
     LWW,
     VISIBLE,
@@ -91,7 +100,50 @@ pub const ALL: [Invariant; 15] = [
     MAILBOX,
     REMOTE_TELL,
     SKEW_ANOMALY,
+    GAME_PLAYED,
+    GAME_DATA,
 ];
+
+/// Where bots play: they finished some turns well, and the game's data that the replicas
+/// converged on is all readable by the game. A world without bots passes.
+pub fn game_checks(
+    world: &World<CmudNode>,
+    servers: &[Addr],
+    clients: &[Addr],
+) -> Result<(), Failure> {
+    let bots: Vec<_> = clients
+        .iter()
+        .filter_map(|&c| world.node(c).and_then(CmudNode::as_client))
+        .filter(|c| c.config().bot.is_some())
+        .collect();
+    if bots.is_empty() {
+        return Ok(());
+    }
+    let turns = |status: &str| -> u64 {
+        bots.iter()
+            .map(|c| c.turns.get(status).copied().unwrap_or(0))
+            .sum()
+    };
+    if turns("Ok") == 0 {
+        return Err(GAME_PLAYED.fail(format!(
+            "no turn of the game succeeded ({} ended by a store failure)",
+            turns("StoreFailed")
+        )));
+    }
+    let replica = servers
+        .iter()
+        .filter_map(|&s| world.node(s).and_then(CmudNode::as_server))
+        .flat_map(|s| s.replicas())
+        .map(|(_, map)| map)
+        .next();
+    if let Some(map) = replica {
+        let bad = cmud::game::audit(map.iter().map(|(k, e)| (k.as_str(), e.value.as_str())));
+        if !bad.is_empty() {
+            return Err(GAME_DATA.fail(format!("the game cannot read {bad:?}")));
+        }
+    }
+    Ok(())
+}
 
 /// Collects what the servers applied, in true time.
 #[derive(Debug, Default)]

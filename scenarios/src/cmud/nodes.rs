@@ -1,9 +1,11 @@
 //! The nodes of a cmud world: the system's [`ServerNode`], the scenario clients that drive
-//! it ([`Client`]: scripted calls or a game-playing bot, through a router), a fake query
+//! it ([`Client`]: scripted calls, or bots playing the game of `cmud::game` through a
+//! router, its turns driven op by op), a fake query
 //! receiver for the client tests ([`FakeReceiver`]), a bare actor system for the
 //! remote-tell tests ([`TellNode`]) and the mailbox exerciser ([`MailboxNode`]).
 
 use cmud::actor::{sim_address, Actor, ActorCtx, ActorRef, ActorSystem, Resolve, SystemTimer};
+use cmud::game::{self, Outcome, Player, Step, Turn};
 use cmud::mailbox::Mailbox;
 use cmud::server::{ServerEvent, ServerNode};
 use cmud::wire::{self, Answer, Decoder, Frame, Query};
@@ -34,7 +36,8 @@ pub struct ScriptOp {
     pub expect: Option<Answer>,
 }
 
-/// A bot: game-shaped calls on the key schema of the game (SPEC.md §8).
+/// Bots: each player is played by the game's own bot ([`game::Bot`]), one turn at a time
+/// across the client's players, each store operation of a turn one call (GAME.md).
 #[derive(Clone, Debug)]
 pub struct Bot {
     pub players: Vec<String>,
@@ -89,6 +92,12 @@ pub struct Client {
     outstanding: BTreeMap<u64, (usize, Query, Time, Addr)>,
     pub done: Vec<Done>,
     pub stats: ClientStats,
+    /// The game's bot for each of the bot's players.
+    bots: Vec<game::Bot>,
+    /// The turn being played: which bot, and the turn waiting for its call's answer.
+    turn: Option<(usize, Turn)>,
+    /// Turns finished, by how they ended.
+    pub turns: BTreeMap<String, u64>,
 }
 
 impl std::fmt::Debug for Client {
@@ -124,8 +133,18 @@ impl TimerTag for ClientTimer {
 
 impl Client {
     pub fn new(cfg: ClientConfig) -> Client {
+        let bots = cfg
+            .bot
+            .iter()
+            .flat_map(|b| &b.players)
+            .filter_map(|name| Player::new(name).ok())
+            .map(game::Bot::new)
+            .collect();
         Client {
             cfg,
+            bots,
+            turn: None,
+            turns: BTreeMap::new(),
             conns: BTreeMap::new(),
             next_route: 0,
             next_id: 0,
@@ -168,76 +187,68 @@ impl Client {
         self.outstanding.insert(id, (op, query, ctx.now(), server));
     }
 
+    /// The bot's timer: start the next turn of one of its players, unless one is still
+    /// being played or the bot's time is up.
     fn bot_call<E>(&mut self, ctx: &mut Ctx<'_, E>) {
-        let Some(bot) = self.cfg.bot.clone() else {
+        let Some(bot) = &self.cfg.bot else {
             return;
         };
-        if ctx.now() >= bot.until || bot.players.is_empty() {
+        if ctx.now() >= bot.until || self.bots.is_empty() || self.turn.is_some() {
             return;
         }
-        let r = ctx.rng();
-        let name = bot.players[r.gen_range(0..bot.players.len())].clone();
-        let query = game_query(r, &name);
-        self.call(ctx, BOT_CALL, None, query);
-        let think = ctx.rng().gen_range(bot.think_ms.0..=bot.think_ms.1);
-        ctx.set_timer(Duration::from_millis(think), ClientTimer::Bot);
+        let i = ctx.rng().gen_range(0..self.bots.len());
+        let (turn, step) = self.bots[i].next_turn(ctx.rng());
+        self.bot_step(ctx, i, turn, step);
+    }
+
+    /// A turn's next step: its next store call, or its end (then the bot thinks).
+    fn bot_step<E>(&mut self, ctx: &mut Ctx<'_, E>, i: usize, turn: Turn, step: Step) {
+        match step {
+            Step::Need(op) => {
+                self.turn = Some((i, turn));
+                self.call(ctx, BOT_CALL, None, query_of(op));
+            }
+            Step::Done(outcome) => self.bot_done(ctx, i, &outcome),
+        }
+    }
+
+    fn bot_done<E>(&mut self, ctx: &mut Ctx<'_, E>, i: usize, outcome: &Outcome) {
+        self.bots[i].finish(outcome);
+        *self
+            .turns
+            .entry(format!("{:?}", outcome.status))
+            .or_insert(0) += 1;
+        if let Some(bot) = &self.cfg.bot {
+            let think = ctx.rng().gen_range(bot.think_ms.0..=bot.think_ms.1);
+            ctx.set_timer(Duration::from_millis(think), ClientTimer::Bot);
+        }
+    }
+
+    /// The answer to the turn's call: the turn goes on with it.
+    fn bot_answer<E>(&mut self, ctx: &mut Ctx<'_, E>, answer: Answer) {
+        if let Some((i, mut turn)) = self.turn.take() {
+            let step = turn.resume(reply_of(answer));
+            self.bot_step(ctx, i, turn, step);
+        }
     }
 }
 
-/// One game-shaped call on the game's key schema (SPEC.md §8): what `stats`, `map`,
-/// `move`, `mine`, `buy`, `inv` and `solve` read and write.
-pub fn game_query(r: &mut impl Rng, name: &str) -> Query {
-    const LOCS: [&str; 11] = [
-        "1", "2", "3", "4", "5", "6", "7", "8", "9", "fence", "bridge",
-    ];
-    const HW: [&str; 5] = ["cpu", "gpu", "asic", "quantum", "dark_matter"];
-    const LEVELS: [&str; 6] = [
-        "Undergraduate",
-        "Masters",
-        "PhD",
-        "PostDoc",
-        "Professor",
-        "Retired",
-    ];
-    match r.gen_range(0..10) {
-        0 => Query::Get {
-            key: name.to_string(),
-        },
-        1 => Query::Get {
-            key: format!("loc/{name}"),
-        },
-        2 => Query::Put {
-            key: format!("loc/{name}"),
-            value: LOCS[r.gen_range(0..LOCS.len())].to_string(),
-        },
-        3 => Query::List {
-            prefix: "loc/".into(),
-        },
-        4 => Query::Get {
-            key: format!("balance/{name}"),
-        },
-        5 => Query::Put {
-            key: format!("balance/{name}"),
-            value: r.gen_range(0..10_000u64).to_string(),
-        },
-        6 => Query::List {
-            prefix: format!("comp/{name}"),
-        },
-        7 => Query::Put {
-            key: format!("comp/{name}/{}", HW[r.gen_range(0..HW.len())]),
-            value: r.gen_range(0..20u64).to_string(),
-        },
-        8 => Query::Put {
-            key: name.to_string(),
-            value: LEVELS[r.gen_range(0..LEVELS.len())].to_string(),
-        },
-        _ => {
-            let level = LEVELS[r.gen_range(0..LEVELS.len())];
-            Query::Put {
-                key: level.to_string(),
-                value: r.gen_range(0..100_000u64).to_string(),
-            }
-        }
+/// A game operation as a store call.
+fn query_of(op: game::Op) -> Query {
+    match op {
+        game::Op::Get { key } => Query::Get { key },
+        game::Op::Put { key, value } => Query::Put { key, value },
+        game::Op::List { prefix } => Query::List { prefix },
+    }
+}
+
+/// A store answer as the game takes it.
+fn reply_of(answer: Answer) -> game::Reply {
+    match answer {
+        Answer::Value(v) => game::Reply::Value(v),
+        Answer::Done => game::Reply::Stored,
+        Answer::Entries(e) => game::Reply::Entries(e),
+        Answer::Error(why) => game::Reply::Failed(why),
     }
 }
 
@@ -285,22 +296,25 @@ impl Node for Client {
                                 self.done.push(Done {
                                     op,
                                     query,
-                                    answer,
+                                    answer: answer.clone(),
                                     sent,
                                     at: ctx.now(),
                                 });
+                                if op == BOT_CALL {
+                                    self.bot_answer(ctx, answer);
+                                }
                             }
                         }
                         Ok(None) => break,
                         Ok(Some(_)) | Err(_) => {
                             ctx.close(stream);
-                            self.lost(server, ctx.now());
+                            self.lost(ctx, server);
                             break;
                         }
                     }
                 }
             }
-            StreamEvent::Closed { .. } => self.lost(server, ctx.now()),
+            StreamEvent::Closed { .. } => self.lost(ctx, server),
             _ => {}
         }
     }
@@ -308,7 +322,8 @@ impl Node for Client {
 
 impl Client {
     /// The connection to `server` is gone: its calls fail (the next call dials again).
-    fn lost(&mut self, server: Addr, now: Time) {
+    fn lost<E>(&mut self, ctx: &mut Ctx<'_, E>, server: Addr) {
+        let now = ctx.now();
         self.conns.remove(&server);
         let gone: Vec<u64> = self
             .outstanding
@@ -319,13 +334,17 @@ impl Client {
         for id in gone {
             let (op, query, sent, _) = self.outstanding.remove(&id).expect("listed");
             self.stats.failed += 1;
+            let answer = Answer::Error("connection lost".into());
             self.done.push(Done {
                 op,
                 query,
-                answer: Answer::Error("connection lost".into()),
+                answer: answer.clone(),
                 sent,
                 at: now,
             });
+            if op == BOT_CALL {
+                self.bot_answer(ctx, answer);
+            }
         }
     }
 }

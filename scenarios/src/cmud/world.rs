@@ -296,6 +296,7 @@ impl Plan {
             },
             |world| {
                 inv::converged_lww(world, &servers)?;
+                inv::game_checks(world, &servers, &clients2)?;
                 self.end_checks(world, &servers, &clients2, &snaps.borrow(), fault_free)
             },
         )?;
@@ -474,6 +475,21 @@ fn figures(
         "remote_bytes_received".into(),
         json!(sum(&|s| s.remote_bytes_received)),
     );
+    let turns = |status: &str| -> u64 {
+        clients
+            .iter()
+            .filter_map(|&c| world.node(c).and_then(CmudNode::as_client))
+            .map(|c| c.turns.get(status).copied().unwrap_or(0))
+            .sum()
+    };
+    if turns("Ok") + turns("Refused") + turns("StoreFailed") + turns("BadCommand") > 0 {
+        m.insert("game_turns_ok".into(), json!(turns("Ok")));
+        m.insert("game_turns_refused".into(), json!(turns("Refused")));
+        m.insert(
+            "game_turns_store_failed".into(),
+            json!(turns("StoreFailed")),
+        );
+    }
     let calls: u64 = clients
         .iter()
         .filter_map(|&c| world.node(c).and_then(CmudNode::as_client))

@@ -100,7 +100,7 @@ fn a_peer_that_never_acknowledges_cannot_grow_the_send_queue() {
             Err(e) => break e,
         }
         assert!(accepted <= MAX_QUEUED_BYTES / MAX_PAYLOAD + 1, "no bound");
-        if accepted % 100 == 0 {
+        if accepted.is_multiple_of(100) {
             p.advance(Time(p.now.0 + 1_000_000));
         }
     };
