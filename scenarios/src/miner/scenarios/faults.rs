@@ -88,6 +88,10 @@ impl Scenario for Churn {
         }
     }
 
+    fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
+        crate::miner::invariants::SOMETIMES.to_vec()
+    }
+
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let setup = Self::setup(spec.seed);
         let profile = Self::profile(&setup, self.network_faults);
