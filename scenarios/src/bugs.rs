@@ -167,6 +167,17 @@ pub const ALL: &[PlantedBug] = &[
         scenarios: &["miner-ctest", "miner-churn"],
         budget_s: 10,
     },
+    PlantedBug {
+        name: "miner-target-or-last",
+        plant: Plant::Miner(miner::scheduler::Bug::MinerTargetOrLast),
+        about: "a miner searches for a hash below a fixed target (proof of work) instead of \
+                the minimum, and reports the last nonce when none beats it: the request's \
+                answer stays right whenever its best chunk beats the target, so only a check \
+                of each chunk's result sees it",
+        location: "systems/miner/src/worker.rs Worker::work",
+        scenarios: &["miner-faults", "miner-churn"],
+        budget_s: 20,
+    },
     // Raft.
     PlantedBug {
         name: "raft-commit-old-term",

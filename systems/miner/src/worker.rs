@@ -10,6 +10,8 @@
 use crate::event::MinerEvent;
 use crate::hash::{Best, Hasher};
 use crate::message::Message;
+use crate::scheduler::Bug;
+use faultline::bugs::BugSet;
 use faultline::{Addr, Ctx, Node, TimerId};
 use lsp::{ClientEndpoint, ClientEvent, Params};
 use rand::Rng;
@@ -44,7 +46,11 @@ pub struct Worker {
     busy: Option<(TimerId, Best, u64, u64)>,
     stopped: bool,
     stats: WorkerStats,
+    bugs: BugSet<Bug>,
 }
+
+/// The hash a nonce must beat under [`Bug::MinerTargetOrLast`]: about one nonce in 2^12.
+const PLANTED_TARGET: u64 = u64::MAX >> 12;
 
 impl Worker {
     /// Connect (random ISN in 0..=255, as the original) and send Join at once.
@@ -53,6 +59,7 @@ impl Worker {
         server: Addr,
         params: Params,
         rate: Option<u64>,
+        bugs: BugSet<Bug>,
     ) -> Worker {
         let isn = ctx.rng().gen_range(0..=255);
         let mut lsp = ClientEndpoint::connect(ctx, server, isn, params);
@@ -65,6 +72,7 @@ impl Worker {
             busy: None,
             stopped: false,
             stats: WorkerStats::default(),
+            bugs,
         }
     }
 
@@ -136,9 +144,15 @@ impl Worker {
             let Some((data, lo, hi)) = self.queue.pop_front() else {
                 return;
             };
-            let best = Hasher::new(&data)
+            let mut best = Hasher::new(&data)
                 .min_over(lo, hi)
                 .expect("decoded requests have lower <= upper");
+            if self.bugs.has(Bug::MinerTargetOrLast) && best.hash > PLANTED_TARGET {
+                best = Best {
+                    hash: crate::hash::hash(&data, hi),
+                    nonce: hi,
+                };
+            }
             let nonces = hi as u128 - lo as u128 + 1;
             self.stats.jobs += 1;
             self.stats.nonces += nonces;
@@ -185,6 +199,7 @@ pub struct WorkerNode {
     params: Params,
     rate: Option<u64>,
     worker: Option<Worker>,
+    bugs: BugSet<Bug>,
 }
 
 impl WorkerNode {
@@ -194,7 +209,14 @@ impl WorkerNode {
             params,
             rate,
             worker: None,
+            bugs: BugSet::NONE,
         }
+    }
+
+    /// The same miner with `bugs` planted (only the miner's own take effect).
+    pub fn with_bugs(mut self, bugs: BugSet<Bug>) -> WorkerNode {
+        self.bugs = bugs;
+        self
     }
 
     /// The running program (None before start).
@@ -208,7 +230,13 @@ impl Node for WorkerNode {
     type Timer = MinerTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        self.worker = Some(Worker::start(ctx, self.server, self.params, self.rate));
+        self.worker = Some(Worker::start(
+            ctx,
+            self.server,
+            self.params,
+            self.rate,
+            self.bugs,
+        ));
     }
 
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, MinerEvent>, from: Addr, data: &[u8]) {
