@@ -2,7 +2,7 @@
 //! the real systems' code, each with the scenarios meant to catch it.
 //!
 //! A bug is planted through the system's configuration (a `BugSet` field: Raft's `Config`,
-//! LSP's `Params`, the miner scheduler's `Config`, the kv `Server`), never through global
+//! LSP's `Params`, the miner scheduler's `Config` and its `WorkerNode`, the kv `Server`), never through global
 //! state. A run asks for one with `RunSpec::bug` (`--bug NAME` on the command line); each
 //! scenario hands the set for its systems to the code it builds with [`raft`], [`lsp`],
 //! [`miner`] and [`kv`]. Without a bug every set is empty and the systems run as written.
