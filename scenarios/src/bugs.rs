@@ -2,7 +2,7 @@
 //! the real systems' code, each with the scenarios meant to catch it.
 //!
 //! A bug is planted through the system's configuration (a `BugSet` field: Raft's `Config`,
-//! LSP's `Params`, the miner scheduler's `Config`, the kv `Server`), never through global
+//! LSP's `Params`, the miner scheduler's `Config` and its `WorkerNode`, the kv `Server`), never through global
 //! state. A run asks for one with `RunSpec::bug` (`--bug NAME` on the command line); each
 //! scenario hands the set for its systems to the code it builds with [`raft`], [`lsp`],
 //! [`miner`] and [`kv`]. Without a bug every set is empty and the systems run as written.
@@ -166,6 +166,17 @@ pub const ALL: &[PlantedBug] = &[
         location: "systems/miner/src/scheduler.rs Scheduler::on_result",
         scenarios: &["miner-ctest", "miner-churn"],
         budget_s: 10,
+    },
+    PlantedBug {
+        name: "miner-target-or-last",
+        plant: Plant::Miner(miner::scheduler::Bug::MinerTargetOrLast),
+        about: "a miner searches for a hash below a fixed target (proof of work) instead of \
+                the minimum, and reports the last nonce when none beats it: the request's \
+                answer stays right whenever its best chunk beats the target, so only a check \
+                of each chunk's result sees it",
+        location: "systems/miner/src/worker.rs Worker::work",
+        scenarios: &["miner-faults", "miner-churn"],
+        budget_s: 20,
     },
     // Raft.
     PlantedBug {

@@ -87,3 +87,18 @@ fn a_trigger_crashes_a_server_right_after_its_vote() {
     let bad = r#"{"faults":[],"heal_at_ns":1,"end_ns":2,"triggers":[{"on":"x","action":"crash","when":3}]}"#;
     assert!(serde_json::from_str::<Schedule>(bad).is_err());
 }
+
+/// A miner whose wrong results never touch a request's minimum is caught only by the
+/// per-chunk oracle.
+#[test]
+fn a_wrong_chunk_result_is_caught_by_chunk_result_correct() {
+    let bug = bugs::find("miner-target-or-last").expect("in the catalog");
+    let h = bugs::hunt(bug, 5.0, 2, &|| 0.0).expect("its scenarios exist");
+    assert!(h.caught, "{h:?}");
+    assert_eq!(
+        h.invariant.as_deref(),
+        Some("chunk-result-correct"),
+        "{h:?}"
+    );
+    assert!(h.control_runs > 0 && h.control_failures == 0, "{h:?}");
+}

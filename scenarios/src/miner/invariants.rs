@@ -10,6 +10,11 @@
 //! - `nothing-to-lost-client`: no answer goes to a connection the server declared lost;
 //! - `no-nonce-range-lost`: the chunks folded into an answer cover its range exactly once
 //!   (so a lost miner's chunk was mined again, and no range was skipped or counted twice);
+//! - `chunk-result-correct`: a deterministic sample of the chunk results the server folds
+//!   (every chunk of at most [`SMALL_CHUNK`] nonces, and one in [`SAMPLE_ONE_IN`] of the
+//!   others, picked by hashing the chunk's bounds) is the minimum over exactly its chunk: a
+//!   wrong result for a chunk that does not hold the request's minimum is invisible in
+//!   the answer;
 //! - `mined-is-minimum` (when asked for, as `miner-mtest` does): every result a miner
 //!   sends is the minimum over exactly the chunk it was sent.
 //!
@@ -48,6 +53,10 @@ pub const MINED_IS_MINIMUM: Invariant = Invariant::safety(
     "mined-is-minimum",
     "every result a miner sends is the minimum over exactly its chunk",
 );
+pub const CHUNK_RESULT_CORRECT: Invariant = Invariant::safety(
+    "chunk-result-correct",
+    "every sampled chunk result the server folds is the minimum over exactly that chunk",
+);
 pub const EVERY_LIVE_CLIENT_ANSWERED: Invariant = Invariant::liveness(
     "every-live-client-answered",
     "at the end, while a miner lives, every client that is up has its result",
@@ -72,11 +81,29 @@ pub const ALL: &[Invariant] = &[
     NOTHING_TO_LOST_CLIENT,
     NO_NONCE_RANGE_LOST,
     MINED_IS_MINIMUM,
+    CHUNK_RESULT_CORRECT,
     EVERY_LIVE_CLIENT_ANSWERED,
     EVERY_LIVE_CLIENT_FINISHED,
     DISCONNECTED_ON_SERVER_LOSS,
     SMALL_AFTER_HUGE_FINISHES_FIRST,
 ];
+
+/// Chunks of at most this many nonces are all checked by `chunk-result-correct`.
+pub const SMALL_CHUNK: u64 = 4096;
+/// One in this many larger chunks is checked by `chunk-result-correct`.
+pub const SAMPLE_ONE_IN: u64 = 4;
+
+/// Whether `chunk-result-correct` checks the chunk `[lower, upper]`: a pure function of the
+/// bounds (a splitmix64 finaliser), so every run checks the same chunks.
+pub fn sampled(lower: u64, upper: u64) -> bool {
+    if upper - lower < SMALL_CHUNK {
+        return true;
+    }
+    let mut z = lower ^ upper.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)).is_multiple_of(SAMPLE_ONE_IN)
+}
 
 /// One client request, as its client saw it.
 #[derive(Clone, Debug)]
@@ -97,7 +124,23 @@ pub struct Observed {
     pub chunks_folded: u64,
     pub miners_lost: u64,
     pub clients_lost: u64,
+    /// Chunk results `chunk-result-correct` recomputed.
+    pub chunks_checked: u64,
+    /// Which of [`SOMETIMES`] this run reached.
+    pub reached: BTreeSet<&'static str>,
 }
+
+/// The risky situations a miner sweep should reach (see `sweep --coverage`).
+pub const SOMETIMES: &[faultline::harness::Sometimes] = &[
+    faultline::harness::Sometimes {
+        name: "miner-failed-mid-request",
+        about: "a miner was lost while it held a chunk not yet folded",
+    },
+    faultline::harness::Sometimes {
+        name: "lost-chunk-requeued",
+        about: "a lost miner's unfinished chunk was sent to another miner",
+    },
+];
 
 struct ServerReq {
     conn: i64,
@@ -124,6 +167,10 @@ pub struct MinerChecker {
     conn_of: BTreeMap<Addr, i64>,
     /// The message of each chunk sent: (miner connection, lower, upper).
     sent: BTreeMap<(i64, u64, u64), String>,
+    /// Per miner connection, the chunks sent to it and not yet folded: (req, lower, upper).
+    holding: BTreeMap<i64, BTreeSet<(ReqId, u64, u64)>>,
+    /// Chunks lost miners held, not yet sent again.
+    orphaned: BTreeSet<(ReqId, u64, u64)>,
 }
 
 impl MinerChecker {
@@ -212,11 +259,19 @@ impl Checker<MinerEvent> for MinerChecker {
                     },
                 );
             }
-            MinerEvent::ChunkFolded { req, lower, upper } => {
-                if let Some(r) = self.reqs.get_mut(req) {
-                    r.chunks.push((*lower, *upper));
-                }
-                self.observed.chunks_folded += 1;
+            MinerEvent::ChunkFolded {
+                conn,
+                req,
+                lower,
+                upper,
+                hash,
+                nonce,
+            } => {
+                let got = Best {
+                    hash: *hash,
+                    nonce: *nonce,
+                };
+                self.on_folded(*conn, *req, (*lower, *upper), got)?;
             }
             MinerEvent::Answered {
                 conn,
@@ -238,8 +293,13 @@ impl Checker<MinerEvent> for MinerChecker {
                 self.reqs.retain(|_, r| r.conn != *conn);
                 self.observed.clients_lost += 1;
             }
-            MinerEvent::MinerLost { .. } | MinerEvent::MinerQuarantined { .. } => {
-                self.observed.miners_lost += 1
+            MinerEvent::MinerLost { conn } | MinerEvent::MinerQuarantined { conn } => {
+                self.observed.miners_lost += 1;
+                let held = self.holding.remove(conn).unwrap_or_default();
+                if !held.is_empty() {
+                    self.observed.reached.insert("miner-failed-mid-request");
+                }
+                self.orphaned.extend(held);
             }
             MinerEvent::ClientRequest { data, upper } => {
                 let obs = &mut self.observed;
@@ -282,10 +342,8 @@ impl Checker<MinerEvent> for MinerChecker {
                 req,
                 lower,
                 upper,
-            } if self.check_mined => {
-                if let Some(r) = self.reqs.get(req) {
-                    self.sent.insert((*conn, *lower, *upper), r.data.clone());
-                }
+            } => {
+                self.on_sent(*conn, *req, *lower, *upper);
             }
             MinerEvent::Mined {
                 lower,
@@ -301,7 +359,6 @@ impl Checker<MinerEvent> for MinerChecker {
             }
             MinerEvent::Accepted { .. }
             | MinerEvent::MinerJoined { .. }
-            | MinerEvent::ChunkSent { .. }
             | MinerEvent::Mined { .. }
             | MinerEvent::MinerStopped => {}
         }
@@ -310,6 +367,54 @@ impl Checker<MinerEvent> for MinerChecker {
 }
 
 impl MinerChecker {
+    fn on_sent(&mut self, conn: i64, req: ReqId, lower: u64, upper: u64) {
+        let overlaps = |&(r, lo, hi): &(ReqId, u64, u64)| r == req && lo <= upper && lower <= hi;
+        if self.orphaned.iter().any(overlaps) {
+            self.observed.reached.insert("lost-chunk-requeued");
+            self.orphaned.retain(|c| !overlaps(c));
+        }
+        self.holding
+            .entry(conn)
+            .or_default()
+            .insert((req, lower, upper));
+        if self.check_mined {
+            if let Some(r) = self.reqs.get(&req) {
+                self.sent.insert((conn, lower, upper), r.data.clone());
+            }
+        }
+    }
+
+    /// Miner `conn`'s result `got` for `[lower, upper]` of `req` is folded in;
+    /// `chunk-result-correct` if the chunk is sampled.
+    fn on_folded(
+        &mut self,
+        conn: i64,
+        req: ReqId,
+        (lower, upper): (u64, u64),
+        got: Best,
+    ) -> Result<(), Failure> {
+        self.observed.chunks_folded += 1;
+        if let Some(held) = self.holding.get_mut(&conn) {
+            held.remove(&(req, lower, upper));
+        }
+        let Some(r) = self.reqs.get_mut(&req) else {
+            return Ok(());
+        };
+        r.chunks.push((lower, upper));
+        if !sampled(lower, upper) {
+            return Ok(());
+        }
+        let data = r.data.clone();
+        self.observed.chunks_checked += 1;
+        let want = self.minimum(&data, lower, upper);
+        if got != want {
+            return Err(CHUNK_RESULT_CORRECT.fail(format!(
+                "miner {conn} returned {got:?} for request {req} ({data:?}, [{lower}, {upper}]), minimum is {want:?}"
+            )));
+        }
+        Ok(())
+    }
+
     /// `mined-is-minimum`: the miner at `node` sent `got` for the chunk `[lower, upper]`.
     fn on_mined(&mut self, node: Addr, lower: u64, upper: u64, got: Best) -> Result<(), Failure> {
         let data = self

@@ -10,8 +10,10 @@
 //!   gets a fresh port instead).
 //! - [`workload`] draws the clients' requests from the seed.
 
+use faultline::bugs::BugSet;
 use faultline::{Addr, Ctx, Node, Time, TimerId};
 use lsp::Params;
+use miner::scheduler::Bug;
 use miner::{ClientNode, MinerEvent, MinerTimer, ServerNode, Worker, WorkerNode};
 use rand::Rng;
 use std::time::Duration;
@@ -60,6 +62,7 @@ pub struct SupervisedMiner {
     program: Option<WorkerNode>,
     /// Miner programs started so far (1 + respawns).
     starts: u64,
+    bugs: BugSet<Bug>,
 }
 
 impl SupervisedMiner {
@@ -75,7 +78,14 @@ impl SupervisedMiner {
             respawn_pending: false,
             program: None,
             starts: 0,
+            bugs: BugSet::NONE,
         }
+    }
+
+    /// Every program it starts has `bugs` planted.
+    pub fn with_bugs(mut self, bugs: BugSet<Bug>) -> Self {
+        self.bugs = bugs;
+        self
     }
 
     /// Start the first program only `delay` after the node starts.
@@ -100,7 +110,8 @@ impl SupervisedMiner {
 
     fn start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
         self.starts += 1;
-        let mut program = WorkerNode::new(self.server, self.params, Some(self.rate));
+        let mut program =
+            WorkerNode::new(self.server, self.params, Some(self.rate)).with_bugs(self.bugs);
         program.on_start(ctx);
         self.program = Some(program);
     }

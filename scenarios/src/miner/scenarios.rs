@@ -25,6 +25,8 @@ fn add_observed(report: &mut Report, observed: &Observed) {
     put(report, "chunks_folded", observed.chunks_folded);
     put(report, "miners_lost", observed.miners_lost);
     put(report, "clients_lost", observed.clients_lost);
+    put(report, "chunks_checked", observed.chunks_checked);
+    faultline::harness::record_reached(report, observed.reached.iter().copied());
 }
 
 /// Run a fault-free setup, demanding every client's answer and what `also` checks at the

@@ -62,13 +62,15 @@ pub fn build(spec: &RunSpec, setup: &Setup) -> Built {
         bugs: crate::bugs::miner(spec),
         ..scheduler::Config::default()
     };
+    let miner_bugs = cfg.bugs;
     let server = world.add_node(move |_| ServerNode::new(params, cfg.clone()).into());
     let mut miners = Vec::new();
     for &(rate, join) in &setup.miners {
         let mut incarnation = 0;
         miners.push(world.add_node_at(join, move |_| {
             incarnation += 1;
-            let node = SupervisedMiner::new(server, params, rate, restart_delay());
+            let node =
+                SupervisedMiner::new(server, params, rate, restart_delay()).with_bugs(miner_bugs);
             match incarnation {
                 1 => node.into(),
                 _ => node.delayed(restart_delay()).into(),

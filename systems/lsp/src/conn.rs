@@ -258,6 +258,9 @@ impl Conn {
                     u.backoff.saturating_mul(2)
                 };
                 u.backoff = doubled.min(params.max_backoff_interval);
+                if params.max_backoff_interval > 0 && u.backoff == params.max_backoff_interval {
+                    stats.backoff_at_cap += 1;
+                }
                 u.since = 0;
             } else {
                 u.since += 1;

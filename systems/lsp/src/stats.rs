@@ -26,6 +26,9 @@ pub struct Stats {
     pub data_sent: u64,
     /// Retransmissions of Data.
     pub data_resent: u64,
+    /// Retransmissions after which the message's back-off stood at MaxBackOffInterval
+    /// (counted only when that is above 0).
+    pub backoff_at_cap: u64,
     /// Acks of Data (not heartbeats).
     pub acks_sent: u64,
     /// Heartbeats `(Ack, id, 0)`.

@@ -40,8 +40,16 @@ pub enum MinerEvent {
         lower: u64,
         upper: u64,
     },
-    /// Server: the result of chunk `[lower, upper]` is folded into `req`.
-    ChunkFolded { req: ReqId, lower: u64, upper: u64 },
+    /// Server: the result `(hash, nonce)` miner `conn` sent for chunk `[lower, upper]` is
+    /// folded into `req`.
+    ChunkFolded {
+        conn: i64,
+        req: ReqId,
+        lower: u64,
+        upper: u64,
+        hash: u64,
+        nonce: u64,
+    },
     /// Server: wrote the answer of `req` to client `conn`.
     Answered {
         conn: i64,

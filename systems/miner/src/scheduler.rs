@@ -69,6 +69,10 @@ faultline::planted_bugs! {
         NoRequeue = 1,
         /// A request keeps the latest chunk's result instead of the minimum over its chunks.
         KeepLatestResult = 2,
+        /// A miner keeps a nonce only when its hash beats a fixed target (a proof-of-work
+        /// search, not a minimum), and when nothing in its chunk does, reports the last
+        /// nonce tried. Planted in the miner ([`crate::WorkerNode::with_bugs`]).
+        MinerTargetOrLast = 3,
     }
 }
 

@@ -161,9 +161,18 @@ impl Server {
             (Role::Miner, Message::Result { hash, nonce }) => {
                 match self.sched.on_result(ctx.now(), conn, Best { hash, nonce }) {
                     ResultOutcome::Folded { req, lower, upper } => {
-                        ctx.record(MinerEvent::ChunkFolded { req, lower, upper });
+                        ctx.record(MinerEvent::ChunkFolded {
+                            conn,
+                            req,
+                            lower,
+                            upper,
+                            hash,
+                            nonce,
+                        });
                     }
-                    ResultOutcome::Answer(answer) => self.answer(ctx, answer),
+                    ResultOutcome::Answer(answer) => {
+                        self.answer(ctx, answer, (conn, Best { hash, nonce }))
+                    }
                     ResultOutcome::Stale => {}
                     ResultOutcome::Rejected => self.stats.unexpected += 1,
                     ResultOutcome::Wrong => {
@@ -176,7 +185,13 @@ impl Server {
         }
     }
 
-    fn answer(&mut self, ctx: &mut Ctx<'_, MinerEvent>, answer: scheduler::Answer<i64>) {
+    /// Send `answer`, completed by the result `(miner, last)` of its last chunk.
+    fn answer(
+        &mut self,
+        ctx: &mut Ctx<'_, MinerEvent>,
+        answer: scheduler::Answer<i64>,
+        (miner, last): (i64, Best),
+    ) {
         let scheduler::Answer {
             client,
             req,
@@ -184,7 +199,14 @@ impl Server {
             lower,
             upper,
         } = answer;
-        ctx.record(MinerEvent::ChunkFolded { req, lower, upper });
+        ctx.record(MinerEvent::ChunkFolded {
+            conn: miner,
+            req,
+            lower,
+            upper,
+            hash: last.hash,
+            nonce: last.nonce,
+        });
         let payload = Message::Result {
             hash: best.hash,
             nonce: best.nonce,

@@ -10,6 +10,8 @@
 use crate::event::MinerEvent;
 use crate::hash::{Best, Hasher};
 use crate::message::Message;
+use crate::scheduler::Bug;
+use faultline::bugs::BugSet;
 use faultline::{Addr, Ctx, Node, TimerId};
 use lsp::{ClientEndpoint, ClientEvent, Params};
 use rand::Rng;
@@ -61,7 +63,11 @@ pub struct Worker {
     mining: Option<(TimerId, Mining)>,
     stopped: bool,
     stats: WorkerStats,
+    bugs: BugSet<Bug>,
 }
+
+/// The hash a nonce must beat under [`Bug::MinerTargetOrLast`]: about one nonce in 2^12.
+const PLANTED_TARGET: u64 = u64::MAX >> 12;
 
 impl Worker {
     /// Connect (random ISN in 0..=255, as the original) and send Join at once.
@@ -70,6 +76,7 @@ impl Worker {
         server: Addr,
         params: Params,
         rate: Option<u64>,
+        bugs: BugSet<Bug>,
     ) -> Worker {
         let isn = ctx.rng().gen_range(0..=255);
         let mut lsp = ClientEndpoint::connect(ctx, server, isn, params);
@@ -83,6 +90,7 @@ impl Worker {
             mining: None,
             stopped: false,
             stats: WorkerStats::default(),
+            bugs,
         }
     }
 
@@ -176,9 +184,15 @@ impl Worker {
                 self.mine_slice(ctx, m);
                 continue;
             };
-            let best = Hasher::new(&data)
+            let mut best = Hasher::new(&data)
                 .min_over(lo, hi)
                 .expect("decoded requests have lower <= upper");
+            if self.bugs.has(Bug::MinerTargetOrLast) && best.hash > PLANTED_TARGET {
+                best = Best {
+                    hash: crate::hash::hash(&data, hi),
+                    nonce: hi,
+                };
+            }
             let ns =
                 (nonces * 1_000_000_000 / rate.max(1) as u128).clamp(1, u64::MAX as u128) as u64;
             let id = ctx.set_timer(Duration::from_nanos(ns), MinerTimer::Work);
@@ -238,6 +252,7 @@ pub struct WorkerNode {
     params: Params,
     rate: Option<u64>,
     worker: Option<Worker>,
+    bugs: BugSet<Bug>,
 }
 
 impl WorkerNode {
@@ -247,7 +262,14 @@ impl WorkerNode {
             params,
             rate,
             worker: None,
+            bugs: BugSet::NONE,
         }
+    }
+
+    /// The same miner with `bugs` planted (only the miner's own take effect).
+    pub fn with_bugs(mut self, bugs: BugSet<Bug>) -> WorkerNode {
+        self.bugs = bugs;
+        self
     }
 
     /// The running program (None before start).
@@ -261,7 +283,13 @@ impl Node for WorkerNode {
     type Timer = MinerTimer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, MinerEvent>) {
-        self.worker = Some(Worker::start(ctx, self.server, self.params, self.rate));
+        self.worker = Some(Worker::start(
+            ctx,
+            self.server,
+            self.params,
+            self.rate,
+            self.bugs,
+        ));
     }
 
     fn on_datagram(&mut self, ctx: &mut Ctx<'_, MinerEvent>, from: Addr, data: &[u8]) {

@@ -22,7 +22,7 @@ use crate::lsp::invariants::end::{swarm_end, window_held};
 use crate::lsp::nodes::{ClientPlan, LspNode};
 use crate::lsp::world::{echo_plan, Lab, LabSpec, Rule, Tamper};
 use faultline::harness::Param;
-use faultline::harness::{drive, Report, RunSpec, Scenario};
+use faultline::harness::{drive, Report, RunSpec, Scenario, Sometimes};
 use faultline::swarm::{FaultKinds, FaultProfile};
 use faultline::{Fault, LinkFaults, Schedule, Time, TimedFault, World};
 use lsp::{ClientEvent, Message, MsgType, Params};
@@ -170,6 +170,14 @@ impl Scenario for LspScenario {
         self.sized(params).map(|_| ())
     }
 
+    fn sometimes(&self) -> Vec<Sometimes> {
+        let mut list = vec![LOST_BY_EPOCH_LIMIT];
+        if self.params.max_backoff_interval > 0 {
+            list.push(BACKOFF_AT_CAP);
+        }
+        list
+    }
+
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         self.sized(&spec.params)?.run_sized(spec)
     }
@@ -286,6 +294,7 @@ fn metrics(world: &World<LspNode>, clients: usize) -> serde_json::Map<String, se
     let mut echoes = 0;
     let mut lost = 0;
     let mut rejects = 0;
+    let mut at_cap = 0;
     for (_, node) in world.nodes() {
         match node {
             Some(LspNode::Client(c)) => {
@@ -297,10 +306,14 @@ fn metrics(world: &World<LspNode>, clients: usize) -> serde_json::Map<String, se
                         matches!(e, ClientEvent::Lost | ClientEvent::Closed { lost: true })
                     })
                     .count();
-                rejects += c.endpoint.as_ref().map_or(0, |e| e.stats().rejects());
+                let stats = c.endpoint.as_ref().map(|e| *e.stats()).unwrap_or_default();
+                rejects += stats.rejects();
+                at_cap += stats.backoff_at_cap;
             }
             Some(LspNode::Server(s)) => {
-                rejects += s.endpoint.as_ref().map_or(0, |e| e.stats().rejects())
+                let stats = s.endpoint.as_ref().map(|e| *e.stats()).unwrap_or_default();
+                rejects += stats.rejects();
+                at_cap += stats.backoff_at_cap;
             }
             None => {}
         }
@@ -309,8 +322,30 @@ fn metrics(world: &World<LspNode>, clients: usize) -> serde_json::Map<String, se
     m.insert("echoes_read".into(), echoes.into());
     m.insert("clients_lost".into(), lost.into());
     m.insert("rejected_datagrams".into(), rejects.into());
+    m.insert("resends_at_backoff_cap".into(), at_cap.into());
+    let reached: Vec<&str> = [
+        (lost > 0, LOST_BY_EPOCH_LIMIT),
+        (at_cap > 0, BACKOFF_AT_CAP),
+    ]
+    .into_iter()
+    .filter(|(hit, _)| *hit)
+    .map(|(_, s)| s.name)
+    .collect();
+    m.insert(faultline::harness::REACHED.into(), reached.into());
     m
 }
+
+/// A client declared its connection lost: EpochLimit epochs passed in silence (SPEC.md §8).
+const LOST_BY_EPOCH_LIMIT: Sometimes = Sometimes {
+    name: "connection-lost-by-epoch-limit",
+    about: "a client declared its connection lost after EpochLimit silent epochs",
+};
+
+/// A message was resent with its back-off at MaxBackOffInterval (SPEC.md §8a).
+const BACKOFF_AT_CAP: Sometimes = Sometimes {
+    name: "backoff-at-cap",
+    about: "an endpoint resent a message whose back-off had reached MaxBackOffInterval",
+};
 
 /// The swarm scenarios.
 pub fn all() -> Vec<LspScenario> {

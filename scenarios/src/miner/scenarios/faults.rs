@@ -100,6 +100,9 @@ impl Scenario for Churn {
             ),
         ]
     }
+    fn sometimes(&self) -> Vec<faultline::harness::Sometimes> {
+        crate::miner::invariants::SOMETIMES.to_vec()
+    }
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let count = |name: &str, default: u64| {
