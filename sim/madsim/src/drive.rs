@@ -56,6 +56,7 @@ impl Timeline {
                         invariant: "madsim-can-express".into(),
                         kind: faultline::FindingKind::Error,
                         detail: e,
+                        evidence: None,
                     },
                 })?;
             }

@@ -54,6 +54,7 @@ pub fn schedule(seed: u64) -> Schedule {
         faults,
         heal_at_ns: heal,
         end_ns: 2 * heal,
+        triggers: Vec::new(),
     }
 }
 
