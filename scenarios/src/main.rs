@@ -256,7 +256,7 @@ fn bench_sim(nodes: u32, seconds: u64, seed: u64, json: bool) -> u8 {
 }
 
 fn bench_checker(json: bool) -> u8 {
-    let b = scenarios::raft::checker_bench::run();
+    let b = scenarios::raft::bench::checker::run();
     if json {
         say!("{}", serde_json::to_string(&b).expect("serialises"));
         return EXIT_OK;

@@ -6,6 +6,11 @@
 //! - simulator: seeds per second of a whole scenario (build, run 20 s, check), and events
 //!   per second and simulated seconds per wall second for an idle cluster and under load.
 
+/// The checker on made-up histories (`faultline bench checker`).
+pub mod checker;
+/// A real cluster with and without snapshots (`faultline raft bench-snapshots`).
+pub mod snapshots;
+
 use super::invariants::{self, state};
 use super::nodes::Workload;
 use super::scenarios::kv::{self, KvScenario};

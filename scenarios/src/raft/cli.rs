@@ -9,7 +9,7 @@
 //!   operation; a get prints the value on stdout. Exit 0 on an answer, 1 on a timeout.
 //! - `faultline raft bench`: checker and simulator figures (see [`super::bench`]).
 //! - `faultline raft bench-snapshots`: a real 3-node cluster over 100,000 operations with
-//!   and without snapshots (see [`super::snapshot_bench`]).
+//!   and without snapshots (see [`super::bench::snapshots`]).
 
 use crate::{say, tell};
 use anyhow::{bail, Context};
@@ -81,7 +81,7 @@ enum Command {
     /// window, RSS, storage size and restart time, and their ratios.
     BenchSnapshots {
         #[command(flatten)]
-        options: super::snapshot_bench::Options,
+        options: super::bench::snapshots::Options,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -156,11 +156,11 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
         } => kv(&cluster, op, Duration::from_millis(timeout_ms)),
         Command::Bench { seeds, json } => bench(seeds, json),
         Command::BenchSnapshots { options, json } => {
-            let b = super::snapshot_bench::run(&options)?;
+            let b = super::bench::snapshots::run(&options)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&b)?);
             } else {
-                super::snapshot_bench::print(&b);
+                super::bench::snapshots::print(&b);
             }
             Ok(0)
         }

@@ -7,21 +7,16 @@
 
 use faultline::harness::Scenario;
 
-// Benchmarks time themselves on the wall clock and may use threads: they run outside the simulator.
-#[allow(clippy::disallowed_methods)]
+// Benchmarks time themselves on the wall clock and may use threads, and the snapshot
+// benchmark drives real processes: they run outside the simulator.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod bench;
-// So does the checker's benchmark on made-up histories.
-#[allow(clippy::disallowed_methods)]
-pub mod checker_bench;
 // The real programs run on the OS clock and sockets, outside the simulator.
 #[allow(clippy::disallowed_methods)]
 pub mod cli;
 pub mod invariants;
 pub mod nodes;
 pub mod scenarios;
-// A benchmark of real processes: wall clock, threads and the OS, outside the simulator.
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-pub mod snapshot_bench;
 pub mod world;
 
 /// This system's scenarios for the catalog: the course's tests, then the key-value store.
