@@ -59,15 +59,16 @@ impl Server {
     }
 }
 
-/// Run `faultline cmud client` on `input`, killed if it takes over 10 s.
-pub fn client(server: &str, input: &str) -> Output {
+/// Run `faultline cmud ARGS` with `input` on stdin, killed if it takes over 10 s.
+fn run_fed(args: &[&str], input: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["cmud", "client", server])
+        .arg("cmud")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start faultline cmud client");
+        .expect("start faultline cmud");
     child
         .stdin
         .take()
@@ -78,11 +79,16 @@ pub fn client(server: &str, input: &str) -> Output {
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
-            panic!("client did not finish in 10 s");
+            panic!("faultline cmud {args:?} did not finish in 10 s");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     child.wait_with_output().unwrap()
+}
+
+/// Run `faultline cmud client` on `input`, killed if it takes over 10 s.
+pub fn client(server: &str, input: &str) -> Output {
+    run_fed(&["client", server], input)
 }
 
 #[test]
@@ -148,28 +154,7 @@ fn bad_usage_exits_2() {
 
 /// Run `faultline cmud play` on `input`, killed if it takes over 10 s.
 fn play(server: &str, name: &str, input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["cmud", "play", server, "--name", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start faultline cmud play");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("play did not finish in 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
+    run_fed(&["play", server, "--name", name], input)
 }
 
 #[test]
