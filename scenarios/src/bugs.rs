@@ -2,10 +2,10 @@
 //! the real systems' code, each with the scenarios meant to catch it.
 //!
 //! A bug is planted through the system's configuration (a `BugSet` field: Raft's `Config`,
-//! LSP's `Params`, the miner scheduler's `Config` and its `WorkerNode`, the kv `Server`), never through global
-//! state. A run asks for one with `RunSpec::bug` (`--bug NAME` on the command line); each
-//! scenario hands the set for its systems to the code it builds with [`raft`], [`lsp`],
-//! [`miner`] and [`kv`]. Without a bug every set is empty and the systems run as written.
+//! LSP's `Params`, the miner scheduler's `Config` and its `WorkerNode`, the kv `Server`,
+//! CMUD's `ServerConfig`), never through global state. A run asks for one with
+//! `RunSpec::bug` (`--bug NAME` on the command line); each scenario hands the set for its
+//! systems to the code it builds with [`raft`], [`lsp`], [`miner`], [`kv`] and [`cmud`]. Without a bug every set is empty and the systems run as written.
 //!
 //! [`hunt`] sweeps a bug's scenarios with it planted until one fails, then runs the same
 //! seeds unplanted to show the failure is the bug's.
@@ -24,6 +24,7 @@ pub enum Plant {
     Kv(kv::Bug),
     Miner(miner::scheduler::Bug),
     Raft(raft::Bug),
+    Cmud(cmud::Bug),
 }
 
 impl Plant {
@@ -34,6 +35,7 @@ impl Plant {
             Plant::Kv(_) => "kv",
             Plant::Miner(_) => "miner",
             Plant::Raft(_) => "raft",
+            Plant::Cmud(_) => "cmud",
         }
     }
 }
@@ -260,6 +262,57 @@ pub const ALL: &[PlantedBug] = &[
         scenarios: &["raft-kv-unreliable", "raft-kv-swarm", "raft-kv-partitions"],
         budget_s: 30,
     },
+    // CMUD (P3).
+    PlantedBug {
+        name: "cmud-lww-by-value",
+        plant: Plant::Cmud(cmud::Bug::LwwByValue),
+        about: "last-writer-wins compares the values instead of the (timestamp, uid) stamps: \
+                replicas still agree, on the greatest string, and a later Put loses to an \
+                older one; merging on the data instead of its version",
+        location: "systems/cmud/src/store.rs Entry::beats_with",
+        scenarios: &["cmud-local-sync-stress", "cmud-local-sync-lww"],
+        budget_s: 4,
+    },
+    PlantedBug {
+        name: "cmud-lww-tie-no-uid",
+        plant: Plant::Cmud(cmud::Bug::LwwTieNoUid),
+        about: "two Puts stamped in the same millisecond are not ordered by their uids, so \
+                each replica keeps the one it saw first and they never agree: a comparison \
+                that is not a total order",
+        location: "systems/cmud/src/store.rs Entry::beats_with",
+        scenarios: &["cmud-local-sync-lww", "cmud-remote-sync-lww"],
+        budget_s: 4,
+    },
+    PlantedBug {
+        name: "cmud-sync-skips-relay",
+        plant: Plant::Cmud(cmud::Bug::SyncSkipsRelay),
+        about: "the representative applies what other servers send but does not relay it \
+                to its local actors: with more than one actor per server, remote Puts reach \
+                one replica of each server and never the rest",
+        location: "systems/cmud/src/store.rs QueryActor::on_message (Remote)",
+        scenarios: &["cmud-remote-sync-local", "cmud-swarm"],
+        budget_s: 4,
+    },
+    PlantedBug {
+        name: "cmud-no-resync-on-reconnect",
+        plant: Plant::Cmud(cmud::Bug::NoResyncOnReconnect),
+        about: "after a broken stream reconnects, the full-state exchange is skipped and \
+                only new deltas flow: what was in flight when it broke is lost for good, the \
+                anti-entropy that reliable-looking links still need",
+        location: "systems/cmud/src/store.rs QueryActor::on_message (Resync)",
+        scenarios: &["cmud-link-reset", "cmud-swarm"],
+        budget_s: 4,
+    },
+    PlantedBug {
+        name: "cmud-reply-before-sync",
+        plant: Plant::Cmud(cmud::Bug::ReplyBeforeSync),
+        about: "the reply to a Put leaves before its entry is synced to storage (the sync \
+                waits for the next timer): a crash in between loses a Put the client was \
+                told is done, the ack-before-fsync bug",
+        location: "systems/cmud/src/server.rs ServerNode::settle",
+        scenarios: &["cmud-crash-after-put", "cmud-swarm"],
+        budget_s: 4,
+    },
 ];
 
 /// The bug called `name`.
@@ -298,6 +351,14 @@ pub fn lsp(spec: &RunSpec) -> BugSet<lsp::Bug> {
 pub fn miner(spec: &RunSpec) -> BugSet<miner::scheduler::Bug> {
     set_of(match planted(spec) {
         Some(Plant::Miner(b)) => Some(b),
+        _ => None,
+    })
+}
+
+/// The CMUD bugs `spec` plants.
+pub fn cmud(spec: &RunSpec) -> BugSet<cmud::Bug> {
+    set_of(match planted(spec) {
+        Some(Plant::Cmud(b)) => Some(b),
         _ => None,
     })
 }

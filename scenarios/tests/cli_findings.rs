@@ -362,3 +362,64 @@ fn parameters_are_checked_on_every_command_and_carried_into_replays() {
         "{summary}"
     );
 }
+
+#[test]
+fn cmud_swarm_takes_its_shape_from_set_and_refuses_bad_values() {
+    let _w = common::watchdog(
+        "cmud_swarm_takes_its_shape_from_set_and_refuses_bad_values",
+        std::time::Duration::from_secs(300),
+    );
+    let run = |sets: &[&str]| -> serde_json::Value {
+        let mut args = vec!["run", "cmud-swarm", "--seed", "0", "--json"];
+        args.extend_from_slice(sets);
+        let (code, out, err) = faultline(&args);
+        assert_eq!(code, Some(0), "{args:?}: {out}{err}");
+        serde_json::from_str(out.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    };
+    let plain = run(&[]);
+    let small = run(&[
+        "--set",
+        "servers=3",
+        "--set",
+        "regions=2",
+        "--set",
+        "latency=20..40",
+    ]);
+    // 6 servers and a bot each, against 3 and 3.
+    assert_eq!(plain["nodes"], 12, "{plain}");
+    assert_eq!(small["nodes"], 6, "{small}");
+    assert_ne!(plain["trace_hash"], small["trace_hash"]);
+    assert_eq!(
+        small["params"].to_string(),
+        r#"{"latency_max":40,"latency_min":20,"regions":2,"servers":3}"#
+    );
+    // The defaults set explicitly are the run as it was.
+    let same = run(&["--set", "servers=6", "--set", "latency=80..250"]);
+    assert_eq!(plain["trace_hash"], same["trace_hash"]);
+    for bad in [
+        "regions=7",
+        "servers=2",
+        "latency=300..100",
+        "think_min=500",
+        "actors=x",
+        "nope=1",
+    ] {
+        let args = ["run", "cmud-swarm", "--seed", "0", "--set", bad];
+        let (code, _, err) = faultline(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("faultline:"), "{args:?}: a message: {err}");
+    }
+    let (code, out, _) = faultline(&["list", "--params", "cmud-swarm"]);
+    assert_eq!(code, Some(0));
+    for name in [
+        "servers",
+        "actors",
+        "regions",
+        "bots",
+        "latency_min",
+        "fault_ms",
+    ] {
+        assert!(out.contains(&format!("--set {name}=N")), "{name}: {out}");
+    }
+}

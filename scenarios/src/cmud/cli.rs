@@ -203,6 +203,7 @@ pub fn serve(
         // The node's clock starts near zero: add the wall clock, so stamps are comparable
         // across processes (SPEC.md §4 assumes synchronised clocks).
         epoch_ms: wall_ms().saturating_sub(runtime.now().as_millis()),
+        bugs: faultline::bugs::BugSet::NONE,
     };
     runtime.start(ServerNode::new(cfg));
     ready(desc_text(runtime.node().refs()));

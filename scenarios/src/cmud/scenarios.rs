@@ -5,14 +5,21 @@
 //! variants`) or by `--set variant=N`, so a sweep covers them all. Sizes, latencies and
 //! deadlines are the course's, in virtual time. The LWW groups run on a fixed 1 ms
 //! network, so which of two "concurrent" Puts wins is decided by the uids, as in the tests.
-//! Beyond the course: `cmud-swarm` and `cmud-clock-skew`.
+//! Beyond the course: `cmud-swarm` (in `swarm`), `cmud-clock-skew`, and the repairs in
+//! `repair`: `cmud-link-reset` and `cmud-crash-after-put`.
+
+mod repair;
+mod swarm;
+
+pub use repair::{crash_after_put, link_reset};
+pub use swarm::{Shape, Swarm};
 
 use super::invariants as inv;
-use super::nodes::{Bot, CmudNode, FakeReceiver, ScriptOp, TellNode};
+use super::nodes::{CmudNode, FakeReceiver, ScriptOp, TellNode};
 use super::world::{fake_world, Plan, ServerPlan};
 use cmud::wire::Query;
 use faultline::harness::{drive, Param, Report, RunSpec, Scenario};
-use faultline::swarm::{FaultKinds, FaultProfile};
+use faultline::swarm::FaultProfile;
 use faultline::{Budget, LinkFaults, Time};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -673,81 +680,5 @@ impl Scenario for RemoteTell {
             Ok(())
         })?;
         Ok(report)
-    }
-}
-
-/// `cmud-swarm`: 6 servers x 2 actors in 3 regions, game-playing bots on every server,
-/// under partitions, isolations, pauses, crashes with restarts, stream resets, clock
-/// offset and drift (and datagram loss and duplication, which streams shrug off); after
-/// the heal every actor must list the same map, each key the LWW winner of the stamps.
-pub struct Swarm;
-
-/// Swarm phases.
-const SWARM_FAULT: Duration = Duration::from_secs(6);
-const SWARM_HEAL: Duration = Duration::from_secs(6);
-
-impl Swarm {
-    pub fn plan(bots_per_server: u64) -> Plan {
-        let region = vec![0, 0, 1, 1, 2, 2];
-        let matrix = vec![vec![3, 80, 150], vec![80, 3, 250], vec![150, 250, 3]];
-        let players: Vec<String> = (0..6).map(|i| format!("p{i}")).collect();
-        let mut p = Plan {
-            servers: (0..6)
-                .map(|i| ServerPlan {
-                    at: Time::from_millis(i * 50),
-                    actors: 2,
-                })
-                .collect(),
-            regions: Some((region, matrix)),
-            end: Time::from_nanos((SWARM_FAULT + SWARM_HEAL).as_nanos() as u64),
-            ..Plan::default()
-        };
-        for s in 0..6 {
-            for _ in 0..bots_per_server {
-                p.bots.push((
-                    s,
-                    Bot {
-                        players: players.clone(),
-                        think_ms: (20, 120),
-                        until: Time::from_nanos(SWARM_FAULT.as_nanos() as u64),
-                    },
-                ));
-            }
-        }
-        p
-    }
-}
-
-impl Scenario for Swarm {
-    fn name(&self) -> &'static str {
-        "cmud-swarm"
-    }
-    fn about(&self) -> &'static str {
-        "6 servers x 2 actors in 3 regions (3-250 ms), game bots, partitions/crashes/restarts/resets/pauses/clock faults; converged and LWW after the heal"
-    }
-    fn budget(&self) -> Budget {
-        Budget::new(3_000_000, Duration::from_secs(30))
-    }
-    fn params(&self) -> Vec<Param> {
-        vec![Param::size("bots", "bot clients per server", 1, 0)]
-    }
-    fn run(&self, spec: &RunSpec) -> Result<Report, String> {
-        let plan = Swarm::plan(spec.param("bots", 1));
-        let servers: Vec<u32> = (0..6).collect();
-        let mut profile = FaultProfile::new(servers.clone(), SWARM_FAULT, SWARM_HEAL);
-        profile.kinds = FaultKinds {
-            loss: true,
-            duplicate: true,
-            partition: true,
-            one_way: true,
-            isolate: true,
-            pause: true,
-            crash: true,
-            clock: true,
-            stream_reset: true,
-            ..FaultKinds::default()
-        };
-        profile.crashable = servers;
-        plan.run(self.name(), spec, Some(profile))
     }
 }

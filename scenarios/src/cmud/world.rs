@@ -7,6 +7,7 @@ use super::nodes::{Bot, Client, ClientConfig, CmudNode, FakeReceiver, Route, Scr
 use cmud::actor::{sim_address, ActorRef};
 use cmud::server::{refs_of, ServerConfig, ServerNode};
 use cmud::wire::{Answer, Query};
+use faultline::bugs::BugSet;
 use faultline::harness::{drive_with, run_checked, Report, RunSpec};
 use faultline::swarm::FaultProfile;
 use faultline::{Addr, Failure, Fault, Time, World};
@@ -54,6 +55,9 @@ pub struct Plan {
     pub probes: Vec<Time>,
     /// Clock steps applied at time zero: (server index, offset ns).
     pub clock_offsets: Vec<(usize, i64)>,
+    /// Faults at fixed times, part of the script (node numbers: servers first). A plan
+    /// with any is not fault-free: the checks that need a quiet run are skipped.
+    pub faults: Vec<(Time, Fault)>,
     pub checks: Checks,
     /// A fixed 1 ms network instead of 1-2 ms: two Puts in the same ms on two servers
     /// then tie, and the uids decide, as the course's LWW tests expect.
@@ -160,9 +164,9 @@ impl Plan {
         }
     }
 
-    /// Build the world: servers in order (each joins all before it), then one client per
-    /// server with a script or bots.
-    pub fn build(&self, seed: u64) -> CmudWorld {
+    /// Build the world: servers in order (each joins all before it) with `bugs` planted,
+    /// then one client per server with a script or bots.
+    pub fn build(&self, seed: u64, bugs: BugSet<cmud::Bug>) -> CmudWorld {
         let mut world: World<CmudNode> = World::new(seed);
         world.set_checker(CmudChecker::default());
         let n = self.servers.len();
@@ -176,6 +180,7 @@ impl Plan {
         for (i, s) in self.servers.iter().enumerate() {
             let mut cfg = ServerConfig::sim(s.actors, descs[..i].to_vec());
             cfg.default_latency = self.latency;
+            cfg.bugs = bugs;
             if let Some((region, matrix)) = &self.regions {
                 for j in 0..n {
                     let ms = matrix[region[i]][region[j]];
@@ -231,6 +236,9 @@ impl Plan {
                 },
             );
         }
+        for (at, f) in &self.faults {
+            world.fault_at(*at, f.clone());
+        }
         CmudWorld {
             world,
             servers: addrs,
@@ -246,8 +254,8 @@ impl Plan {
         spec: &RunSpec,
         profile: Option<FaultProfile>,
     ) -> Result<Report, String> {
-        let w = self.build(spec.seed);
-        let fault_free = profile.is_none();
+        let w = self.build(spec.seed, crate::bugs::cmud(spec));
+        let fault_free = profile.is_none() && self.faults.is_empty();
         let profile = profile.unwrap_or_else(|| {
             let nodes = (0..w.world.node_count() as u32).collect();
             let mut p = FaultProfile::new(

@@ -2,6 +2,7 @@
 //! consistent key-value store built on actors (behaviour reference: `SPEC.md` beside this
 //! crate).
 //!
+//! - [`bugs`]: the planted bugs a bug hunt may switch on, none by default.
 //! - [`mailbox`]: the actors' unbounded FIFO (SPEC.md §2).
 //! - [`actor`]: the actor system inside one sans-IO node: refs, channel refs, local and
 //!   pipelined remote tell, statistics (SPEC.md §2).
@@ -13,8 +14,11 @@
 //! - [`game`]: the CMUD game, written purely on Get/Put/List (`GAME.md`).
 
 pub mod actor;
+pub mod bugs;
 pub mod game;
 pub mod mailbox;
 pub mod server;
 pub mod store;
 pub mod wire;
+
+pub use bugs::Bug;

@@ -7,8 +7,10 @@
 //! query with that ref as `reply_to`, and writes the reply it gets to the client.
 
 use crate::actor::{sim_address, ActorRef, ActorSystem, Resolve, SystemTimer};
+use crate::bugs::Bug;
 use crate::store::{Applied, Entry, Msg, QueryActor};
 use crate::wire::{self, Answer, Decoder, Frame, Query};
+use faultline::bugs::BugSet;
 use faultline::{Addr, Ctx, Node, StreamEvent, StreamId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -31,6 +33,8 @@ pub struct ServerConfig {
     pub default_latency: Duration,
     /// Added to the node's clock to make the LWW clock (the wall clock on real servers).
     pub epoch_ms: u64,
+    /// Planted bugs (none unless a bug hunt asks).
+    pub bugs: BugSet<Bug>,
 }
 
 impl ServerConfig {
@@ -44,6 +48,7 @@ impl ServerConfig {
             latency: BTreeMap::new(),
             default_latency: Duration::ZERO,
             epoch_ms: 0,
+            bugs: BugSet::NONE,
         }
     }
 }
@@ -119,6 +124,8 @@ pub struct ServerNode {
     waiting: BTreeMap<u64, (StreamId, u64)>,
     /// The stamps in durable storage.
     persisted: BTreeMap<String, (u64, String)>,
+    /// Written to storage but not yet synced (only with [`Bug::ReplyBeforeSync`]).
+    sync_owed: bool,
     rpcs: u64,
 }
 
@@ -139,6 +146,7 @@ impl ServerNode {
             inbound: BTreeMap::new(),
             waiting: BTreeMap::new(),
             persisted: BTreeMap::new(),
+            sync_owed: false,
             rpcs: 0,
         }
     }
@@ -235,7 +243,12 @@ impl ServerNode {
             }
         }
         if dirty {
-            ctx.storage().sync();
+            if self.cfg.bugs.has(Bug::ReplyBeforeSync) {
+                // Planted: the replies below leave first; the next timer syncs.
+                self.sync_owed = true;
+            } else {
+                ctx.storage().sync();
+            }
         }
         for channel in sys.take_answered() {
             let reply = sys.take_reply(channel);
@@ -318,8 +331,9 @@ impl Node for ServerNode {
         for (a, l) in &self.cfg.latency {
             sys.set_latency(a, *l);
         }
+        let bugs = self.cfg.bugs;
         self.refs = (0..self.cfg.actors)
-            .map(|_| sys.start_actor(QueryActor::new))
+            .map(|_| sys.start_actor(|me| QueryActor::with_bugs(me, bugs)))
             .collect();
         debug_assert_eq!(self.refs, refs_of(&address, self.cfg.actors));
         // What storage kept from an earlier incarnation.
@@ -360,6 +374,9 @@ impl Node for ServerNode {
             sys.on_timer(ctx, tag);
         }
         self.settle(ctx);
+        if std::mem::take(&mut self.sync_owed) {
+            ctx.storage().sync();
+        }
     }
 
     fn on_stream(&mut self, ctx: &mut Ctx<'_, ServerEvent>, event: StreamEvent) {

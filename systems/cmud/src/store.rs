@@ -35,6 +35,8 @@
 //!   duplicates this causes are harmless.
 
 use crate::actor::{Actor, ActorCtx, ActorRef};
+use crate::bugs::Bug;
+use faultline::bugs::BugSet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -57,6 +59,17 @@ impl Entry {
     /// Whether this entry beats `other` under last-writer-wins.
     pub fn beats(&self, other: &Entry) -> bool {
         (self.ts, &self.uid) > (other.ts, &other.uid)
+    }
+
+    /// [`Entry::beats`], or the wrong rule a planted bug puts in its place.
+    fn beats_with(&self, other: &Entry, bugs: BugSet<Bug>) -> bool {
+        if bugs.has(Bug::LwwByValue) {
+            return self.value > other.value;
+        }
+        if bugs.has(Bug::LwwTieNoUid) {
+            return self.ts > other.ts;
+        }
+        self.beats(other)
     }
 }
 
@@ -147,10 +160,17 @@ pub struct QueryActor {
     changed: Vec<Entry>,
     members_changed: bool,
     applied: Vec<Applied>,
+    /// Planted bugs (none unless a bug hunt asks).
+    bugs: BugSet<Bug>,
 }
 
 impl QueryActor {
     pub fn new(me: &ActorRef) -> QueryActor {
+        QueryActor::with_bugs(me, BugSet::NONE)
+    }
+
+    /// An actor with `bugs` planted.
+    pub fn with_bugs(me: &ActorRef, bugs: BugSet<Bug>) -> QueryActor {
         QueryActor {
             me: me.clone(),
             index: 0,
@@ -163,6 +183,7 @@ impl QueryActor {
             changed: Vec::new(),
             members_changed: false,
             applied: Vec::new(),
+            bugs,
         }
     }
 
@@ -202,7 +223,7 @@ impl QueryActor {
     /// Merge one entry by LWW; true if it won.
     fn merge(&mut self, e: Entry) -> bool {
         if let Some(old) = self.store.get(&e.key) {
-            if !e.beats(old) {
+            if !e.beats_with(old, self.bugs) {
                 return false;
             }
         }
@@ -396,14 +417,18 @@ impl Actor for QueryActor {
                 for refs in members {
                     self.add_remote(refs);
                 }
+                let relay = !self.bugs.has(Bug::SyncSkipsRelay);
                 for e in entries {
-                    if self.merge(e.clone()) {
+                    if self.merge(e.clone()) && relay {
                         // Relay to the local peers; the sender told every other server.
                         self.dirty_local.insert(e.key.clone(), e);
                     }
                 }
             }
             Msg::Resync { address } => {
+                if self.bugs.has(Bug::NoResyncOnReconnect) {
+                    return Ok(());
+                }
                 if let Some(peer) = self.remotes.get_mut(&address) {
                     peer.send_full = true;
                     peer.want_full = true;
