@@ -7,7 +7,7 @@
 //! query with that ref as `reply_to`, and writes the reply it gets to the client.
 
 use crate::actor::{sim_address, ActorRef, ActorSystem, Resolve, SystemTimer};
-use crate::store::{Applied, Entry, Msg, QueryActor};
+use crate::store::{Applied, Entry, Msg, QueryActor, Synced};
 use crate::wire::{self, Answer, Decoder, Frame, Query};
 use faultline::{Addr, Ctx, Node, StreamEvent, StreamId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
@@ -55,6 +55,8 @@ pub enum ServerEvent {
     Applied(Applied),
     /// A frame from a peer could not be decoded; its stream was closed.
     BadFrame(String),
+    /// The representative took in a remote sync (for reports; no checker needs it).
+    Synced(Synced),
 }
 
 /// The refs of the query actors a server with `actors` actors at `address` will have:
@@ -210,6 +212,9 @@ impl ServerNode {
             };
             for a in actor.take_applied() {
                 ctx.record(ServerEvent::Applied(a));
+            }
+            for s in actor.take_synced() {
+                ctx.record(ServerEvent::Synced(s));
             }
             for e in actor.take_changed() {
                 let newer = self

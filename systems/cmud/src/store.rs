@@ -124,6 +124,17 @@ struct RemotePeer {
     want_full: bool,
 }
 
+/// A remote sync a representative took in, for reports: from the server at `from`, with
+/// `entries` entries of which `won` were newer than its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Synced {
+    pub from: String,
+    pub hello: bool,
+    pub full: bool,
+    pub entries: usize,
+    pub won: usize,
+}
+
 /// A Put an actor processed, for the checker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Applied {
@@ -147,6 +158,7 @@ pub struct QueryActor {
     changed: Vec<Entry>,
     members_changed: bool,
     applied: Vec<Applied>,
+    synced: Vec<Synced>,
 }
 
 impl QueryActor {
@@ -163,6 +175,7 @@ impl QueryActor {
             changed: Vec::new(),
             members_changed: false,
             applied: Vec::new(),
+            synced: Vec::new(),
         }
     }
 
@@ -197,6 +210,11 @@ impl QueryActor {
     /// Puts processed since the last call.
     pub fn take_applied(&mut self) -> Vec<Applied> {
         std::mem::take(&mut self.applied)
+    }
+
+    /// Remote syncs taken in since the last call.
+    pub fn take_synced(&mut self) -> Vec<Synced> {
+        std::mem::take(&mut self.synced)
     }
 
     /// Merge one entry by LWW; true if it won.
@@ -381,11 +399,12 @@ impl Actor for QueryActor {
             Msg::Remote {
                 from,
                 hello,
-                full: _,
+                full,
                 want_full,
                 members,
                 entries,
             } => {
+                let sender = from.first().map(|r| r.address.clone());
                 if let Some(peer) = self.add_remote(from) {
                     if hello || want_full {
                         peer.send_full = true;
@@ -396,12 +415,22 @@ impl Actor for QueryActor {
                 for refs in members {
                     self.add_remote(refs);
                 }
+                let (count, mut won) = (entries.len(), 0);
                 for e in entries {
                     if self.merge(e.clone()) {
+                        won += 1;
                         // Relay to the local peers; the sender told every other server.
                         self.dirty_local.insert(e.key.clone(), e);
                     }
                 }
+                self.synced.push(Synced {
+                    // A delta does not name its sender (only a hello or full sync does).
+                    from: sender.unwrap_or_default(),
+                    hello,
+                    full,
+                    entries: count,
+                    won,
+                });
             }
             Msg::Resync { address } => {
                 if let Some(peer) = self.remotes.get_mut(&address) {
