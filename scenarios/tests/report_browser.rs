@@ -161,6 +161,77 @@ fn assert_no_console_errors(dom: &str, log: &str) {
     }
 }
 
+/// The page drew one arrow per message (datagram or stream write) the data holds in the
+/// window it shows; the window's arrows, as the data has them.
+fn assert_arrows_match(dom: &str, data: &serde_json::Value) -> Vec<serde_json::Value> {
+    let (v0, v1) = (
+        num(dom, "data-view-start-us") as i64,
+        num(dom, "data-view-end-us") as i64,
+    );
+    let in_view: Vec<serde_json::Value> = data["arrows"]
+        .as_array()
+        .expect("arrows")
+        .iter()
+        .filter(|a| {
+            let (sent, recv) = (a[0].as_i64().expect("t"), a[1].as_i64().expect("t"));
+            let last = if recv < 0 { sent } else { recv };
+            last >= v0 && sent <= v1
+        })
+        .cloned()
+        .collect();
+    let n = in_view.len() as u64;
+    assert!(n > 0, "the first window shows messages");
+    assert_eq!(num(dom, "data-arrows-in-view"), n);
+    assert_eq!(num(dom, "data-arrows-shown"), n, "all drawn");
+    assert_eq!(
+        dom.matches("<line class=\"arrow").count() as u64,
+        n,
+        "one arrow per message in the window"
+    );
+    in_view
+}
+
+/// Run `faultline run ARGS --report` into `dir`, expecting exit `code`: the page and stdout.
+fn report_of(dir: &TempDir, args: &[&str], code: i32) -> (PathBuf, String, String) {
+    let page = dir.0.join("report.html");
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--report", page.to_str().expect("path")]);
+    let (got, out, err) = faultline(&all);
+    assert_eq!(got, code, "{out}{err}");
+    let html = std::fs::read_to_string(&page).expect("report");
+    assert_self_contained(&html);
+    (page, html, out)
+}
+
+/// Chromium, or None when the browser half may be skipped (it may not under CI).
+fn browser_or_skip() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        let required = std::env::var("FAULTLINE_BROWSER_TEST").is_ok_and(|v| v == "required");
+        assert!(
+            !required,
+            "FAULTLINE_BROWSER_TEST=required but no chromium on PATH"
+        );
+        eprintln!("note: no chromium on PATH; the browser half of this test is skipped");
+    }
+    found
+}
+
+/// The role labels on the lanes (`L7`, `C7`, `F7`), in time order.
+fn role_tags(data: &serde_json::Value) -> Vec<String> {
+    data["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter(|p| p[2] == "role")
+        .filter_map(|p| p.get(5).and_then(|t| t.as_str()).map(str::to_string))
+        .collect()
+}
+
+/// Arrow flags in the page's data (scenarios/src/cmd/report/run.rs).
+const STREAM: u64 = 16;
+
 #[test]
 fn reports_render_in_a_browser_with_exact_counts() {
     let dir = TempDir::new("reports");
@@ -216,14 +287,14 @@ fn reports_render_in_a_browser_with_exact_counts() {
     assert_self_contained(&sweep_html);
     let data = trace_data(&run_html);
     assert_eq!(data["meta"]["nodes"], 5);
+    // Split votes forever: every server stands in every term (and none follows).
+    let tags = role_tags(&data);
+    for term in 1..=5 {
+        let stood = tags.iter().filter(|t| **t == format!("C{term}")).count();
+        assert_eq!(stood, 5, "all five candidates in term {term}: {tags:?}");
+    }
 
-    let Some(browser) = chromium() else {
-        let required = std::env::var("FAULTLINE_BROWSER_TEST").is_ok_and(|v| v == "required");
-        assert!(
-            !required,
-            "FAULTLINE_BROWSER_TEST=required but no chromium on PATH"
-        );
-        eprintln!("note: no chromium on PATH; the browser half of this test is skipped");
+    let Some(browser) = browser_or_skip() else {
         return;
     };
     let profile = dir.0.join("profile");
@@ -236,28 +307,7 @@ fn reports_render_in_a_browser_with_exact_counts() {
         5,
         "one lane per node"
     );
-    let (v0, v1) = (
-        num(&dom, "data-view-start-us"),
-        num(&dom, "data-view-end-us"),
-    );
-    let in_view = data["arrows"]
-        .as_array()
-        .expect("arrows")
-        .iter()
-        .filter(|a| {
-            let (sent, recv) = (a[0].as_i64().expect("t"), a[1].as_i64().expect("t"));
-            let last = if recv < 0 { sent } else { recv };
-            last >= v0 as i64 && sent <= v1 as i64
-        })
-        .count() as u64;
-    assert!(in_view > 0, "the first window shows messages");
-    assert_eq!(num(&dom, "data-arrows-in-view"), in_view);
-    assert_eq!(num(&dom, "data-arrows-shown"), in_view, "all drawn");
-    assert_eq!(
-        dom.matches("<line class=\"arrow").count() as u64,
-        in_view,
-        "one arrow per message in the window"
-    );
+    assert_arrows_match(&dom, &data);
     assert_eq!(body_attr(&dom, "data-violation").as_deref(), Some("1"));
     assert_eq!(
         body_attr(&dom, "data-violation-marked").as_deref(),
@@ -268,6 +318,10 @@ fn reports_render_in_a_browser_with_exact_counts() {
         "the violation is drawn"
     );
     assert!(num(&dom, "data-lead-shown") > 0, "what led to it is marked");
+    assert!(
+        dom.contains("<text class=\"tag\""),
+        "roles labelled on the lanes"
+    );
 
     let (dom, log) = render(&browser, &sweep_page, &profile);
     assert_eq!(body_attr(&dom, "data-report").as_deref(), Some("sweep"));
@@ -284,21 +338,120 @@ fn reports_render_in_a_browser_with_exact_counts() {
 #[test]
 fn a_twenty_second_swarm_report_stays_small() {
     let dir = TempDir::new("swarm-report");
-    let page = dir.0.join("swarm.html");
-    let (code, out, err) = faultline(&[
-        "run",
-        "raft-kv-swarm",
-        "--seed",
-        "1",
-        "--report",
-        page.to_str().expect("path"),
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let html = std::fs::read_to_string(&page).expect("report");
+    let (_, html, _) = report_of(&dir, &["raft-kv-swarm", "--seed", "1"], 0);
     assert!(html.len() < 10 << 20, "{} bytes", html.len());
-    assert_self_contained(&html);
     let data = trace_data(&html);
     let arrows = data["arrows"].as_array().expect("arrows").len();
     assert!(arrows > 1000, "the run's messages are drawn: {arrows}");
     assert!(html.contains("id=\"links\"") && html.contains("id=\"per-op\""));
+}
+
+/// A linearizability failure's page: the failing key's operations as a timeline (whole and
+/// close-up), the longest linearizable prefix numbered, the operation that cannot be placed
+/// marked there and on the space-time diagram, which opens on it.
+#[test]
+fn a_linearizability_failure_shows_its_timeline_in_a_browser() {
+    let dir = TempDir::new("lin-report");
+    let args = ["raft-kv-swarm", "--seed", "9", "--bug", "raft-apply-twice"];
+    // Exit 1: a safety finding.
+    let (page, html, out) = report_of(&dir, &args, 1);
+    assert!(out.contains("`linearizable`"), "{out}");
+    assert!(!html.contains("Operation {"), "no Debug dump of operations");
+    let data = trace_data(&html);
+    let stuck = data["meta"]["stuck_us"]
+        .as_array()
+        .expect("the stuck op's span");
+    let (inv, ret) = (stuck[0].as_u64().expect("t"), stuck[1].as_u64().expect("t"));
+    assert!(inv <= ret);
+    let tags = role_tags(&data);
+    for role in ['L', 'C', 'F'] {
+        assert!(
+            tags.iter().any(|t| t.starts_with(role)),
+            "{role} on the lanes: {tags:?}"
+        );
+    }
+
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let (dom, log) = render(&browser, &page, &dir.0.join("profile"));
+    assert_no_console_errors(&dom, &log);
+    for id in ["lin", "lin-close"] {
+        let at = dom
+            .find(&format!("<svg id=\"{id}\""))
+            .unwrap_or_else(|| panic!("timeline {id}"));
+        let svg = &dom[at..at + dom[at..].find("</svg>").expect("svg end")];
+        let ops = svg.matches("<g class=\"op ").count();
+        let said: usize = svg
+            .split("data-lin-ops=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|n| n.parse().ok())
+            .expect("data-lin-ops");
+        assert_eq!(ops, said, "{id}: one bar per operation");
+        assert!(
+            svg.matches("<g class=\"op placed\"").count() > 0,
+            "{id}: the prefix"
+        );
+        assert_eq!(svg.matches("<g class=\"op stuck\"").count(), 1, "{id}");
+        assert!(svg.contains(">cannot be placed</text>"), "{id}: marked");
+    }
+    assert!(
+        dom.contains("<td>cannot be placed</td>"),
+        "the table names it"
+    );
+    // The diagram opens on the stuck operation, with its messages.
+    assert_eq!(body_attr(&dom, "data-stuck-marked").as_deref(), Some("1"));
+    assert!(dom.contains("id=\"stuck-mark\""));
+    let (v0, v1) = (
+        num(&dom, "data-view-start-us"),
+        num(&dom, "data-view-end-us"),
+    );
+    assert!(
+        v0 <= inv && ret <= v1,
+        "window {v0}..{v1} holds {inv}..{ret}"
+    );
+    assert_arrows_match(&dom, &data);
+    assert!(num(&dom, "data-lead-shown") > 0, "what led to it is marked");
+}
+
+/// Stream writes are messages too: a CMUD swarm's streams (reset by its faults) drawn as
+/// arrows, the lost ones with why, counted like datagrams.
+#[test]
+fn stream_writes_are_drawn_as_messages() {
+    let dir = TempDir::new("stream-report");
+    let (page, html, _) = report_of(&dir, &["cmud-swarm", "--seed", "1"], 0);
+    let data = trace_data(&html);
+    let arrows = data["arrows"].as_array().expect("arrows");
+    let stream = |a: &&serde_json::Value| a[4].as_u64().expect("flags") & STREAM != 0;
+    let writes = arrows.iter().filter(stream).count();
+    assert!(writes > 100, "stream writes drawn: {writes}");
+    let lost: Vec<&serde_json::Value> = arrows
+        .iter()
+        .filter(stream)
+        .filter(|a| a[1].as_i64() == Some(-1))
+        .collect();
+    assert!(
+        lost.iter().any(|a| a[5] == "stream reset"),
+        "a reset loses writes in flight: {lost:?}"
+    );
+    let points = data["points"].as_array().expect("points");
+    let cat = |c: &str| points.iter().filter(|p| p[2] == c).count();
+    assert!(cat("sync") > 0, "CMUD syncs on the lanes");
+    assert!(cat("reset") > 0, "stream resets on the lanes");
+    assert!(html.contains("<th>stream writes</th>"));
+
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let (dom, log) = render(&browser, &page, &dir.0.join("profile"));
+    assert_no_console_errors(&dom, &log);
+    let shown = assert_arrows_match(&dom, &data);
+    let streams_shown = shown.iter().filter(|a| stream(a)).count();
+    assert!(streams_shown > 0);
+    assert_eq!(
+        dom.matches("<line class=\"arrow stream").count(),
+        streams_shown,
+        "each stream write in the window drawn as one"
+    );
 }

@@ -163,6 +163,7 @@ impl Checker<CmudEvent> for CmudChecker {
                     .push((now, a.entry.clone()));
             }
             CmudEvent::Server(ServerEvent::BadFrame(_)) => self.bad_frames += 1,
+            CmudEvent::Server(ServerEvent::Synced(_)) => {}
             CmudEvent::Mailbox(what) => return Err(MAILBOX.fail(what.clone())),
         }
         Ok(())

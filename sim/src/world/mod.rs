@@ -129,6 +129,8 @@ pub struct World<N: Node> {
     net: Network,
     streams: BTreeMap<StreamId, SimStream>,
     stream_window: usize,
+    /// Stream writes so far: each write's number pairs it with its delivery in the notes.
+    stream_writes: u64,
     checker: Box<dyn HeldChecker<N::Event>>,
     middlebox: Option<Middlebox>,
     trace: Trace,
@@ -154,6 +156,7 @@ impl<N: Node + 'static> World<N> {
             net: Network::new(seed),
             streams: BTreeMap::new(),
             stream_window: crate::ctx::DEFAULT_STREAM_WINDOW,
+            stream_writes: 0,
             checker: Box::new(NoChecks),
             middlebox: None,
             trace: Trace::default(),

@@ -6,6 +6,10 @@
 //! reader's node has consumed the bytes and the window update has crossed the link back.
 //! A partition stalls delivery (retried every [`STALL_RETRY_NS`]) but loses nothing; a crash
 //! or an injected reset closes the stream and tells both ends.
+//!
+//! With trace notes on, each write is noted when written (`stream_send`), when the reader
+//! takes it (`stream_recv`) and when it is lost instead (`stream_lost`, with why), paired
+//! by the write's number, so a report can draw stream writes as messages.
 
 use super::{Ev, World};
 use crate::node::Addr;
@@ -19,8 +23,15 @@ pub const STALL_RETRY_NS: u64 = 200_000_000;
 pub const CONNECT_TIMEOUT_NS: u64 = 1_000_000_000;
 
 enum Segment {
-    Data { ready: u64, bytes: Vec<u8> },
-    Fin { ready: u64 },
+    /// `id`: the write's number (for the notes only).
+    Data {
+        ready: u64,
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    Fin {
+        ready: u64,
+    },
 }
 
 impl Segment {
@@ -35,8 +46,8 @@ impl Segment {
 #[derive(Default)]
 struct Flow {
     in_flight: VecDeque<Segment>,
-    /// Arrived while the reader had paused reading.
-    unread: VecDeque<Vec<u8>>,
+    /// Arrived while the reader had paused reading (with each write's number).
+    unread: VecDeque<(u64, Vec<u8>)>,
     /// No segment may be ready before this (keeps order, and waits for the accept).
     last_ready: u64,
     delivery_queued: bool,
@@ -122,8 +133,47 @@ impl<N: Node + 'static> World<N> {
 
     pub(super) fn stream_write(&mut self, node: u32, stream: StreamId, bytes: Vec<u8>) {
         let len = bytes.len() as u64;
-        if self.send_segment(node, stream, |ready| Segment::Data { ready, bytes }) {
+        self.stream_writes += 1;
+        let id = self.stream_writes;
+        if self.send_segment(node, stream, |ready| Segment::Data { ready, id, bytes }) {
             self.net.stats.stream_bytes_written += len;
+            if self.trace.noting() {
+                let s = &self.streams[&stream];
+                let to = s.ends.iter().copied().find(|&e| e != node).unwrap_or(node);
+                self.trace.note(serde_json::json!({
+                    "t_ns": self.now, "node": node, "kind": "stream_send", "a": to, "b": id,
+                    "stream": stream.0, "len": len,
+                }));
+            }
+        }
+    }
+
+    /// Note that write `id` from `writer` to `reader` will never be read, and why.
+    fn note_lost(&mut self, writer: u32, reader: u32, id: u64, why: &str) {
+        if self.trace.noting() {
+            self.trace.note(serde_json::json!({
+                "t_ns": self.now, "node": reader, "kind": "stream_lost", "a": writer, "b": id,
+                "why": why,
+            }));
+        }
+    }
+
+    /// Note every write `s` still holds as lost, and why (the stream is going away).
+    fn note_all_lost(&mut self, s: &SimStream, why: &str) {
+        if !self.trace.noting() {
+            return;
+        }
+        for d in 0..2 {
+            let (writer, reader) = (s.ends[d], s.ends[1 - d]);
+            let flow = &s.flows[d];
+            let waiting = flow.unread.iter().map(|(id, _)| *id);
+            let flying = flow.in_flight.iter().filter_map(|seg| match seg {
+                Segment::Data { id, .. } => Some(*id),
+                Segment::Fin { .. } => None,
+            });
+            for id in waiting.chain(flying).collect::<Vec<_>>() {
+                self.note_lost(writer, reader, id, why);
+            }
         }
     }
 
@@ -135,8 +185,12 @@ impl<N: Node + 'static> World<N> {
             let s = self.streams.get_mut(&stream).expect("found");
             s.flows[d].finished = true;
             // The closer reads no more: what it has not read, and what comes, is dropped.
-            s.flows[1 - d].unread.clear();
+            let dropped = std::mem::take(&mut s.flows[1 - d].unread);
             s.flows[1 - d].reading_paused = false;
+            let writer = s.ends[1 - d];
+            for (id, _) in dropped {
+                self.note_lost(writer, node, id, "unread when the reader closed");
+            }
         }
     }
 
@@ -211,13 +265,13 @@ impl<N: Node + 'static> World<N> {
         let (writer, reader) = (s.ends[d], s.ends[1 - d]);
         // First what already arrived and waited for the reader.
         while !self.streams[&stream].flows[d].reading_paused {
-            let Some(bytes) = self.streams.get_mut(&stream).expect("live").flows[d]
+            let Some((id, bytes)) = self.streams.get_mut(&stream).expect("live").flows[d]
                 .unread
                 .pop_front()
             else {
                 break;
             };
-            self.consume(stream, d, writer, reader, bytes);
+            self.consume(stream, d, (writer, reader), id, bytes);
             if !self.streams.contains_key(&stream) {
                 return;
             }
@@ -250,8 +304,12 @@ impl<N: Node + 'static> World<N> {
                 return;
             }
             match flow.in_flight.pop_front().expect("front") {
-                Segment::Data { bytes, .. } if flow.reading_paused => flow.unread.push_back(bytes),
-                Segment::Data { bytes, .. } => self.consume(stream, d, writer, reader, bytes),
+                Segment::Data { bytes, id, .. } if flow.reading_paused => {
+                    flow.unread.push_back((id, bytes))
+                }
+                Segment::Data { bytes, id, .. } => {
+                    self.consume(stream, d, (writer, reader), id, bytes)
+                }
                 Segment::Fin { .. } => {
                     self.close_end(stream, reader, CloseReason::PeerClosed);
                     return;
@@ -260,12 +318,26 @@ impl<N: Node + 'static> World<N> {
         }
     }
 
-    /// The reader's node takes `bytes`; credit starts back to the writer.
-    fn consume(&mut self, stream: StreamId, d: usize, writer: u32, reader: u32, bytes: Vec<u8>) {
+    /// The reader's node takes write `id`'s `bytes`; credit starts back to the writer.
+    fn consume(
+        &mut self,
+        stream: StreamId,
+        d: usize,
+        (writer, reader): (u32, u32),
+        id: u64,
+        bytes: Vec<u8>,
+    ) {
         let len = bytes.len();
         self.net.stats.stream_bytes_delivered += len as u64;
         let open = self.slots[reader as usize].io.stream_is_open(stream);
-        if open {
+        if !open {
+            self.note_lost(writer, reader, id, "the reader had closed");
+        } else {
+            if self.trace.noting() {
+                self.trace.note(serde_json::json!({
+                    "t_ns": self.now, "node": reader, "kind": "stream_recv", "a": writer, "b": id,
+                }));
+            }
             self.trace.record(
                 self.now(),
                 Addr(reader),
@@ -334,7 +406,9 @@ impl<N: Node + 'static> World<N> {
         if let Some(s) = self.streams.get(&stream) {
             let other = s.ends.iter().copied().find(|&e| e != node).unwrap_or(node);
             if !self.slots[other as usize].io.stream_is_open(stream) {
-                self.streams.remove(&stream);
+                if let Some(s) = self.streams.remove(&stream) {
+                    self.note_all_lost(&s, "the stream closed");
+                }
             }
         }
         if was_open && self.slots[node as usize].node.is_some() {
@@ -416,6 +490,7 @@ impl<N: Node + 'static> World<N> {
     /// The acceptor vanished before the connect completed: the connector is refused.
     fn refuse(&mut self, stream: StreamId) {
         if let Some(s) = self.streams.remove(&stream) {
+            self.note_all_lost(&s, "the connect was refused");
             self.net.stats.streams_refused += 1;
             let notice = Notice::Closed {
                 stream,
@@ -444,6 +519,7 @@ impl<N: Node + 'static> World<N> {
         for id in ids {
             let s = self.streams.remove(&id).expect("listed");
             self.net.stats.streams_reset += 1;
+            self.note_all_lost(&s, "stream reset");
             for (end, &peer) in s.ends.iter().enumerate() {
                 let delay = if peer == node {
                     0

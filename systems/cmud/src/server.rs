@@ -8,7 +8,7 @@
 
 use crate::actor::{sim_address, ActorRef, ActorSystem, Resolve, SystemTimer};
 use crate::bugs::Bug;
-use crate::store::{Applied, Entry, Msg, QueryActor};
+use crate::store::{Applied, Entry, Msg, QueryActor, Synced};
 use crate::wire::{self, Answer, Decoder, Frame, Query};
 use faultline::bugs::BugSet;
 use faultline::{Addr, Ctx, Node, StreamEvent, StreamId, TimerId};
@@ -60,6 +60,8 @@ pub enum ServerEvent {
     Applied(Applied),
     /// A frame from a peer could not be decoded; its stream was closed.
     BadFrame(String),
+    /// The representative took in a remote sync (for reports; no checker needs it).
+    Synced(Synced),
 }
 
 /// The refs of the query actors a server with `actors` actors at `address` will have:
@@ -218,6 +220,9 @@ impl ServerNode {
             };
             for a in actor.take_applied() {
                 ctx.record(ServerEvent::Applied(a));
+            }
+            for s in actor.take_synced() {
+                ctx.record(ServerEvent::Synced(s));
             }
             for e in actor.take_changed() {
                 let newer = self

@@ -137,6 +137,17 @@ struct RemotePeer {
     want_full: bool,
 }
 
+/// A remote sync a representative took in, for reports: from the server at `from`, with
+/// `entries` entries of which `won` were newer than its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Synced {
+    pub from: String,
+    pub hello: bool,
+    pub full: bool,
+    pub entries: usize,
+    pub won: usize,
+}
+
 /// A Put an actor processed, for the checker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Applied {
@@ -162,6 +173,7 @@ pub struct QueryActor {
     applied: Vec<Applied>,
     /// Planted bugs (none unless a bug hunt asks).
     bugs: BugSet<Bug>,
+    synced: Vec<Synced>,
 }
 
 impl QueryActor {
@@ -184,6 +196,7 @@ impl QueryActor {
             members_changed: false,
             applied: Vec::new(),
             bugs,
+            synced: Vec::new(),
         }
     }
 
@@ -218,6 +231,11 @@ impl QueryActor {
     /// Puts processed since the last call.
     pub fn take_applied(&mut self) -> Vec<Applied> {
         std::mem::take(&mut self.applied)
+    }
+
+    /// Remote syncs taken in since the last call.
+    pub fn take_synced(&mut self) -> Vec<Synced> {
+        std::mem::take(&mut self.synced)
     }
 
     /// Merge one entry by LWW; true if it won.
@@ -402,11 +420,12 @@ impl Actor for QueryActor {
             Msg::Remote {
                 from,
                 hello,
-                full: _,
+                full,
                 want_full,
                 members,
                 entries,
             } => {
+                let sender = from.first().map(|r| r.address.clone());
                 if let Some(peer) = self.add_remote(from) {
                     if hello || want_full {
                         peer.send_full = true;
@@ -418,12 +437,24 @@ impl Actor for QueryActor {
                     self.add_remote(refs);
                 }
                 let relay = !self.bugs.has(Bug::SyncSkipsRelay);
+                let (count, mut won) = (entries.len(), 0);
                 for e in entries {
-                    if self.merge(e.clone()) && relay {
+                    if self.merge(e.clone()) {
+                        won += 1;
                         // Relay to the local peers; the sender told every other server.
-                        self.dirty_local.insert(e.key.clone(), e);
+                        if relay {
+                            self.dirty_local.insert(e.key.clone(), e);
+                        }
                     }
                 }
+                self.synced.push(Synced {
+                    // A delta does not name its sender (only a hello or full sync does).
+                    from: sender.unwrap_or_default(),
+                    hello,
+                    full,
+                    entries: count,
+                    won,
+                });
             }
             Msg::Resync { address } => {
                 if self.bugs.has(Bug::NoResyncOnReconnect) {

@@ -78,6 +78,10 @@ pub enum RaftEvent {
     Voted { term: u64, candidate: u32 },
     /// The node dropped the conflicting entries of its log from `from` on.
     Truncated { from: u64 },
+    /// The node follows in `term`: it adopted that newer term, or a candidate or leader
+    /// stepped down. For reports (no checker needs it); standing as candidate is the
+    /// `Voted` for itself, leading is `BecameLeader`.
+    BecameFollower { term: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -455,16 +459,20 @@ impl Raft {
 
     /// Adopt a newer term: forget the vote, follow. Not synced here; callers sync before
     /// they answer.
-    fn adopt_term<E>(&mut self, ctx: &mut Ctx<'_, E>, term: u64) {
+    fn adopt_term<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>, term: u64) {
         debug_assert!(term > self.term);
         self.term = term;
         self.vote = None;
         self.leader = None;
-        self.become_follower(ctx);
+        self.become_follower(ctx, true);
         persist::save_meta(ctx.storage(), self.term, self.vote);
     }
 
-    fn become_follower<E>(&mut self, ctx: &mut Ctx<'_, E>) {
+    /// Follow; recorded if that is a change of role, or of term (`new_term`).
+    fn become_follower<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>, new_term: bool) {
+        if self.role != Role::Follower || new_term {
+            ctx.record(E::from(RaftEvent::BecameFollower { term: self.term }));
+        }
         if self.role == Role::Leader {
             if let Some(t) = self.heartbeat_timer.take() {
                 ctx.cancel_timer(t);
@@ -625,7 +633,7 @@ impl Raft {
             // can trust, so drop it rather than corrupt our log.
             return;
         }
-        self.become_follower(ctx);
+        self.become_follower(ctx, false);
         self.leader = Some(from);
         self.reset_election_deadline(ctx);
         let (prev_index, prev_term, entries) = self.past_snapshot(prev_index, prev_term, entries);

@@ -1,7 +1,7 @@
 //! The run report: one run as a space-time diagram, drawn from the world's trace.
 //!
 //! The run's trace lines (delivered events, plus the notes a report asks for: each datagram
-//! sent with its fate, each history event) stream into a [`Collector`] as the run goes. It
+//! sent with its fate, each stream write with its delivery or loss, each history event) stream into a [`Collector`] as the run goes. It
 //! keeps whole-run figures (per-link counts, faults) and only the last [`MAX_ITEMS`] arrows
 //! and events, so memory and the page stay bounded however long the run: a failing run
 //! stops at its violation, so what is kept is what led to it. The page draws a window of
@@ -33,6 +33,17 @@ const DROPPED: u8 = 1;
 const DUPLICATED: u8 = 2;
 const CORRUPTED: u8 = 4;
 const LEADS: u8 = 8;
+/// A stream write rather than a datagram.
+const STREAM: u8 = 16;
+
+/// Why the world says a stream write was lost (sim/src/world/streams.rs).
+const LOST_WHY: [&str; 5] = [
+    "stream reset",
+    "the stream closed",
+    "the connect was refused",
+    "the reader had closed",
+    "unread when the reader closed",
+];
 
 /// One message: sent at `sent` (µs) by `from` to `to`, delivered at `recv` (µs) unless
 /// dropped.
@@ -54,6 +65,8 @@ struct Point {
     cat: &'static str,
     text: String,
     lead: bool,
+    /// A short label drawn on the lane (a Raft role and term: `L7`).
+    tag: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +92,9 @@ struct LinkCount {
     dropped: u64,
     duplicated: u64,
     corrupted: u64,
+    /// Stream writes, and those lost (a reset, a crash, a close before they were read).
+    writes: u64,
+    writes_lost: u64,
 }
 
 /// A send waiting for its delivery.
@@ -98,8 +114,11 @@ pub struct Collector {
     forgotten: u64,
     faults: Vec<(u64, Fault)>,
     in_flight: BTreeMap<u64, InFlight>,
+    /// Stream writes waiting to be read, by write number.
+    writes_in_flight: BTreeMap<u64, InFlight>,
     links: BTreeMap<(u32, u32), LinkCount>,
     sends: u64,
+    writes: u64,
     events: u64,
     last_us: u64,
 }
@@ -120,6 +139,8 @@ struct Line {
     fate: Option<String>,
     #[serde(default)]
     more: serde_json::Value,
+    #[serde(default)]
+    why: Option<String>,
 }
 
 impl Collector {
@@ -156,32 +177,37 @@ impl Collector {
                 if f.flags & DUPLICATED == 0 {
                     self.in_flight.remove(&id);
                 }
-                self.push(Item::Arrow(Arrow {
-                    sent: f.sent,
-                    recv: Some(at),
-                    from: f.from,
-                    to,
-                    flags: f.flags,
-                    why: "",
-                }));
+                self.arrow(f, to, Some(at), "");
             }
             "undelivered" => {
                 let (from, to) = (l.a as u32, l.node);
                 self.links.entry((from, to)).or_default().dropped += 1;
                 if let Some(f) = self.in_flight.remove(&l.b) {
-                    self.push(Item::Arrow(Arrow {
-                        sent: f.sent,
-                        recv: None,
-                        from,
-                        to,
-                        flags: f.flags | DROPPED,
-                        why: "to a down node",
-                    }));
+                    self.arrow(InFlight { from, ..f }, to, None, "to a down node");
                 }
+            }
+            "stream_send" => self.stream_send(at, &l),
+            "stream_recv" => {
+                if let Some(f) = self.writes_in_flight.remove(&l.b) {
+                    self.arrow(f, l.node, Some(at), "");
+                }
+            }
+            "stream_lost" => {
+                let (from, to) = (l.a as u32, l.node);
+                self.links.entry((from, to)).or_default().writes_lost += 1;
+                let Some(f) = self.writes_in_flight.remove(&l.b) else {
+                    return;
+                };
+                let why = LOST_WHY
+                    .iter()
+                    .find(|w| Some(**w) == l.why.as_deref())
+                    .copied()
+                    .unwrap_or("lost");
+                self.arrow(InFlight { from, ..f }, to, None, why);
             }
             "history" => {
                 let text = l.data.as_str().unwrap_or_default();
-                self.point(at, l.node, "history", text);
+                self.point(at, l.node, history_category(text), text);
             }
             "fault" => {
                 self.events += 1;
@@ -202,13 +228,35 @@ impl Collector {
                 };
                 self.point(at, l.node, "start", &text);
             }
-            "accepted" | "connected" | "closed" | "stream_data" => {
+            "accepted" | "connected" => {
                 self.events += 1;
-                let text = format!("{} (stream {})", l.kind.replace('_', " "), l.a);
+                let text = format!("stream {} {}", l.a, l.kind);
                 self.point(at, l.node, "stream", &text);
+            }
+            "closed" => {
+                self.events += 1;
+                // `b` is the node's CloseReason.
+                let why = ["by the peer", "reset", "refused"];
+                let why = why.get(l.b as usize).copied().unwrap_or("");
+                let text = format!("stream {} closed {why}", l.a);
+                let cat = if l.b == 0 { "stream" } else { "reset" };
+                self.point(at, l.node, cat, &text);
             }
             _ => self.events += 1,
         }
+    }
+
+    /// The arrow of message `f` to `to`: delivered at `recv`, or dropped (`why`).
+    fn arrow(&mut self, f: InFlight, to: u32, recv: Option<u64>, why: &'static str) {
+        let dropped = if recv.is_none() { DROPPED } else { 0 };
+        self.push(Item::Arrow(Arrow {
+            sent: f.sent,
+            recv,
+            from: f.from,
+            to,
+            flags: f.flags | dropped,
+            why,
+        }));
     }
 
     fn point(&mut self, at: u64, node: u32, cat: &'static str, full: &str) {
@@ -216,13 +264,38 @@ impl Collector {
         if text.len() < full.len() {
             text.push('…');
         }
+        let tag = if cat == "role" {
+            role_tag(full, node)
+        } else {
+            None
+        };
         self.push(Item::Point(Point {
             at,
             node,
             cat,
             text,
             lead: false,
+            tag,
         }));
+    }
+
+    /// A stream write: an arrow once it is read (or lost).
+    fn stream_send(&mut self, at: u64, l: &Line) {
+        self.writes += 1;
+        let (from, to, id) = (l.node, l.a as u32, l.b);
+        self.links.entry((from, to)).or_default().writes += 1;
+        if self.writes_in_flight.len() >= MAX_IN_FLIGHT {
+            self.writes_in_flight.pop_first();
+        }
+        let flags = STREAM;
+        self.writes_in_flight.insert(
+            id,
+            InFlight {
+                sent: at,
+                from,
+                flags,
+            },
+        );
     }
 
     fn send(&mut self, at: u64, l: &Line) {
@@ -284,6 +357,60 @@ impl Write for Collector {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// What kind of history event `text` (its Debug form) is, so the page can tell Raft role
+/// and term changes, connection states and syncs from the rest at a glance.
+fn history_category(text: &str) -> &'static str {
+    const ROLE: [&str; 4] = [
+        "Raft(BecameLeader",
+        "Raft(BecameFollower",
+        "Raft(Voted",
+        "Raft(Started",
+    ];
+    const CONN: [&str; 8] = [
+        "ClientConnected",
+        "ConnectFailed",
+        "ClientLost",
+        "ClientClosed",
+        "ServerAccepted",
+        "ServerLost",
+        "ServerConnClosed",
+        "ServerClosed",
+    ];
+    if ROLE.iter().any(|k| text.starts_with(k)) {
+        "role"
+    } else if CONN.iter().any(|k| text.contains(k)) {
+        "conn"
+    } else if text.contains("Synced") {
+        "sync"
+    } else {
+        "history"
+    }
+}
+
+/// The lane label of a Raft role change (its Debug form): `L7` for leader of term 7, `C7`
+/// for standing as candidate (a vote for itself), `F7` for following in term 7.
+fn role_tag(text: &str, node: u32) -> Option<String> {
+    let term = |text: &str| -> Option<u64> {
+        let rest = &text[text.find("term: ")? + 6..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        rest[..end].parse().ok()
+    };
+    if text.contains("BecameLeader") {
+        Some(format!("L{}", term(text)?))
+    } else if text.contains("BecameFollower") {
+        Some(format!("F{}", term(text)?))
+    } else if text.contains(&format!(
+        "Voted {{ term: {}, candidate: {node} }}",
+        term(text)?
+    )) {
+        Some(format!("C{}", term(text)?))
+    } else {
+        None
     }
 }
 
@@ -356,6 +483,7 @@ fn bands(faults: &[(u64, Fault)], nodes: u32, end: u64) -> (Vec<Band>, Vec<Point
                 cat: "fault",
                 text: format!("clock step {offset_ns} ns"),
                 lead: false,
+                tag: None,
             }),
             Fault::ResetStreams { node } => marks.push(Point {
                 at,
@@ -363,6 +491,7 @@ fn bands(faults: &[(u64, Fault)], nodes: u32, end: u64) -> (Vec<Band>, Vec<Point
                 cat: "fault",
                 text: "streams reset".into(),
                 lead: false,
+                tag: None,
             }),
             _ => {}
         }
@@ -421,13 +550,20 @@ pub fn html(report: &Report, collector: &Collector) -> Drawn {
     let nodes = report.nodes;
     let end_us = (report.sim_time_ns / 1_000).max(collector.last_us);
     let violation_us = report.violation.as_ref().map(|v| v.time_ns / 1_000);
+    let evidence = report.violation.as_ref().and_then(|v| v.evidence.as_ref());
+    let lin =
+        evidence.filter(|e| e.get("kind").and_then(|k| k.as_str()) == Some("linearizability"));
+    // A history checked at the end fails at the end; what went wrong is the operation that
+    // cannot be placed, so the page looks there first and what led to it is what came before.
+    let stuck_us = lin.and_then(stuck_span);
+    let lead_until = stuck_us.map(|(_, ret)| ret).or(violation_us);
     let mut items: Vec<Item> = collector.items.iter().cloned().collect();
     let (bands, marks) = bands(&collector.faults, nodes, end_us);
     items.extend(marks.into_iter().map(Item::Point));
     items.sort_by_key(Item::at);
     // The events that led to the violation: the last ones at or before it.
     let mut lead_rows = Vec::new();
-    if let Some(tv) = violation_us {
+    if let Some(tv) = lead_until {
         for item in items.iter_mut().rev().filter(|i| i.at() <= tv).take(LEAD) {
             lead_rows.push(describe(item));
             match item {
@@ -464,12 +600,16 @@ pub fn html(report: &Report, collector: &Collector) -> Drawn {
                 }
                 let _ = write!(
                     points,
-                    "[{},{},{},{},{}]",
+                    "[{},{},{},{},{}{}]",
                     p.at,
                     p.node,
                     serde_json::Value::from(p.cat),
                     serde_json::Value::from(p.text.as_str()),
-                    u8::from(p.lead)
+                    u8::from(p.lead),
+                    p.tag.as_deref().map_or(String::new(), |t| format!(
+                        ",{}",
+                        serde_json::Value::from(t)
+                    ))
                 );
             }
         }
@@ -487,6 +627,7 @@ pub fn html(report: &Report, collector: &Collector) -> Drawn {
         "first_us": first_us,
         "forgotten": collector.forgotten,
         "violation_us": violation_us,
+        "stuck_us": stuck_us.map(|(inv, ret)| [inv, ret]),
         "bands": bands_json,
     });
     // Inside a script element, `</` must not appear.
@@ -545,9 +686,15 @@ pub fn html(report: &Report, collector: &Collector) -> Drawn {
          <button id=\"left\">◀</button> <button id=\"right\">▶</button> \
          <button id=\"all\">everything kept</button> <button id=\"atv\">the violation</button> \
          <span id=\"viewinfo\"></span></div>\
-         <div id=\"legend\"><span class=\"k ok\">— delivered</span> <span class=\"k drop\">✕ dropped</span> \
+         <div id=\"legend\"><span class=\"k ok\">— datagram delivered</span> <span class=\"k stw\">— stream write read</span> <span class=\"k drop\">✕ dropped</span> \
          <span class=\"k dup\">— duplicated</span> <span class=\"k bad2\">— corrupted or truncated</span> \
          <span class=\"k lead\">— leading to the violation</span> \
+         <span class=\"ev\" style=\"color:#1f4fbf\">● Raft role or term (L leader, C candidate, F follower, with the term)</span> \
+         <span class=\"ev\" style=\"color:#8a2be2\">● connection state</span> \
+         <span class=\"ev\" style=\"color:#0b8a8a\">● sync</span> \
+         <span class=\"ev\" style=\"color:#2d7a3e\">● other history event</span> \
+         <span class=\"ev\" style=\"color:#888\">● stream opened or closed</span> \
+         <span class=\"ev\" style=\"color:#b00020\">● stream reset or refused</span> \
          <span class=\"b crash\">crash</span> <span class=\"b pause\">pause</span> \
          <span class=\"b cut\">cut / isolated</span> <span class=\"b partition\">partition</span> \
          <span class=\"b clock\">clock drift</span> <span class=\"b link\">link faults</span></div>\
@@ -560,10 +707,8 @@ pub fn html(report: &Report, collector: &Collector) -> Drawn {
         }
         body.push_str("</table>");
     }
-    if let Some(evidence) = report.violation.as_ref().and_then(|v| v.evidence.as_ref()) {
-        if evidence.get("kind").and_then(|k| k.as_str()) == Some("linearizability") {
-            body.push_str(&linearizability(evidence));
-        }
+    if let Some(evidence) = lin {
+        body.push_str(&linearizability(evidence));
     }
     body.push_str(&tables(report, collector));
     let attrs = format!(
@@ -585,6 +730,18 @@ pub fn html(report: &Report, collector: &Collector) -> Drawn {
     }
 }
 
+/// When the operation a linearizability failure cannot place ran (µs): invoke and return.
+fn stuck_span(e: &serde_json::Value) -> Option<(u64, u64)> {
+    let i = e.get("stuck")?.as_u64()? as usize;
+    let op = e.get("ops")?.as_array()?.get(i)?;
+    let inv = op.get("invoke_ns")?.as_u64()? / 1_000;
+    let ret = op
+        .get("return_ns")
+        .and_then(|r| r.as_u64())
+        .map_or(inv, |r| r / 1_000);
+    Some((inv, ret))
+}
+
 /// One row of the table of events leading to the violation.
 fn describe(item: &Item) -> String {
     let (at, what) = match item {
@@ -600,9 +757,14 @@ fn describe(item: &Item) -> String {
             if a.flags & CORRUPTED != 0 {
                 extra.push_str(", corrupted");
             }
+            let what = if a.flags & STREAM != 0 {
+                "stream write"
+            } else {
+                "message"
+            };
             (
                 a.sent,
-                format!("message {} → {}, {fate}{extra}", a.from, a.to),
+                format!("{what} {} → {}, {fate}{extra}", a.from, a.to),
             )
         }
         Item::Point(p) => (p.at, format!("node {}: {}", p.node, p.text)),
@@ -636,39 +798,44 @@ fn tables(report: &Report, c: &Collector) -> String {
     if let Some(ops) = ops {
         let _ = write!(
             s,
-            "<p id=\"per-op\">Messages per client operation: {:.1} ({} datagrams sent for {ops} operations)</p>",
-            c.sends as f64 / ops as f64,
-            c.sends
+            "<p id=\"per-op\">Messages per client operation: {:.1} ({} datagrams sent and {} stream writes for {ops} operations)</p>",
+            (c.sends + c.writes) as f64 / ops as f64,
+            c.sends,
+            c.writes
         );
     }
     s.push_str(
         "<h2>Network, per link</h2><table id=\"links\"><tr><th>link</th><th>sent</th><th>delivered</th>\
-         <th>dropped</th><th>duplicated</th><th>corrupted</th></tr>",
+         <th>dropped</th><th>duplicated</th><th>corrupted</th><th>stream writes</th><th>writes lost</th></tr>",
     );
     let mut total = LinkCount::default();
     for ((from, to), l) in &c.links {
         let _ = write!(
             s,
-            "<tr><td>{from} → {to}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            l.sent, l.delivered, l.dropped, l.duplicated, l.corrupted
+            "<tr><td>{from} → {to}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            l.sent, l.delivered, l.dropped, l.duplicated, l.corrupted, l.writes, l.writes_lost
         );
         total.sent += l.sent;
         total.delivered += l.delivered;
         total.dropped += l.dropped;
         total.duplicated += l.duplicated;
         total.corrupted += l.corrupted;
+        total.writes += l.writes;
+        total.writes_lost += l.writes_lost;
     }
     let _ = write!(
         s,
-        "<tr><th>all</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></table>",
-        total.sent, total.delivered, total.dropped, total.duplicated, total.corrupted
+        "<tr><th>all</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></table>",
+        total.sent, total.delivered, total.dropped, total.duplicated, total.corrupted,
+        total.writes, total.writes_lost
     );
     s
 }
 
 /// A linearizability failure's part as a timeline: one row per client, each operation a
 /// bar from invoke to return; the longest linearizable prefix in order, and the operation
-/// that cannot be placed after it.
+/// that cannot be placed after it. The whole part first, then a close-up of the last of
+/// the prefix and the operation that cannot be placed.
 fn linearizability(e: &serde_json::Value) -> String {
     let empty = Vec::new();
     let ops = e.get("ops").and_then(|o| o.as_array()).unwrap_or(&empty);
@@ -695,14 +862,11 @@ fn linearizability(e: &serde_json::Value) -> String {
         .max()
         .unwrap_or(lo + 1)
         .max(lo + 1);
-    let clients: Vec<u64> = {
-        let mut c: Vec<u64> = ops.iter().filter_map(|o| get(o, "client")).collect();
-        c.sort();
-        c.dedup();
-        c
+    let part = Part {
+        ops,
+        prefix: &prefix,
+        stuck,
     };
-    let (w, row) = (1100.0, 22.0);
-    let x = |t: u64| 80.0 + (t - lo) as f64 / (hi - lo) as f64 * (w - 100.0);
     let mut s = format!(
         "<h2>Linearizability: key {}</h2><p>The smallest failing part: the {} operations on this key. \
          The longest linearizable prefix {} has {} operations (green, numbered in the order they \
@@ -716,62 +880,30 @@ fn linearizability(e: &serde_json::Value) -> String {
         },
         prefix.len()
     );
-    let _ = write!(
-        s,
-        "<svg id=\"lin\" data-lin-ops=\"{}\" width=\"{w}\" height=\"{}\">",
-        ops.len(),
-        clients.len() as f64 * row + 30.0
-    );
-    for (r, c) in clients.iter().enumerate() {
-        let _ = write!(
-            s,
-            "<text x=\"4\" y=\"{}\">client {c}</text>",
-            r as f64 * row + 15.0
-        );
-    }
-    for (i, o) in ops.iter().enumerate() {
-        let r = clients
+    s.push_str(&part.timeline("lin", lo, hi));
+    // The close-up: from the invoke of the prefix's last few operations to just after the
+    // stuck one returned.
+    if let Some(op) = stuck.and_then(|i| ops.get(i)) {
+        let inv = get(op, "invoke_ns").unwrap_or(lo);
+        let ret = get(op, "return_ns").unwrap_or(hi);
+        let from = prefix
             .iter()
-            .position(|&c| Some(c) == get(o, "client"))
-            .unwrap_or(0);
-        let inv = get(o, "invoke_ns").unwrap_or(lo);
-        let ret = get(o, "return_ns");
-        let (x0, x1) = (x(inv), x(ret.unwrap_or(hi)));
-        let place = prefix.iter().position(|&p| p == i);
-        let cls = if Some(i) == stuck {
-            "stuck"
-        } else if place.is_some() {
-            "placed"
-        } else {
-            "left"
-        };
-        let label = format!(
-            "{} → {}",
-            o.get("input").and_then(|v| v.as_str()).unwrap_or(""),
-            o.get("output")
-                .and_then(|v| v.as_str())
-                .unwrap_or("no answer")
-        );
+            .rev()
+            .take(CLOSE_UP_PREFIX)
+            .filter_map(|&i| ops.get(i).and_then(|o| get(o, "invoke_ns")))
+            .chain([inv])
+            .min()
+            .unwrap_or(inv);
+        let to = ret + (ret - from.min(ret)) / 10 + 1;
         let _ = write!(
             s,
-            "<g class=\"op {cls}\"><rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\"{}/>\
-             <title>{}{}</title>{}</g>",
-            r as f64 * row + 4.0,
-            (x1 - x0).max(2.0),
-            if ret.is_none() { " stroke-dasharray=\"3 2\"" } else { "" },
-            escape(&label),
-            place.map(|p| format!(" (#{})", p + 1)).unwrap_or_default(),
-            place
-                .map(|p| format!(
-                    "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-                    x0 + 2.0,
-                    r as f64 * row + 15.0,
-                    p + 1
-                ))
-                .unwrap_or_default()
+            "<p>Close-up, {} – {}: the last {CLOSE_UP_PREFIX} operations of the prefix and the one that \
+             cannot be placed (the others running then in grey).</p>",
+            faultline::Time(from),
+            faultline::Time(to)
         );
+        s.push_str(&part.timeline("lin-close", from, to));
     }
-    s.push_str("</svg>");
     s.push_str("<table id=\"lin-table\"><tr><th>#</th><th>client</th><th>operation</th><th>invoked</th><th>returned</th></tr>");
     let row_of = |n: String, o: &serde_json::Value, cls: &str| {
         format!(
@@ -795,14 +927,109 @@ fn linearizability(e: &serde_json::Value) -> String {
     s
 }
 
+/// Operations of the prefix shown in the linearizability close-up.
+const CLOSE_UP_PREFIX: usize = 5;
+
+/// A failing part of a history, as its evidence gives it.
+struct Part<'a> {
+    ops: &'a [serde_json::Value],
+    prefix: &'a [usize],
+    stuck: Option<usize>,
+}
+
+impl Part<'_> {
+    /// The operations running between `lo` and `hi` (ns) as an SVG timeline, one row per
+    /// client: placed ones green and numbered, the stuck one red, the rest grey.
+    fn timeline(&self, id: &str, lo: u64, hi: u64) -> String {
+        let get = |o: &serde_json::Value, k: &str| o.get(k).and_then(|v| v.as_u64());
+        let hi = hi.max(lo + 1);
+        let shown: Vec<(usize, &serde_json::Value)> = self
+            .ops
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| {
+                let inv = get(o, "invoke_ns").unwrap_or(0);
+                get(o, "return_ns").unwrap_or(u64::MAX) >= lo && inv <= hi
+            })
+            .collect();
+        let mut clients: Vec<u64> = shown.iter().filter_map(|(_, o)| get(o, "client")).collect();
+        clients.sort();
+        clients.dedup();
+        let (w, row) = (1100.0, 22.0);
+        let x = |t: u64| 80.0 + (t.clamp(lo, hi) - lo) as f64 / (hi - lo) as f64 * (w - 100.0);
+        let mut s = format!(
+            "<svg id=\"{id}\" class=\"lin\" data-lin-ops=\"{}\" width=\"{w}\" height=\"{}\">",
+            shown.len(),
+            clients.len() as f64 * row + 30.0
+        );
+        for (r, c) in clients.iter().enumerate() {
+            let _ = write!(
+                s,
+                "<text x=\"4\" y=\"{}\">client {c}</text>",
+                r as f64 * row + 15.0
+            );
+        }
+        for (i, o) in shown {
+            let r = clients
+                .iter()
+                .position(|&c| Some(c) == get(o, "client"))
+                .unwrap_or(0);
+            let y = r as f64 * row;
+            let ret = get(o, "return_ns");
+            let (x0, x1) = (x(get(o, "invoke_ns").unwrap_or(lo)), x(ret.unwrap_or(hi)));
+            let place = self.prefix.iter().position(|&p| p == i);
+            let cls = if Some(i) == self.stuck {
+                "stuck"
+            } else if place.is_some() {
+                "placed"
+            } else {
+                "left"
+            };
+            let label = format!(
+                "{} → {}",
+                o.get("input").and_then(|v| v.as_str()).unwrap_or(""),
+                o.get("output")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("no answer")
+            );
+            let mark = match place {
+                Some(p) => format!(
+                    "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                    x0 + 2.0,
+                    y + 15.0,
+                    p + 1
+                ),
+                None if cls == "stuck" => format!(
+                    "<text class=\"why\" x=\"{:.1}\" y=\"{:.1}\">cannot be placed</text>",
+                    x1 + 3.0,
+                    y + 15.0
+                ),
+                None => String::new(),
+            };
+            let _ = write!(
+                s,
+                "<g class=\"op {cls}\"><rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\"{}/>\
+                 <title>{}{}</title>{mark}</g>",
+                y + 4.0,
+                (x1 - x0).max(2.0),
+                if ret.is_none() { " stroke-dasharray=\"3 2\"" } else { "" },
+                escape(&label),
+                place.map(|p| format!(" (#{})", p + 1)).unwrap_or_default(),
+            );
+        }
+        s.push_str("</svg>");
+        s
+    }
+}
+
 const STYLE: &str = "#diagram{overflow-x:auto;border:1px solid #ddd}#tip{position:fixed;pointer-events:none;\
 background:#fffbe6;border:1px solid #caa;padding:2px 6px;font-size:12px;display:none;max-width:40em}\
 #legend .k,#legend .b{margin-right:1em;font-size:12px}#legend .drop{color:#b00020}#legend .dup{color:#7b3fb8}\
-#legend .bad2{color:#d97a00}#legend .lead{color:#e0115f;font-weight:bold}#legend .ok{color:#6b8fbf}\
+#legend .bad2{color:#d97a00}#legend .stw{color:#2a9d8f}#legend .ev{margin-right:1em;font-size:12px}#legend .lead{color:#e0115f;font-weight:bold}#legend .ok{color:#6b8fbf}\
 .b{padding:0 4px}.b.crash{background:#f4b4b4}.b.pause{background:#f6e1a6}.b.cut{background:#c9d8f2}\
 .b.partition{background:#d6c7ef}.b.clock{background:#cdebd3}.b.link{background:#eee}\
-#lin .placed rect{fill:#8fd19e;stroke:#2d7a3e}#lin .stuck rect{fill:#f28b82;stroke:#b00020}\
-#lin .left rect{fill:#ddd;stroke:#999}#lin text{font-size:10px}tr.stuck td{background:#fde0dd}#lead td:last-child{text-align:left}";
+.lin .placed rect{fill:#8fd19e;stroke:#2d7a3e}.lin .stuck rect{fill:#f28b82;stroke:#b00020}\
+.lin .left rect{fill:#ddd;stroke:#999}.lin text{font-size:10px}.lin .why{fill:#b00020;font-weight:bold}tr.stuck td{background:#fde0dd}#lead td:last-child{text-align:left}";
 
 /// The page's script: draws the window of the diagram the controls choose.
 const SCRIPT: &str = r#"
@@ -810,6 +1037,7 @@ const SCRIPT: &str = r#"
 var errors=0;
 window.addEventListener('error',function(){errors++;document.body.dataset.errors=errors;});
 document.body.dataset.errors=0;
+var t0=performance.now();
 var D=JSON.parse(document.getElementById('trace-data').textContent);
 var M=D.meta,A=D.arrows,P=D.points,N=M.nodes;
 var CAP=3000,LANE=34,TOP=36,LEFT=70,W=Math.max(1000,(document.getElementById('diagram').clientWidth||1200)-20);
@@ -820,6 +1048,8 @@ function countIn(v0,v1){var n=0;for(var i=0;i<A.length;i++){if(inView(A[i],v0,v1
 // The first window: ends at the violation (or the end), reaching back until about 600 arrows.
 function firstView(){
   var end=(M.violation_us!==null&&M.violation_us!==undefined)?M.violation_us:hi;
+  // A linearizability failure: the operation that cannot be placed, and what came before.
+  if(M.stuck_us){end=M.stuck_us[1]+Math.max(1000,(M.stuck_us[1]-M.stuck_us[0])>>1);}
   var k=0,start=end;
   for(var i=A.length-1;i>=0;i--){if(A[i][0]<=end){k++;start=A[i][0];if(k>=600)break;}}
   if(k<600){start=lo;}
@@ -858,22 +1088,24 @@ function draw(){
     var a=A[i];if(!inView(a,v0,v1))continue;inv++;
     if(shown>=CAP)continue;shown++;
     var f=a[4],dropped=a[1]<0;
-    var c=(f&8)?'#e0115f':(f&4)?'#d97a00':(f&2)?'#7b3fb8':dropped?'#b00020':'#6b8fbf';
+    var c=(f&8)?'#e0115f':(f&4)?'#d97a00':(f&2)?'#7b3fb8':dropped?'#b00020':(f&16)?'#2a9d8f':'#6b8fbf';
     var x0=x(a[0]),y0=y(a[2]),x1,y1;
     if(dropped){x1=x0+Math.max(8,(y(a[3])-y0)===0?8:10);y1=y0+(y(a[3])-y0)*0.35;}else{x1=x(a[1]);y1=y(a[3]);}
-    var cls='arrow'+(dropped?' dropped':'')+((f&2)?' duplicated':'')+((f&4)?' corrupted':'')+((f&8)?' lead':'');
+    var cls='arrow'+((f&16)?' stream':'')+(dropped?' dropped':'')+((f&2)?' duplicated':'')+((f&4)?' corrupted':'')+((f&8)?' lead':'');
     var l=el('line',{'class':cls,x1:x0,y1:y0,x2:x1,y2:y1,stroke:c,'stroke-width':(f&8)?2:1},svg);
     if(f&8)lead++;
     if(dropped){el('text',{x:x1-3,y:y1+4,fill:'#b00020','class':'x'},svg).textContent='✕';}
-    hover(l,(dropped?'dropped ('+a[5]+'): ':'')+'node '+a[2]+' → '+a[3]+', sent '+fmt(a[0])+(dropped?'':', delivered '+fmt(a[1]))+((f&2)?', duplicated':'')+((f&4)?', corrupted':''));
+    hover(l,(dropped?'dropped ('+a[5]+'): ':'')+((f&16)?'stream write, ':'')+'node '+a[2]+' → '+a[3]+', sent '+fmt(a[0])+(dropped?'':', delivered '+fmt(a[1]))+((f&2)?', duplicated':'')+((f&4)?', corrupted':''));
   }
   var np=0;
-  var pc={history:'#2d7a3e',start:'#000',stream:'#888',fault:'#b36b00'};
+  var pc={history:'#2d7a3e',start:'#000',stream:'#888',reset:'#b00020',fault:'#b36b00',role:'#1f4fbf',conn:'#8a2be2',sync:'#0b8a8a'};
   for(var j=0;j<P.length;j++){
     var p=P[j];if(p[0]<v0||p[0]>v1)continue;
     np++;if(np>CAP)continue;
     var ci=el('circle',{'class':'event '+p[2]+(p[4]?' lead':''),cx:x(p[0]),cy:y(p[1]),r:p[4]?4:3,fill:p[4]?'#e0115f':(pc[p[2]]||'#555')},svg);
     hover(ci,fmt(p[0])+' node '+p[1]+': '+p[3]);
+    // A role or term change also says it on the lane: L7 leader of term 7, C candidate, F follower.
+    if(p[5]){var tg=el('text',{'class':'tag','x':x(p[0])+3,'y':y(p[1])-6,fill:pc[p[2]]||'#555'},svg);tg.textContent=p[5];}
   }
   if(M.violation_us!==null&&M.violation_us!==undefined&&M.violation_us>=v0&&M.violation_us<=v1){
     var vx=x(M.violation_us);
@@ -881,6 +1113,14 @@ function draw(){
     el('text',{x:vx+4,y:H-6,fill:'#e0115f'},svg).textContent='violation';
     document.body.dataset.violationMarked=1;
   } else {document.body.dataset.violationMarked=0;}
+  document.body.dataset.stuckMarked=0;
+  if(M.stuck_us&&M.stuck_us[1]>=v0&&M.stuck_us[0]<=v1){
+    var s0=x(Math.max(M.stuck_us[0],v0)),s1=x(Math.min(M.stuck_us[1],v1));
+    var sr=el('rect',{id:'stuck-mark',x:s0,y:4,width:Math.max(s1-s0,3),height:H-8,fill:'#f28b82',opacity:0.35,stroke:'#b00020'},svg);
+    hover(sr,'the operation that cannot be placed: invoked '+fmt(M.stuck_us[0])+', returned '+fmt(M.stuck_us[1]));
+    el('text',{x:(s1+110<W)?s1+4:s0-104,y:H-18,fill:'#b00020'},svg).textContent='cannot be placed';
+    document.body.dataset.stuckMarked=1;
+  }
   for(var k=0;k<=4;k++){var t=v0+(v1-v0)*k/4;el('text',{x:x(t)-20,y:TOP-4,fill:'#555'},svg).textContent=fmt(Math.round(t));}
   var b=document.body.dataset;
   b.lanes=document.querySelectorAll('#spacetime g.lane').length;
@@ -898,6 +1138,8 @@ document.getElementById('right').onclick=function(){pan(0.5);};
 document.getElementById('all').onclick=function(){view=[lo,hi+1];draw();};
 document.getElementById('atv').onclick=function(){view=firstView();draw();};
 draw();
+// How long parsing the data and the first draw took (ms), for measuring big runs.
+document.body.dataset.firstDrawMs=Math.round(performance.now()-t0);
 document.body.dataset.ready=1;
 })();
 "#;
@@ -919,10 +1161,76 @@ mod tests {
             "prefix": [0, 1], "stuck": 2,
         });
         let html = linearizability(&evidence);
-        assert!(html.contains("data-lin-ops=\"3\""), "{html}");
-        assert_eq!(html.matches("<g class=\"op placed\"").count(), 2);
-        assert_eq!(html.matches("<g class=\"op stuck\"").count(), 1);
+        let (whole, close_up) = html.split_at(html.find("id=\"lin-close\"").expect("close-up"));
+        assert!(
+            whole.contains("id=\"lin\" class=\"lin\" data-lin-ops=\"3\""),
+            "{html}"
+        );
+        assert_eq!(whole.matches("<g class=\"op placed\"").count(), 2);
+        assert_eq!(whole.matches("<g class=\"op stuck\"").count(), 1);
+        assert!(whole.contains("class=\"why\""), "the stuck one is labelled");
+        // The close-up runs from the prefix's last operations to the stuck one: all three.
+        assert!(close_up.starts_with("id=\"lin-close\" class=\"lin\" data-lin-ops=\"3\""));
         assert!(html.contains("<td>cannot be placed</td><td>3</td><td>Get → Value(a)</td>"));
+    }
+
+    #[test]
+    fn stream_writes_become_arrows_read_or_lost() {
+        let mut c = Collector::default();
+        let lines = [
+            r#"{"t_ns":1000,"node":0,"kind":"stream_send","a":1,"b":1,"stream":7,"len":3}"#,
+            r#"{"t_ns":2000,"node":0,"kind":"stream_send","a":1,"b":2,"stream":7,"len":3}"#,
+            r#"{"t_ns":5000,"node":1,"kind":"stream_recv","a":0,"b":1}"#,
+            r#"{"t_ns":6000,"node":1,"kind":"stream_lost","a":0,"b":2,"why":"stream reset"}"#,
+        ];
+        for l in lines {
+            c.line(l.as_bytes());
+        }
+        let arrows: Vec<&Arrow> = c
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Arrow(a) => Some(a),
+                Item::Point(_) => None,
+            })
+            .collect();
+        assert_eq!(arrows.len(), 2);
+        let (read, lost) = (arrows[0], arrows[1]);
+        assert_eq!(
+            (read.sent, read.recv, read.from, read.to),
+            (1, Some(5), 0, 1)
+        );
+        assert_eq!((read.flags, read.why), (STREAM, ""));
+        assert_eq!(
+            (lost.sent, lost.recv, lost.flags),
+            (2, None, STREAM | DROPPED)
+        );
+        assert_eq!(lost.why, "stream reset");
+        let link = c.links[&(0, 1)];
+        assert_eq!((link.writes, link.writes_lost, link.sent), (2, 1, 0));
+    }
+
+    #[test]
+    fn raft_role_changes_are_labelled_on_their_lane() {
+        let voted = "Raft(Voted { term: 4, candidate: 2 })";
+        assert_eq!(history_category(voted), "role");
+        assert_eq!(role_tag(voted, 2).as_deref(), Some("C4"), "stood itself");
+        assert_eq!(role_tag(voted, 1), None, "a vote for another");
+        let led = "Raft(BecameLeader { term: 12, log_terms: [1], snapshot_index: 0 })";
+        assert_eq!(role_tag(led, 0).as_deref(), Some("L12"));
+        assert_eq!(
+            role_tag("Raft(BecameFollower { term: 5 })", 3).as_deref(),
+            Some("F5")
+        );
+        assert_eq!(
+            history_category("ClientLost { client: Addr(3), silent_ns: 9 }"),
+            "conn"
+        );
+        assert_eq!(history_category("Server(Synced(Synced { from: \"a\", hello: false, full: true, entries: 3, won: 1 }))"), "sync");
+        assert_eq!(
+            history_category("Client(Invoke { client: 5, seq: 1 })"),
+            "history"
+        );
     }
 
     #[test]

@@ -120,6 +120,11 @@ impl RaftChecker {
     }
 
     fn on_raft(&mut self, now: Time, node: Addr, event: &RaftEvent) -> Result<(), Failure> {
+        if let RaftEvent::BecameFollower { .. } = event {
+            // For reports only; invisible here, so "just voted" still means the last event
+            // the checkers look at.
+            return Ok(());
+        }
         let voted_other =
             matches!(event, RaftEvent::Voted { candidate, .. } if *candidate != node.0);
         let just_voted = self.just_voted.insert(node, voted_other).unwrap_or(false);
@@ -170,6 +175,7 @@ impl RaftChecker {
                 term,
                 digest,
             } => self.on_snapshot(node, *how, *index, *term, *digest)?,
+            RaftEvent::BecameFollower { .. } => {} // returned above
             RaftEvent::Truncated { .. } => {
                 self.reached.insert("suffix-truncated");
             }

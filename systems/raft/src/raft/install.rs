@@ -164,7 +164,7 @@ impl Raft {
         if self.role == super::Role::Leader {
             return; // two leaders in one term: not a peer to trust (as in AppendEntries)
         }
-        self.become_follower(ctx);
+        self.become_follower(ctx, false);
         self.leader = Some(from);
         self.reset_election_deadline(ctx);
         let msg = if chunk.last_index <= self.commit {
