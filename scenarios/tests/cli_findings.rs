@@ -410,6 +410,32 @@ fn cmud_swarm_takes_its_shape_from_set_and_refuses_bad_values() {
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains("faultline:"), "{args:?}: a message: {err}");
     }
+    // cmud-clock-skew's skew decides whether the later Put loses.
+    let skew = |set: &str| -> serde_json::Value {
+        let args = [
+            "run",
+            "cmud-clock-skew",
+            "--seed",
+            "0",
+            "--json",
+            "--set",
+            set,
+        ];
+        let (code, out, err) = faultline(&args);
+        assert_eq!(code, Some(0), "{args:?}: {out}{err}");
+        serde_json::from_str(out.lines().next().unwrap_or_default()).expect("JSON")
+    };
+    assert_eq!(skew("skew_ms=50")["metrics"]["skew_anomalies"], 5);
+    assert_eq!(skew("skew_ms=0")["metrics"]["skew_anomalies"], 0);
+    let (code, _, err) = faultline(&[
+        "run",
+        "cmud-clock-skew",
+        "--seed",
+        "0",
+        "--set",
+        "gap_ms=5000",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
     let (code, out, _) = faultline(&["list", "--params", "cmud-swarm"]);
     assert_eq!(code, Some(0));
     for name in [

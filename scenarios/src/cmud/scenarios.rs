@@ -456,22 +456,82 @@ pub fn remote_stress(v: u64, r: &mut ChaCha8Rng) -> Plan {
     p
 }
 
-/// `cmud-clock-skew`: server 0's clock runs 50 ms ahead. A Put on server 1, 20 ms after
-/// one on server 0 in true time, carries the smaller stamp and loses: LWW follows the
-/// clocks. The store still converges to that winner everywhere.
-pub fn clock_skew(_: u64, _: &mut ChaCha8Rng) -> Plan {
-    let mut p = remote(2, 2);
-    p.latency = Duration::from_millis(50);
-    p.clock_offsets = vec![(0, 50_000_000)];
-    for i in 0..5u64 {
-        let k = format!("skew/{i}");
-        p.put(1000 + i * 100, 0, (i % 2) as u32, &k, "earlier");
-        p.put(1020 + i * 100, 1, (i % 2) as u32, &k, "later");
-        p.get_everywhere(3500, &k, Some("earlier"));
+/// `cmud-clock-skew`: server 0's clock runs `skew_ms` ahead (50). A Put on server 1,
+/// `gap_ms` (20) after one on server 0 in true time, carries the smaller stamp and loses
+/// whenever the skew is the larger: LWW follows the clocks. The store still converges to
+/// that winner everywhere. Within 3 ms of each other (the network's jitter) either may win,
+/// and only convergence is checked.
+pub struct ClockSkew;
+
+impl ClockSkew {
+    pub fn plan(skew_ms: u64, gap_ms: u64) -> Plan {
+        let mut p = remote(2, 2);
+        p.latency = Duration::from_millis(50);
+        p.clock_offsets = vec![(0, skew_ms as i64 * 1_000_000)];
+        let winner = if skew_ms >= gap_ms + 3 {
+            Some("earlier")
+        } else if skew_ms + 3 <= gap_ms {
+            Some("later")
+        } else {
+            None
+        };
+        // Reads 2 s after the last Put, and never before 3500 ms.
+        let read = 3480 + gap_ms.max(20);
+        for i in 0..5u64 {
+            let k = format!("skew/{i}");
+            p.put(1000 + i * 100, 0, (i % 2) as u32, &k, "earlier");
+            p.put(1000 + gap_ms + i * 100, 1, (i % 2) as u32, &k, "later");
+            if let Some(w) = winner {
+                p.get_everywhere(read, &k, Some(w));
+            }
+        }
+        // The anomaly: a Put more than 10 ms later in true time lost.
+        p.checks.skew_anomaly = winner == Some("earlier") && gap_ms > 12;
+        p.end = Time::from_millis(read + 500);
+        p
     }
-    p.checks.skew_anomaly = true;
-    p.end = Time::from_millis(4000);
-    p
+
+    fn get(params: &BTreeMap<String, u64>) -> Result<(u64, u64), String> {
+        let skew = params.get("skew_ms").copied().unwrap_or(50);
+        let gap = params.get("gap_ms").copied().unwrap_or(20);
+        if skew > 60_000 {
+            return Err(format!("skew_ms is at most 60000, not {skew}"));
+        }
+        if gap > 1000 {
+            return Err(format!("gap_ms is at most 1000, not {gap}"));
+        }
+        Ok((skew, gap))
+    }
+}
+
+impl Scenario for ClockSkew {
+    fn name(&self) -> &'static str {
+        "cmud-clock-skew"
+    }
+    fn about(&self) -> &'static str {
+        "server 0's clock 50 ms ahead: a Put 20 ms later in true time loses (LWW follows clocks), and every actor converges on that winner"
+    }
+    fn budget(&self) -> Budget {
+        Budget::new(2_000_000, Duration::from_secs(10))
+    }
+    fn params(&self) -> Vec<Param> {
+        vec![
+            Param::setting("skew_ms", "how far server 0's clock runs ahead, ms", 50, 0),
+            Param::setting(
+                "gap_ms",
+                "how much later in true time server 1's Put of each key comes, ms",
+                20,
+                0,
+            ),
+        ]
+    }
+    fn check_params(&self, params: &BTreeMap<String, u64>) -> Result<(), String> {
+        ClockSkew::get(params).map(|_| ())
+    }
+    fn run(&self, spec: &RunSpec) -> Result<Report, String> {
+        let (skew, gap) = ClockSkew::get(&spec.params)?;
+        ClockSkew::plan(skew, gap).run(self.name(), spec, None)
+    }
 }
 
 /// Client tests against fake query receivers: correct args and results, exactly one RPC
