@@ -1,22 +1,32 @@
 //! `faultline shrink`: from a failing run to a small one that fails the same way.
 //!
 //! The schedule is cut into units, episodes (a fault and its undo, which fault verbs in
-//! pairs make well defined) and single faults, and shrunk in three passes, each keeping
-//! the run failing with the same kind and invariant (and, for a panic, the same place):
+//! pairs make well defined) and single faults, plus its triggers, and shrunk in four
+//! passes, each keeping the run failing with the same kind and invariant (and, for a
+//! panic, the same place):
 //!
-//! 1. delta debugging over the units: whole episodes go, the rest keep their meaning;
+//! 1. delta debugging over the units and triggers: whole episodes go, the rest keep their
+//!    meaning;
 //! 2. the scenario's parameters ([`crate::harness::Scenario::params`]: clients,
 //!    operations) lowered towards their minimum, faults on nodes that are gone dropped,
 //!    then delta debugging again;
-//! 3. each remaining unit narrowed: a later start, a shorter episode, lower loss,
+//! 3. what is left simplified ([`simplify`]): two episodes of one fault merged, undos
+//!    dropped (the heal phase undoes what is left), partitions narrowed to fewer nodes,
+//!    to an isolation, to a one-way cut; then delta debugging again;
+//! 4. each remaining unit narrowed: a later start, a shorter episode, lower loss,
 //!    duplication, reordering, corruption and truncation rates, a narrower latency range,
-//!    a shorter reorder delay, a smaller clock drift or step.
+//!    a shorter reorder delay, a smaller clock drift or step; each trigger on an earlier
+//!    event, with a shorter delay and a shorter fault.
+//!
+//! What it lowers is the schedule's fault events ([`units::events`]): its timed faults,
+//! each fault and each undo one, and each trigger's fault and its undo.
 //!
 //! Every search tests candidates in fixed batches and takes the first failing one in batch
 //! order, and every run is deterministic, so the same input gives the same result on any
 //! number of threads.
 
 mod search;
+mod simplify;
 pub mod units;
 
 use crate::budget::Budget;
@@ -83,6 +93,10 @@ pub struct Shrunk {
     pub original: Finding,
     pub original_faults: usize,
     pub original_units: usize,
+    /// The original schedule's fault events ([`units::events`]): timed faults and what
+    /// its triggers fire.
+    pub original_events: usize,
+    pub original_triggers: usize,
     /// What is left.
     pub units: Vec<Unit>,
     pub schedule: Schedule,
@@ -143,11 +157,12 @@ pub fn shrink(
         &report,
     );
     let set_phase = |p: &'static str, c: &Candidate| {
-        *phase.lock().unwrap_or_else(|e| e.into_inner()) = (p, units::fault_count(&c.units));
+        *phase.lock().unwrap_or_else(|e| e.into_inner()) = (p, c.events());
         report(tester.runs.load(Ordering::Relaxed));
     };
     let start = Candidate {
         units: units::units(&schedule),
+        triggers: schedule.triggers.clone(),
         params: spec.params.clone(),
     };
     set_phase("checking the failure", &start);
@@ -170,9 +185,18 @@ pub fn shrink(
         set_phase("removing faults", &c);
         c = tester.ddmin(c);
     }
+    set_phase("simplifying faults", &c);
+    let simpler = simplify::simplify(&tester, c.clone(), nodes_with(&tester, &c.params));
+    if simpler != c {
+        set_phase("removing faults", &simpler);
+        c = tester.ddmin(simpler);
+    }
     set_phase("narrowing faults", &c);
     for i in 0..c.units.len() {
         c = narrow(&tester, c, i);
+    }
+    for i in 0..c.triggers.len() {
+        c = narrow_trigger(&tester, c, i);
     }
     set_phase("done", &c);
     let params: BTreeMap<String, u64> = c
@@ -187,7 +211,7 @@ pub fn shrink(
         .collect();
     let shrunk = Schedule {
         swarm: shrunk_description(&schedule, &c),
-        ..units::schedule(&schedule, &c.units)
+        ..c.schedule(&schedule)
     };
     // The run the summary shows, and the user will replay: the schedule as written.
     let replay = RunSpec {
@@ -203,6 +227,8 @@ pub fn shrink(
         original,
         original_faults: schedule.faults.len(),
         original_units: start.units.len(),
+        original_events: units::events(&schedule),
+        original_triggers: schedule.triggers.len(),
         schedule: shrunk,
         units: c.units,
         params,
@@ -215,9 +241,9 @@ pub fn shrink(
 /// The `swarm` words of a shrunk schedule: what it was shrunk from.
 fn shrunk_description(original: &Schedule, c: &Candidate) -> Vec<String> {
     let mut words = vec![format!(
-        "shrunk from {} faults to {}",
-        original.faults.len(),
-        units::fault_count(&c.units)
+        "shrunk from {} fault events to {}",
+        units::events(original),
+        c.events()
     )];
     words.extend(original.swarm.iter().map(|w| format!("was: {w}")));
     words
@@ -266,11 +292,23 @@ fn lower_param(tester: &Tester<'_>, c: Candidate, p: &Param) -> Candidate {
     let make = |v: u64| {
         let mut params = c.params.clone();
         params.insert(p.name.to_string(), v);
-        let units = match nodes_with(tester, &params) {
-            Some(n) => units::fit(&c.units, n),
-            None => c.units.clone(),
+        let (units, triggers) = match nodes_with(tester, &params) {
+            Some(n) => (
+                units::fit(&c.units, n),
+                // A trigger on a node that is gone goes with it.
+                c.triggers
+                    .iter()
+                    .filter(|t| t.node.is_none_or(|m| m < n))
+                    .cloned()
+                    .collect(),
+            ),
+            None => (c.units.clone(), c.triggers.clone()),
         };
-        Candidate { units, params }
+        Candidate {
+            units,
+            triggers,
+            params,
+        }
     };
     let v = tester.smallest(p.min, current, 1, make);
     if v == current {
@@ -278,13 +316,6 @@ fn lower_param(tester: &Tester<'_>, c: Candidate, p: &Param) -> Candidate {
     } else {
         make(v)
     }
-}
-
-/// `c` with unit `i` changed by `f`.
-fn with_unit(c: &Candidate, i: usize, f: impl Fn(&mut Unit)) -> Candidate {
-    let mut c = c.clone();
-    f(&mut c.units[i]);
-    c
 }
 
 /// Search one number of unit `i` (`get` reads it, `set` writes it) down from its value to
@@ -298,19 +329,52 @@ fn lower(
     get: impl Fn(&Unit) -> Option<u64>,
     set: impl Fn(&mut Unit, u64),
 ) -> Candidate {
-    let Some(current) = get(&c.units[i]) else {
+    let range = get(&c.units[i]).map(|v| (0, v));
+    lower_in(tester, c, range, fraction, min_step, |c, v| {
+        set(&mut c.units[i], v)
+    })
+}
+
+/// Search a number of `c` in `range` (it fails at the top) down to the smallest value
+/// that still fails, to within `1/fraction` of the top (at least `min_step`).
+fn lower_in(
+    tester: &Tester<'_>,
+    c: Candidate,
+    range: Option<(u64, u64)>,
+    fraction: u64,
+    min_step: u64,
+    set: impl Fn(&mut Candidate, u64),
+) -> Candidate {
+    let Some((lo, current)) = range.filter(|(lo, hi)| lo < hi) else {
         return c;
     };
-    if current == 0 {
-        return c;
-    }
+    let with = |v: u64| {
+        let mut c = c.clone();
+        set(&mut c, v);
+        c
+    };
     let step = (current / fraction).max(min_step);
-    let v = tester.smallest(0, current, step, |v| with_unit(&c, i, |u| set(u, v)));
+    let v = tester.smallest(lo, current, step, with);
     if v == current {
         c
     } else {
-        with_unit(&c, i, |u| set(u, v))
+        with(v)
     }
+}
+
+/// Narrow trigger `i`: an earlier matching event, a shorter delay, a shorter fault.
+fn narrow_trigger(tester: &Tester<'_>, mut c: Candidate, i: usize) -> Candidate {
+    let t = &c.triggers[i];
+    let nth = Some((1, u64::from(t.nth)));
+    c = lower_in(tester, c, nth, u64::MAX, 1, |c, v| {
+        c.triggers[i].nth = v as u32
+    });
+    let delay = Some((0, c.triggers[i].delay_ns));
+    c = lower_in(tester, c, delay, 32, MS, |c, v| c.triggers[i].delay_ns = v);
+    let undo = c.triggers[i].undo_after_ns.map(|v| (0, v));
+    lower_in(tester, c, undo, 32, MS, |c, v| {
+        c.triggers[i].undo_after_ns = Some(v)
+    })
 }
 
 const MS: u64 = 1_000_000;
@@ -320,6 +384,15 @@ const PPM: f64 = 1e6;
 
 /// Narrow unit `i`: later and shorter, lower rates, narrower latency, smaller clock faults.
 fn narrow(tester: &Tester<'_>, mut c: Candidate, i: usize) -> Candidate {
+    let heal = tester.template.heal_at_ns;
+    // A fault left without its undo lasts until the heal phase: it too starts as late as
+    // it can.
+    // (At least 1 ns before the heal, which would otherwise come first and leave it on.)
+    let u = &c.units[i];
+    let left = (u.end.is_none() && u.begin.at_ns < heal).then(|| (1, heal - u.begin.at_ns));
+    c = lower_in(tester, c, left, 32, MS, |c, left| {
+        c.units[i].begin.at_ns = heal - left
+    });
     let length = |u: &Unit| u.end.as_ref().map(|e| e.at_ns - u.begin.at_ns);
     // Later: the start moves towards the end (the trouble starts as late as it can)...
     c = lower(tester, c, i, 32, MS, length, |u, len| {
