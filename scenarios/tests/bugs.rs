@@ -1,7 +1,8 @@
 //! The planted bugs: the catalog is sound, a hunt catches a bug and the same seeds pass
-//! without it, and triggered faults reach the window between a vote and its sync.
+//! without it, triggered faults reach the window between a vote and its sync, and a
+//! failure fired by triggers shrinks, triggers included, the same way every time.
 
-use faultline::finding::execute;
+use faultline::finding::{execute, Finding};
 use faultline::harness::{reached, RunSpec};
 use faultline::{Schedule, Trigger, TriggerAction};
 use scenarios::{bugs, catalog};
@@ -158,4 +159,48 @@ fn the_cmud_repairs_pass_unplanted_and_fail_with_their_bug() {
             );
         }
     }
+}
+
+/// raft-kv-vote-crash seed 46 fails `raft-vote-not-synced` through its triggers (a crash
+/// right after a vote): shrinking drops the timed faults and most triggers, and the rest
+/// still fails the same way, with the same result on one job as on two.
+#[test]
+fn a_triggered_bug_shrinks_its_triggers_and_replays() {
+    let scenario = bugs::plant(
+        catalog::find("raft-kv-vote-crash").expect("in the catalog"),
+        Some("raft-vote-not-synced"),
+    );
+    let shrink = |jobs: usize| {
+        let options = faultline::shrink::Options {
+            jobs,
+            budget: None,
+            progress: &|_| {},
+        };
+        faultline::shrink::shrink(scenario.as_ref(), &RunSpec::new(46), &options)
+            .expect("seed 46 fails")
+    };
+    let s = shrink(2);
+    assert_eq!(s.target.invariant, "one-vote-per-term");
+    assert!(s.original_triggers > 0);
+    let after = faultline::shrink::units::events(&s.schedule);
+    assert!(after <= 5 && after < s.original_events, "{:#?}", s.schedule);
+    assert!(
+        !s.schedule.triggers.is_empty() && s.schedule.triggers.len() < s.original_triggers,
+        "{:#?}",
+        s.schedule.triggers
+    );
+    let replay = RunSpec {
+        schedule: Some(s.schedule.clone()),
+        params: s.params.clone(),
+        ..RunSpec::new(46)
+    };
+    let f = Finding::of(
+        scenario.name(),
+        &replay,
+        &execute(scenario.as_ref(), &replay),
+    )
+    .expect("the shrunk schedule still fails");
+    assert_eq!((f.kind, &f.invariant), (s.target.kind, &s.target.invariant));
+    let one = shrink(1);
+    assert_eq!((one.schedule, one.params), (s.schedule, s.params));
 }

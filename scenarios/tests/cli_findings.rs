@@ -321,6 +321,46 @@ fn a_shrunk_schedule_replays_to_the_same_finding() {
 }
 
 #[test]
+fn hunt_shrink_reports_the_figures_and_its_schedule_replays_to_the_bug() {
+    let _w = common::watchdog(
+        "hunt_shrink_reports_the_figures_and_its_schedule_replays_to_the_bug",
+        std::time::Duration::from_secs(300),
+    );
+    let bug = "lsp-lost-one-epoch-early";
+    let (code, out, err) = faultline(&["hunt", bug, "--shrink", "--json", "--jobs", "2"]);
+    assert_eq!(code, Some(0), "{err}");
+    let records = lines(&out);
+    let hunt = &records[0];
+    let shrink = &hunt["shrink"];
+    let (before, after) = (
+        shrink["events_before"].as_u64(),
+        shrink["events_after"].as_u64(),
+    );
+    assert!(
+        before.zip(after).is_some_and(|(b, a)| a <= 5 && a < b),
+        "{shrink}"
+    );
+    assert_eq!(records[1]["shrunk_most_events"].as_u64(), after);
+    // The shrunk schedule, with its lowered parameters, fails the way the hunt's run did.
+    let d = dir("hunt-shrink");
+    let path = d.join("shrunk.json");
+    std::fs::write(&path, shrink["schedule"].to_string()).unwrap();
+    let mut args: Vec<String> = ["run", "lsp-loss", "--seed", "0", "--bug", bug, "--json"]
+        .map(String::from)
+        .to_vec();
+    args.extend(["--schedule".into(), path.to_str().unwrap().into()]);
+    for (name, value) in shrink["params"].as_object().expect("params") {
+        args.extend(["--set".into(), format!("{name}={value}")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, out, err) = faultline(&args);
+    let run = &lines(&out)[0];
+    assert_eq!(run["violation"]["kind"], hunt["kind"], "{err}");
+    assert_eq!(run["violation"]["invariant"], hunt["invariant"], "{out}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
 fn parameters_are_checked_on_every_command_and_carried_into_replays() {
     // Unknown names, values under the minimum, and timings that cannot work are usage
     // errors on run, sweep and shrink alike.

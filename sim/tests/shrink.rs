@@ -1,14 +1,17 @@
 //! `faultline shrink` on a failure that needs exactly one fault: a schedule full of
-//! unrelated faults shrinks to that one episode, on the fewest nodes, narrowed, and the
-//! shrunk schedule, saved and read back, replays to the same violation. The result is the
-//! same on one thread as on two.
+//! unrelated faults shrinks to that one fault, on the fewest nodes, simplified (a one-way
+//! cut left on until the heal, instead of a partition and its undo) and narrowed, and the
+//! shrunk schedule, saved and read back, replays to the same violation. When the fault
+//! that matters is fired by a trigger, the timed faults and the other triggers go and that
+//! trigger narrows. The result is the same on one thread as on two, and run after run.
 
 use faultline::finding::{execute, Finding};
 use faultline::harness::{drive, Param, Report, RunSpec, Scenario};
 use faultline::shrink::{self, Options};
 use faultline::swarm::FaultProfile;
 use faultline::{
-    Addr, Ctx, Failure, Fault, LinkFaults, Node, Schedule, Time, TimedFault, TimerId, World,
+    Addr, Ctx, Failure, Fault, LinkFaults, Node, Schedule, Time, TimedFault, TimerId, Trigger,
+    TriggerAction, World,
 };
 use std::time::Duration;
 
@@ -63,6 +66,8 @@ impl Scenario for Silence {
         for _ in 0..nodes {
             world.add_node(move |_| Chatty { nodes });
         }
+        // Triggers may fire on a node's ticks.
+        world.set_history_labels(|_, e: &Seen| (*e == Seen::Tick).then_some("tick"));
         let mut last = Time::ZERO;
         world.set_checker(move |now: Time, node: Addr, e: &Seen| {
             match (node, e) {
@@ -167,9 +172,38 @@ fn noisy_schedule() -> Schedule {
     }
 }
 
+/// The noisy schedule without the partition that fails it, and with triggers: one isolates
+/// n0 for 800 ms some ticks in (which fails it), the others only touch n3 and n4.
+fn triggered_schedule() -> Schedule {
+    let mut s = noisy_schedule();
+    s.faults.retain(|f| {
+        !matches!(&f.fault, Fault::Partition { groups } | Fault::Unpartition { groups }
+            if groups.contains(&vec![0, 2]))
+    });
+    assert_eq!(s.faults.len(), 15);
+    let trigger = |node: u32, nth: u32, action: TriggerAction, undo_ms: u64| Trigger {
+        on: "tick".into(),
+        node: Some(node),
+        nth,
+        action,
+        delay_ns: 120 * MS,
+        undo_after_ns: Some(undo_ms * MS),
+    };
+    s.triggers = vec![
+        trigger(4, 3, TriggerAction::Crash, 500),
+        trigger(0, 7, TriggerAction::Isolate, 800),
+        trigger(3, 2, TriggerAction::Pause, 200),
+    ];
+    s
+}
+
 fn shrunk(jobs: usize) -> shrink::Shrunk {
+    shrunk_from(noisy_schedule(), jobs)
+}
+
+fn shrunk_from(schedule: Schedule, jobs: usize) -> shrink::Shrunk {
     let spec = RunSpec {
-        schedule: Some(noisy_schedule()),
+        schedule: Some(schedule),
         ..RunSpec::new(9)
     };
     let options = Options {
@@ -180,23 +214,8 @@ fn shrunk(jobs: usize) -> shrink::Shrunk {
     shrink::shrink(&Silence, &spec, &options).expect("it fails, so it shrinks")
 }
 
-#[test]
-fn a_noisy_failure_shrinks_to_its_one_episode_and_replays() {
-    let s = shrunk(2);
-    assert_eq!(s.original_faults, 17);
-    assert_eq!(s.target.invariant, "n1-hears-n0");
-    // One partition and its undo, on two nodes.
-    assert_eq!(s.schedule.faults.len(), 2, "{:#?}", s.schedule.faults);
-    assert_eq!(s.params.get("nodes"), Some(&2));
-    let (begin, end) = (&s.schedule.faults[0], &s.schedule.faults[1]);
-    assert!(matches!(&begin.fault, Fault::Partition { groups } if groups.len() == 2));
-    assert!(end.fault.undoes(&begin.fault));
-    // Narrowed: shorter than the original second (about the 300 ms that must pass, less
-    // the ping interval and latency that add to the silence), and starting later.
-    let length = end.at_ns - begin.at_ns;
-    assert!((250 * MS..700 * MS).contains(&length), "{length}");
-    assert!(begin.at_ns > 1000 * MS, "{}", begin.at_ns);
-    // Saved and read back, the schedule replays to the same violation.
+/// Saved and read back, the shrunk schedule replays to the same violation.
+fn replays_to_the_same_violation(s: &shrink::Shrunk) {
     let text = serde_json::to_string_pretty(&s.schedule).unwrap();
     let spec = RunSpec {
         schedule: Some(serde_json::from_str(&text).unwrap()),
@@ -212,11 +231,64 @@ fn a_noisy_failure_shrinks_to_its_one_episode_and_replays() {
 }
 
 #[test]
+fn a_noisy_failure_shrinks_to_its_one_fault_simplified_and_replays() {
+    let s = shrunk(2);
+    assert_eq!((s.original_faults, s.original_events), (17, 17));
+    assert_eq!(s.target.invariant, "n1-hears-n0");
+    // One fault, on two nodes: the partition became the one-way cut that matters, left
+    // on until the heal (its undo dropped).
+    assert_eq!(s.schedule.faults.len(), 1, "{:#?}", s.schedule.faults);
+    assert_eq!(shrink::units::events(&s.schedule), 1);
+    assert_eq!(s.params.get("nodes"), Some(&2));
+    let cut = &s.schedule.faults[0];
+    assert_eq!(cut.fault, Fault::CutOneWay { from: 0, to: 1 });
+    // Narrowed: it starts as late before the heal as it can (about the 300 ms that must
+    // pass, less the ping interval and latency that add to the silence).
+    let before_heal = s.schedule.heal_at_ns - cut.at_ns;
+    assert!((250 * MS..700 * MS).contains(&before_heal), "{before_heal}");
+    replays_to_the_same_violation(&s);
+}
+
+#[test]
 fn shrinking_gives_the_same_result_on_one_thread_and_on_two() {
     let (one, two) = (shrunk(1), shrunk(2));
     assert_eq!(one.schedule, two.schedule);
     assert_eq!(one.params, two.params);
     assert_eq!(one.finding, two.finding);
+}
+
+#[test]
+fn a_triggered_failure_shrinks_to_its_trigger_narrowed_and_replays() {
+    let s = shrunk_from(triggered_schedule(), 2);
+    assert_eq!((s.original_faults, s.original_triggers), (15, 3));
+    assert_eq!(s.original_events, 15 + 6);
+    assert_eq!(s.target.invariant, "n1-hears-n0");
+    // The timed faults and the other triggers are gone; the isolation of n0 is left, on
+    // its first tick, right away, and until the heal (its undo dropped).
+    assert!(s.schedule.faults.is_empty(), "{:#?}", s.schedule.faults);
+    let expected = Trigger {
+        on: "tick".into(),
+        node: Some(0),
+        nth: 1,
+        action: TriggerAction::Isolate,
+        delay_ns: 0,
+        undo_after_ns: None,
+    };
+    assert_eq!(s.schedule.triggers, vec![expected]);
+    assert_eq!(shrink::units::events(&s.schedule), 1);
+    replays_to_the_same_violation(&s);
+}
+
+#[test]
+fn shrinking_triggers_gives_the_same_result_every_time_and_on_any_jobs() {
+    let runs = [1, 2, 2].map(|jobs| shrunk_from(triggered_schedule(), jobs));
+    for r in &runs[1..] {
+        assert_eq!(r.schedule, runs[0].schedule);
+        assert_eq!(r.params, runs[0].params);
+        assert_eq!(r.finding, runs[0].finding);
+    }
+    // On the same number of jobs, even the runs it took are the same.
+    assert_eq!(runs[1].runs, runs[2].runs);
 }
 
 #[test]

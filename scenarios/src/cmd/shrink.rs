@@ -60,7 +60,7 @@ pub fn main(args: ShrinkArgs) -> u8 {
     let last_phase = Mutex::new("");
     let progress = |p: &Progress| {
         let line = format!(
-            "{}: {} faults left, {} runs, {:.1} s",
+            "{}: {} fault events left, {} runs, {:.1} s",
             p.phase,
             p.faults,
             p.runs,
@@ -111,11 +111,15 @@ pub fn main(args: ShrinkArgs) -> u8 {
         f.invariant
     );
     say!(
-        "  faults: {} -> {} ({} units -> {})",
+        "  fault events: {} -> {} (timed faults {} -> {}, {} units -> {}; triggers {} -> {})",
+        shrunk.original_events,
+        shrink::units::events(&shrunk.schedule),
         shrunk.original_faults,
         shrunk.schedule.faults.len(),
         shrunk.original_units,
-        shrunk.units.len()
+        shrunk.units.len(),
+        shrunk.original_triggers,
+        shrunk.schedule.triggers.len()
     );
     for p in &shrunk.declared {
         let now = shrunk.params.get(p.name).copied().unwrap_or(p.default);
@@ -138,7 +142,10 @@ pub fn main(args: ShrinkArgs) -> u8 {
         }
     }
     if triggers > 0 {
-        say!("  triggers: {triggers}, kept as they were (not shrunk)");
+        say!("  triggers:");
+        for t in &shrunk.schedule.triggers {
+            say!("    {}", shrink::units::describe_trigger(t));
+        }
     }
     let at = f
         .time_ns

@@ -1,27 +1,38 @@
 //! `faultline shrink`: from a failing run to a small one that fails the same way.
 //!
 //! The schedule is cut into units, episodes (a fault and its undo, which fault verbs in
-//! pairs make well defined) and single faults, and shrunk in three passes, each keeping
-//! the run failing with the same kind and invariant (and, for a panic, the same place):
+//! pairs make well defined) and single faults, plus its triggers, and shrunk in four
+//! passes, each keeping the run failing with the same kind and invariant (and, for a
+//! panic, the same place):
 //!
-//! 1. delta debugging over the units: whole episodes go, the rest keep their meaning;
+//! 1. delta debugging over the units and triggers: whole episodes go, the rest keep their
+//!    meaning;
 //! 2. the scenario's parameters ([`crate::harness::Scenario::params`]: clients,
 //!    operations) lowered towards their minimum, faults on nodes that are gone dropped,
 //!    then delta debugging again;
-//! 3. each remaining unit narrowed: a later start, a shorter episode, lower loss,
+//! 3. what is left simplified ([`simplify`]): two episodes of one fault merged, undos
+//!    dropped (the heal phase undoes what is left), partitions narrowed to fewer nodes,
+//!    to an isolation, to a one-way cut; then delta debugging again;
+//! 4. each remaining unit narrowed: a later start, a shorter episode, lower loss,
 //!    duplication, reordering, corruption and truncation rates, a narrower latency range,
-//!    a shorter reorder delay, a smaller clock drift or step.
+//!    a shorter reorder delay, a smaller clock drift or step; each trigger on an earlier
+//!    event, with a shorter delay and a shorter fault.
+//!
+//! What it lowers is the schedule's fault events ([`units::events`]): its timed faults,
+//! each fault and each undo one, and each trigger's fault and its undo.
 //!
 //! Every search tests candidates in fixed batches and takes the first failing one in batch
 //! order, and every run is deterministic, so the same input gives the same result on any
 //! number of threads.
 
+mod narrow;
 mod search;
+mod simplify;
 pub mod units;
 
 use crate::budget::Budget;
 use crate::check::FindingKind;
-use crate::faults::{Fault, LinkFaults, Schedule};
+use crate::faults::Schedule;
 use crate::finding::{execute, Finding, Outcome};
 use crate::harness::{Param, RunSpec, Scenario};
 use search::{Candidate, Tester};
@@ -83,6 +94,10 @@ pub struct Shrunk {
     pub original: Finding,
     pub original_faults: usize,
     pub original_units: usize,
+    /// The original schedule's fault events ([`units::events`]): timed faults and what
+    /// its triggers fire.
+    pub original_events: usize,
+    pub original_triggers: usize,
     /// What is left.
     pub units: Vec<Unit>,
     pub schedule: Schedule,
@@ -143,11 +158,12 @@ pub fn shrink(
         &report,
     );
     let set_phase = |p: &'static str, c: &Candidate| {
-        *phase.lock().unwrap_or_else(|e| e.into_inner()) = (p, units::fault_count(&c.units));
+        *phase.lock().unwrap_or_else(|e| e.into_inner()) = (p, c.events());
         report(tester.runs.load(Ordering::Relaxed));
     };
     let start = Candidate {
         units: units::units(&schedule),
+        triggers: schedule.triggers.clone(),
         params: spec.params.clone(),
     };
     set_phase("checking the failure", &start);
@@ -170,9 +186,18 @@ pub fn shrink(
         set_phase("removing faults", &c);
         c = tester.ddmin(c);
     }
+    set_phase("simplifying faults", &c);
+    let simpler = simplify::simplify(&tester, c.clone(), nodes_with(&tester, &c.params));
+    if simpler != c {
+        set_phase("removing faults", &simpler);
+        c = tester.ddmin(simpler);
+    }
     set_phase("narrowing faults", &c);
     for i in 0..c.units.len() {
-        c = narrow(&tester, c, i);
+        c = narrow::narrow(&tester, c, i);
+    }
+    for i in 0..c.triggers.len() {
+        c = narrow::narrow_trigger(&tester, c, i);
     }
     set_phase("done", &c);
     let params: BTreeMap<String, u64> = c
@@ -187,7 +212,7 @@ pub fn shrink(
         .collect();
     let shrunk = Schedule {
         swarm: shrunk_description(&schedule, &c),
-        ..units::schedule(&schedule, &c.units)
+        ..c.schedule(&schedule)
     };
     // The run the summary shows, and the user will replay: the schedule as written.
     let replay = RunSpec {
@@ -203,6 +228,8 @@ pub fn shrink(
         original,
         original_faults: schedule.faults.len(),
         original_units: start.units.len(),
+        original_events: units::events(&schedule),
+        original_triggers: schedule.triggers.len(),
         schedule: shrunk,
         units: c.units,
         params,
@@ -215,9 +242,9 @@ pub fn shrink(
 /// The `swarm` words of a shrunk schedule: what it was shrunk from.
 fn shrunk_description(original: &Schedule, c: &Candidate) -> Vec<String> {
     let mut words = vec![format!(
-        "shrunk from {} faults to {}",
-        original.faults.len(),
-        units::fault_count(&c.units)
+        "shrunk from {} fault events to {}",
+        units::events(original),
+        c.events()
     )];
     words.extend(original.swarm.iter().map(|w| format!("was: {w}")));
     words
@@ -266,173 +293,28 @@ fn lower_param(tester: &Tester<'_>, c: Candidate, p: &Param) -> Candidate {
     let make = |v: u64| {
         let mut params = c.params.clone();
         params.insert(p.name.to_string(), v);
-        let units = match nodes_with(tester, &params) {
-            Some(n) => units::fit(&c.units, n),
-            None => c.units.clone(),
+        let (units, triggers) = match nodes_with(tester, &params) {
+            Some(n) => (
+                units::fit(&c.units, n),
+                // A trigger on a node that is gone goes with it.
+                c.triggers
+                    .iter()
+                    .filter(|t| t.node.is_none_or(|m| m < n))
+                    .cloned()
+                    .collect(),
+            ),
+            None => (c.units.clone(), c.triggers.clone()),
         };
-        Candidate { units, params }
+        Candidate {
+            units,
+            triggers,
+            params,
+        }
     };
     let v = tester.smallest(p.min, current, 1, make);
     if v == current {
         c
     } else {
         make(v)
-    }
-}
-
-/// `c` with unit `i` changed by `f`.
-fn with_unit(c: &Candidate, i: usize, f: impl Fn(&mut Unit)) -> Candidate {
-    let mut c = c.clone();
-    f(&mut c.units[i]);
-    c
-}
-
-/// Search one number of unit `i` (`get` reads it, `set` writes it) down from its value to
-/// the smallest that still fails, to within `1/fraction` of it (at least `min_step`).
-fn lower(
-    tester: &Tester<'_>,
-    c: Candidate,
-    i: usize,
-    fraction: u64,
-    min_step: u64,
-    get: impl Fn(&Unit) -> Option<u64>,
-    set: impl Fn(&mut Unit, u64),
-) -> Candidate {
-    let Some(current) = get(&c.units[i]) else {
-        return c;
-    };
-    if current == 0 {
-        return c;
-    }
-    let step = (current / fraction).max(min_step);
-    let v = tester.smallest(0, current, step, |v| with_unit(&c, i, |u| set(u, v)));
-    if v == current {
-        c
-    } else {
-        with_unit(&c, i, |u| set(u, v))
-    }
-}
-
-const MS: u64 = 1_000_000;
-const US: u64 = 1_000;
-/// Rates are searched in parts per million.
-const PPM: f64 = 1e6;
-
-/// Narrow unit `i`: later and shorter, lower rates, narrower latency, smaller clock faults.
-fn narrow(tester: &Tester<'_>, mut c: Candidate, i: usize) -> Candidate {
-    let length = |u: &Unit| u.end.as_ref().map(|e| e.at_ns - u.begin.at_ns);
-    // Later: the start moves towards the end (the trouble starts as late as it can)...
-    c = lower(tester, c, i, 32, MS, length, |u, len| {
-        if let Some(e) = &u.end {
-            u.begin.at_ns = e.at_ns - len;
-        }
-    });
-    // ...and shorter: then the end moves earlier, if it still can.
-    c = lower(tester, c, i, 32, MS, length, |u, len| {
-        let begin = u.begin.at_ns;
-        if let Some(e) = u.end.as_mut() {
-            e.at_ns = begin + len;
-        }
-    });
-    match c.units[i].begin.fault.clone() {
-        Fault::Link { .. } => {
-            type Field = fn(&mut LinkFaults) -> &mut f64;
-            let rates: [Field; 5] = [
-                |l| &mut l.loss,
-                |l| &mut l.duplicate,
-                |l| &mut l.reorder,
-                |l| &mut l.corrupt,
-                |l| &mut l.truncate,
-            ];
-            for field in rates {
-                c = lower(
-                    tester,
-                    c,
-                    i,
-                    8,
-                    1,
-                    |u| link(u).map(|mut l| (*field(&mut l) * PPM).round() as u64),
-                    |u, v| set_link(u, |l| *field(l) = v as f64 / PPM),
-                );
-            }
-            c = lower(
-                tester,
-                c,
-                i,
-                8,
-                US,
-                |u| link(u).map(|l| l.reorder_delay_ns),
-                |u, v| set_link(u, |l| l.reorder_delay_ns = v),
-            );
-            c = lower(
-                tester,
-                c,
-                i,
-                8,
-                US,
-                |u| link(u).map(|l| l.latency_max_ns - l.latency_min_ns),
-                |u, v| set_link(u, |l| l.latency_max_ns = l.latency_min_ns + v),
-            );
-        }
-        Fault::ClockDrift { ppm, .. } => {
-            c = lower(
-                tester,
-                c,
-                i,
-                8,
-                1,
-                |_| Some(ppm.unsigned_abs()),
-                |u, v| {
-                    let signed = ppm.signum() * v as i64;
-                    if let Fault::ClockDrift { ppm, .. } = &mut u.begin.fault {
-                        *ppm = signed;
-                    }
-                    if let Some(Fault::DriftStop { ppm: Some(p), .. }) =
-                        u.end.as_mut().map(|e| &mut e.fault)
-                    {
-                        *p = signed;
-                    }
-                },
-            );
-        }
-        Fault::ClockOffset { offset_ns, .. } => {
-            c = lower(
-                tester,
-                c,
-                i,
-                8,
-                US,
-                |_| Some(offset_ns.unsigned_abs()),
-                |u, v| {
-                    if let Fault::ClockOffset { offset_ns: o, .. } = &mut u.begin.fault {
-                        *o = offset_ns.signum() * v as i64;
-                    }
-                },
-            );
-        }
-        _ => {}
-    }
-    c
-}
-
-/// The link behaviour a unit sets, if it is a link change.
-fn link(u: &Unit) -> Option<LinkFaults> {
-    match &u.begin.fault {
-        Fault::Link { faults, .. } => Some(faults.clone()),
-        _ => None,
-    }
-}
-
-/// Change a link unit's behaviour, in its begin and in its restore alike.
-fn set_link(u: &mut Unit, f: impl Fn(&mut LinkFaults)) {
-    if let Fault::Link { faults, .. } = &mut u.begin.fault {
-        f(faults);
-        let new = faults.clone();
-        if let Some(Fault::LinkRestore {
-            faults: Some(r), ..
-        }) = u.end.as_mut().map(|e| &mut e.fault)
-        {
-            *r = new;
-        }
     }
 }

@@ -6,6 +6,7 @@
 use super::units::{self, Unit};
 use super::Target;
 use crate::budget::Budget;
+use crate::faults::Trigger;
 use crate::finding::{execute, Finding};
 use crate::harness::{RunSpec, Scenario};
 use crate::Schedule;
@@ -16,11 +17,54 @@ use std::sync::Mutex;
 /// Values a search tries per round: two, so that on two cores a round takes one run's time.
 const PROBES: u128 = 2;
 
-/// A schedule (as units) and parameters to try.
+/// A schedule (as units and triggers) and parameters to try.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
     pub units: Vec<Unit>,
+    pub triggers: Vec<Trigger>,
     pub params: BTreeMap<String, u64>,
+}
+
+/// One thing delta debugging may delete: a unit of the timed faults, or a trigger.
+#[derive(Clone, Debug, PartialEq)]
+enum Item {
+    Unit(Unit),
+    Trigger(Trigger),
+}
+
+impl Candidate {
+    /// Its schedule, with `template`'s phases.
+    pub fn schedule(&self, template: &Schedule) -> Schedule {
+        units::schedule(template, &self.units, &self.triggers)
+    }
+
+    /// Its fault events (see [`units::events`]).
+    pub fn events(&self) -> usize {
+        units::fault_count(&self.units) + units::trigger_events(&self.triggers)
+    }
+
+    fn items(&self) -> Vec<Item> {
+        let units = self.units.iter().cloned().map(Item::Unit);
+        units
+            .chain(self.triggers.iter().cloned().map(Item::Trigger))
+            .collect()
+    }
+
+    /// `self` with only `items` (units and triggers keep their order).
+    fn with_items(&self, items: &[Item]) -> Candidate {
+        let mut c = Candidate {
+            units: Vec::new(),
+            triggers: Vec::new(),
+            params: self.params.clone(),
+        };
+        for item in items {
+            match item {
+                Item::Unit(u) => c.units.push(u.clone()),
+                Item::Trigger(t) => c.triggers.push(t.clone()),
+            }
+        }
+        c
+    }
 }
 
 /// Runs candidates and says whether each still fails as the target does.
@@ -63,7 +107,7 @@ impl<'a> Tester<'a> {
     /// The spec that runs `c`.
     pub fn spec(&self, c: &Candidate) -> RunSpec {
         RunSpec {
-            schedule: Some(units::schedule(&self.template, &c.units)),
+            schedule: Some(c.schedule(&self.template)),
             budget: self.budget,
             default_budget: self.scenario.budget(),
             params: c.params.clone(),
@@ -81,7 +125,7 @@ impl<'a> Tester<'a> {
     }
 
     fn key(&self, c: &Candidate) -> String {
-        let schedule = units::schedule(&self.template, &c.units);
+        let schedule = c.schedule(&self.template);
         format!(
             "{}{}",
             serde_json::to_string(&schedule).unwrap_or_default(),
@@ -136,53 +180,44 @@ impl<'a> Tester<'a> {
     }
 
     /// Delta debugging (Zeller and Hildebrandt, "Simplifying and Isolating
-    /// Failure-Inducing Input", TSE 2002): the units of `c` cut down to a set from which no
-    /// single chunk can be removed at the finest split, with the run still failing.
-    pub fn ddmin(&self, mut c: Candidate) -> Candidate {
-        let without_all = Candidate {
-            units: Vec::new(),
-            ..c.clone()
-        };
-        if c.units.is_empty() || self.batch(std::slice::from_ref(&without_all))[0] {
+    /// Failure-Inducing Input", TSE 2002): the units and triggers of `c` cut down to a set
+    /// from which no single chunk can be removed at the finest split, with the run still
+    /// failing.
+    pub fn ddmin(&self, c: Candidate) -> Candidate {
+        let without_all = c.with_items(&[]);
+        let mut items = c.items();
+        if items.is_empty() || self.batch(std::slice::from_ref(&without_all))[0] {
             return without_all;
         }
         let mut n = 2usize;
-        while c.units.len() >= 2 {
-            let len = c.units.len();
+        while items.len() >= 2 {
+            let len = items.len();
             let n_chunks = n.min(len);
             let bounds: Vec<(usize, usize)> = (0..n_chunks)
                 .map(|i| (i * len / n_chunks, (i + 1) * len / n_chunks))
                 .collect();
-            let subset = |(a, b): (usize, usize)| Candidate {
-                units: c.units[a..b].to_vec(),
-                ..c.clone()
-            };
-            let complement = |(a, b): (usize, usize)| Candidate {
-                units: [&c.units[..a], &c.units[b..]].concat(),
-                ..c.clone()
-            };
+            let subset = |(a, b): (usize, usize)| items[a..b].to_vec();
+            let complement = |(a, b): (usize, usize)| [&items[..a], &items[b..]].concat();
             // Subsets first (a big jump), then complements (one chunk less); with two
             // chunks they are the same candidates.
-            let mut tries: Vec<(Candidate, bool)> = Vec::new();
+            let mut tries: Vec<(Vec<Item>, bool)> = Vec::new();
             if n_chunks > 2 {
                 tries.extend(bounds.iter().map(|&b| (subset(b), true)));
             }
             tries.extend(bounds.iter().map(|&b| (complement(b), false)));
-            let candidates: Vec<Candidate> = tries.iter().map(|(c, _)| c.clone()).collect();
-            match self.first_failing(candidates) {
+            let candidates: Vec<Candidate> = tries.iter().map(|(t, _)| c.with_items(t)).collect();
+            match self.first_failing(candidates.clone()) {
                 Some(smaller) => {
-                    let was_subset = tries
-                        .iter()
-                        .find(|(t, _)| *t == smaller)
-                        .is_some_and(|(_, s)| *s);
+                    let i = candidates.iter().position(|t| *t == smaller).unwrap_or(0);
+                    let was_subset = tries[i].1;
                     n = if was_subset { 2 } else { (n_chunks - 1).max(2) };
-                    c = smaller;
+                    items = tries.swap_remove(i).0;
                 }
                 None if n_chunks >= len => break,
                 None => n = (2 * n_chunks).min(len),
             }
         }
-        c
+        c.with_items(&items)
     }
 
     /// The smallest value in `lo..=hi` (the run fails at `hi`) at which `make(value)` still

@@ -1,7 +1,7 @@
 //! A schedule as units the shrinker deletes and narrows: episodes (a fault and its undo)
 //! and single faults.
 
-use crate::faults::{Fault, Schedule, TimedFault};
+use crate::faults::{Fault, Schedule, TimedFault, Trigger};
 use crate::time::Time;
 
 /// One fault of a unit, with its place in the original schedule (ties at one instant keep
@@ -49,8 +49,8 @@ pub fn units(schedule: &Schedule) -> Vec<Unit> {
     units
 }
 
-/// The schedule of `units`, with `template`'s phases.
-pub fn schedule(template: &Schedule, units: &[Unit]) -> Schedule {
+/// The schedule of `units` and `triggers`, with `template`'s phases.
+pub fn schedule(template: &Schedule, units: &[Unit], triggers: &[Trigger]) -> Schedule {
     let mut placed: Vec<&Placed> = units
         .iter()
         .flat_map(|u| std::iter::once(&u.begin).chain(u.end.iter()))
@@ -67,13 +67,50 @@ pub fn schedule(template: &Schedule, units: &[Unit]) -> Schedule {
             .collect(),
         heal_at_ns: template.heal_at_ns,
         end_ns: template.end_ns,
-        triggers: template.triggers.clone(),
+        triggers: triggers.to_vec(),
     }
 }
 
 /// How many faults `units` hold.
 pub fn fault_count(units: &[Unit]) -> usize {
     units.iter().map(|u| 1 + u.end.is_some() as usize).sum()
+}
+
+/// The fault events `triggers` may fire: each its fault, and its undo when it names one
+/// (counted as a timed fault and its undo are; without `undo_after_ns` the heal phase
+/// undoes it, as it does a timed fault left without its undo).
+pub fn trigger_events(triggers: &[Trigger]) -> usize {
+    triggers
+        .iter()
+        .map(|t| 1 + t.undo_after_ns.is_some() as usize)
+        .sum()
+}
+
+/// A schedule's fault events, the figure shrinking lowers: its timed faults (each fault
+/// and each undo one entry) and what its triggers may fire.
+pub fn events(schedule: &Schedule) -> usize {
+    schedule.faults.len() + trigger_events(&schedule.triggers)
+}
+
+/// The undo that ends the episode `begin` starts, if it lasts.
+pub fn undo(begin: &Fault) -> Option<Fault> {
+    Some(match begin.clone() {
+        Fault::Partition { groups } => Fault::Unpartition { groups },
+        Fault::CutOneWay { from, to } => Fault::Reconnect { from, to },
+        Fault::Isolate { node } => Fault::Rejoin { node },
+        Fault::Crash { node } => Fault::Restart { node },
+        Fault::Pause { node } => Fault::Resume { node },
+        Fault::Link { from, to, faults } => Fault::LinkRestore {
+            from,
+            to,
+            faults: Some(faults),
+        },
+        Fault::ClockDrift { node, ppm } => Fault::DriftStop {
+            node,
+            ppm: Some(ppm),
+        },
+        _ => return None,
+    })
 }
 
 /// `fault` for a world of `nodes` nodes: members past the end dropped from partitions,
@@ -131,6 +168,22 @@ pub fn describe(unit: &Unit) -> String {
         None => format!("{}", Time(unit.begin.at_ns)),
     };
     format!("{when:<28} {}", describe_fault(&unit.begin.fault))
+}
+
+/// One line on a trigger: on which event, what, and for how long.
+pub fn describe_trigger(t: &Trigger) -> String {
+    let who = t.node.map_or("any node".to_string(), |n| format!("n{n}"));
+    let action = format!("{:?}", t.action).to_lowercase();
+    let until = match t.undo_after_ns {
+        Some(ns) => format!("for {}", Time(ns)),
+        None => "until the heal".to_string(),
+    };
+    format!(
+        "on `{}` #{} by {who}: {action} it {} later, {until}",
+        t.on,
+        t.nth,
+        Time(t.delay_ns)
+    )
 }
 
 fn node_set(m: &[u32]) -> String {
@@ -228,10 +281,14 @@ mod tests {
         assert_eq!(u[1].end.as_ref().map(|e| e.at_ns), Some(5));
         assert!(u[2].end.is_none() && u[3].end.is_none());
         assert_eq!(fault_count(&u), 6);
-        assert_eq!(schedule(&s, &u), s);
+        assert_eq!(schedule(&s, &u, &[]), s);
         // Without the crash episode, the rest keeps its times and order.
         let rest: Vec<Unit> = [0, 2, 3].iter().map(|&i| u[i].clone()).collect();
-        let times: Vec<u64> = schedule(&s, &rest).faults.iter().map(|f| f.at_ns).collect();
+        let times: Vec<u64> = schedule(&s, &rest, &[])
+            .faults
+            .iter()
+            .map(|f| f.at_ns)
+            .collect();
         assert_eq!(times, vec![1, 3, 4, 6]);
         // Two nodes left: node 2 leaves the partition, its stream reset goes.
         let fitted = fit(&u, 2);
