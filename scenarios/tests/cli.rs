@@ -3,14 +3,20 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+/// How long one command may run before it is killed and the test fails.
+const LIMIT: Duration = Duration::from_secs(240);
 
 fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env_remove("FAULTLINE_SEED")
-        .output()
-        .expect("runs")
+    common::run_to_end(
+        &format!("faultline {args:?}"),
+        common::faultline(args)
+            .env_remove("FAULTLINE_SEED")
+            .stdin(Stdio::null()),
+        LIMIT,
+    )
 }
 
 fn stdout(o: &Output) -> String {
@@ -236,11 +242,12 @@ fn sweep_json_prints_a_summary_and_faultline_seed_narrows_it() {
     assert_eq!(summary["total"], 6);
     assert_eq!(summary["failed"], 0);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["sweep", "exercise-counter", "--seeds", "0..100", "--json"])
-        .env("FAULTLINE_SEED", "42")
-        .output()
-        .unwrap();
+    let out = common::run_to_end(
+        "a sweep under FAULTLINE_SEED",
+        common::faultline(&["sweep", "exercise-counter", "--seeds", "0..100", "--json"])
+            .env("FAULTLINE_SEED", "42"),
+        LIMIT,
+    );
     let summary = json(&out);
     assert_eq!(summary["total"], 1);
     assert_eq!(summary["seeds"], "42..43");

@@ -9,68 +9,30 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use common::Proc;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(300);
 
-/// A child killed when dropped, so a failing test leaves nothing running.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(args: &[&str]) -> Guard {
-    Guard(
-        Command::new(env!("CARGO_BIN_EXE_faultline"))
-            .args(args)
+/// Start `faultline ARGS` with its output piped; killed when dropped.
+fn start(args: &[&str]) -> Proc {
+    Proc::spawn(
+        &format!("faultline {args:?}"),
+        common::faultline(args)
             .env_remove("FAULTLINE_SEED")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start faultline"),
+            .stderr(Stdio::piped()),
     )
 }
 
-/// Wait for the child within the deadline; its exit code and stderr.
-fn finish(mut g: Guard, args: &[&str]) -> (Option<i32>, String) {
-    let started = Instant::now();
-    let mut stderr = g.0.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    loop {
-        if let Some(status) = g.0.try_wait().expect("wait") {
-            return (status.code(), reader.join().unwrap_or_default());
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "faultline {args:?} did not finish within {DEADLINE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Run to the end: exit code, stdout, stderr.
+/// Run to the end within the deadline: exit code, stdout, stderr.
 fn faultline(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut g = start(args);
-    let mut stdout = g.0.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let (code, err) = finish(g, args);
-    (code, reader.join().unwrap_or_default(), err)
+    let out = start(args).output(DEADLINE);
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.code(), text(out.stdout), text(out.stderr))
 }
 
 fn dir(name: &str) -> PathBuf {
@@ -143,14 +105,11 @@ fn closed_pipes_end_the_output_not_the_program() {
         sweep(&["--json"]),
     ] {
         let mut g = start(&args);
-        let stdout = g.0.stdout.take().expect("piped");
         // Like `| head -1` (a sweep) and `| head -c 300` (a run): read a little, then close.
-        let mut first = String::new();
-        BufReader::new(stdout.take(300))
-            .read_line(&mut first)
-            .unwrap();
+        let first = g.head_of_stdout(300, DEADLINE);
         assert!(!first.is_empty(), "{args:?} printed nothing");
-        let (code, err) = finish(g, &args);
+        let out = g.output(DEADLINE);
+        let (code, err) = (out.status.code(), String::from_utf8_lossy(&out.stderr));
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(code.is_some(), "{args:?} was killed by a signal");
     }

@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{faultline, watchdog, Proc};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpStream, UdpSocket};
+use common::{faultline, watchdog, LineConn, Proc};
+use std::net::UdpSocket;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -36,17 +35,10 @@ fn kv_server_keeps_serving_when_its_stderr_is_closed() {
         .to_string();
     // Each connect and leave is logged; so are the stats every 10 ms.
     for round in 0..3 {
-        let stream = TcpStream::connect(&addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut w = stream.try_clone().unwrap();
-        w.write_all(format!("Put:k:v{round}\nGet:k\n").as_bytes())
-            .unwrap();
-        let mut r = BufReader::new(stream);
-        let mut got = String::new();
-        r.read_line(&mut got).expect("a reply");
-        assert_eq!(got, "k:v0\n", "round {round}");
+        let mut conn =
+            LineConn::connect(&format!("client {round}"), &addr, Duration::from_secs(30));
+        conn.send(format!("Put:k:v{round}\nGet:k\n").as_bytes());
+        assert_eq!(conn.line("the reply to Get:k"), "k:v0\n", "round {round}");
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(

@@ -4,61 +4,34 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use common::{faultline, run_to_end, Proc};
+use std::process::Stdio;
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_faultline");
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts an echo server on a port the OS picks and returns it with its address.
-fn server() -> (Server, String) {
-    let mut child = Command::new(BIN)
-        .args(["exercise", "echo-server", "--port", "0", "--for-secs", "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+/// Starts an echo server on a port the OS picks and returns it (killed when dropped) with
+/// its address.
+fn server() -> (Proc, String) {
+    let mut server = Proc::spawn(
+        "echo-server",
+        faultline(&["exercise", "echo-server", "--port", "0", "--for-secs", "60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let line = server.stdout_lines().next(Duration::from_secs(30));
     let addr = line
-        .trim()
         .strip_prefix("exercise: echoing on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
-    (Server(child), addr)
+    (server, addr)
 }
 
 /// Runs a client to the end, killing it if it overstays `limit`.
 fn client(args: &[&str], limit: Duration) -> (i32, String) {
-    let mut child = Command::new(BIN)
-        .args(["exercise", "echo-client"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("client starts");
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("echo-client still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = run_to_end(
+        "echo-client",
+        faultline(&["exercise", "echo-client"]).args(args),
+        limit,
+    );
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)

@@ -7,29 +7,25 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use common::{faultline, LineConn, Lines, Proc};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The server process, killed when dropped.
-struct ServerProcess {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
+/// How long any one line, connect or write may take, however loaded the machine.
+const IO: Duration = Duration::from_secs(30);
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server process (killed when dropped) and its stderr log so far.
+struct ServerProcess {
+    proc: Proc,
+    addr: String,
+    stderr: Lines,
+    log: Vec<String>,
 }
 
 fn start_server() -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args([
+    let mut proc = Proc::spawn(
+        "kv server",
+        faultline(&[
             "kv",
             "server",
             "--port",
@@ -40,37 +36,35 @@ fn start_server() -> ServerProcess {
             "120",
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start faultline kv server");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+        .stderr(Stdio::piped()),
+    );
+    let first = proc.stdout_lines().next(IO);
     let addr = first
-        .trim()
         .strip_prefix("kv: listening on ")
-        .expect("listening line")
+        .unwrap_or_else(|| panic!("not a listening line: {first}"))
         .to_string();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let log_in = log.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            log_in.lock().unwrap().push(line);
-        }
-    });
-    ServerProcess { child, addr, log }
+    let stderr = proc.stderr_lines();
+    ServerProcess {
+        proc,
+        addr,
+        stderr,
+        log: Vec::new(),
+    }
 }
 
-/// A field of the last stats line, e.g. `applied`.
-fn last_stat(log: &Mutex<Vec<String>>, field: &str) -> Option<u64> {
-    let log = log.lock().unwrap();
-    let line = log.iter().rev().find(|l| l.starts_with("kv: active="))?;
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
-        .and_then(|v| v.parse().ok())
+impl ServerProcess {
+    /// A field of the last stats line so far, e.g. `applied`.
+    fn last_stat(&mut self, field: &str) -> Option<u64> {
+        self.log.extend(self.stderr.ready());
+        let line = self
+            .log
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("kv: active="))?;
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+            .and_then(|v| v.parse().ok())
+    }
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
@@ -85,19 +79,17 @@ fn readers_get_every_reply_while_one_client_never_reads_and_memory_stays_bounded
         "readers_get_every_reply_while_one_client_never_reads_and_memory_stays_bounded",
         std::time::Duration::from_secs(180),
     );
-    let server = start_server();
+    let mut server = start_server();
     const VALUES: usize = 20;
     const NEVER_GETS: usize = 5000;
     // 5000 Gets x 20 values of 4 KiB: 400 MiB of replies if nothing were dropped.
-    let mut never = TcpStream::connect(&server.addr).unwrap();
+    let mut never = LineConn::connect("the never-reading client", &server.addr, IO);
     let value = "x".repeat(4096);
     for i in 0..VALUES {
-        never
-            .write_all(format!("Put:big:{value}{i}\n").as_bytes())
-            .unwrap();
+        never.send(format!("Put:big:{value}{i}\n").as_bytes());
     }
     let gets = "Get:big\n".repeat(NEVER_GETS);
-    never.write_all(gets.as_bytes()).unwrap();
+    never.send(gets.as_bytes());
 
     const READERS: usize = 3;
     const ROUNDS: usize = 300;
@@ -105,21 +97,14 @@ fn readers_get_every_reply_while_one_client_never_reads_and_memory_stays_bounded
         .map(|c| {
             let addr = server.addr.clone();
             std::thread::spawn(move || {
-                let stream = TcpStream::connect(&addr).unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(20)))
-                    .unwrap();
-                let mut w = stream.try_clone().unwrap();
-                let mut r = BufReader::new(stream);
-                let mut line = String::new();
+                let mut conn = LineConn::connect(&format!("reading client {c}"), &addr, IO);
                 for i in 0..ROUNDS {
-                    w.write_all(format!("Put:key_{c}:v{i}\nGet:key_{c}\n").as_bytes())
-                        .unwrap();
+                    conn.send(format!("Put:key_{c}:v{i}\nGet:key_{c}\n").as_bytes());
                     // The key holds v0..=vi: every one of them comes back, in order.
                     for j in 0..=i {
-                        line.clear();
-                        r.read_line(&mut line).unwrap();
-                        assert_eq!(line, format!("key_{c}:v{j}\n"), "client {c} round {i}");
+                        let want = format!("key_{c}:v{j}\n");
+                        let line = conn.line(&format!("reply {j} of round {i}"));
+                        assert_eq!(line, want, "client {c} round {i}");
                     }
                 }
             })
@@ -132,20 +117,25 @@ fn readers_get_every_reply_while_one_client_never_reads_and_memory_stays_bounded
     // Wait until the server has applied everything the never-reader sent.
     let total = (VALUES + NEVER_GETS + READERS * ROUNDS * 2) as u64;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while last_stat(&server.log, "applied") != Some(total) {
+    while server.last_stat("applied") != Some(total) {
         assert!(
             Instant::now() < deadline,
             "server applied {:?} of {total}",
-            last_stat(&server.log, "applied")
+            server.last_stat("applied")
         );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let rss = vm_rss_kib(server.child.id());
-    let dropped = last_stat(&server.log, "messages_dropped").unwrap();
-    let queued = last_stat(&server.log, "queued").unwrap();
-    let high = last_stat(&server.log, "queue_high_water").unwrap();
-    let active = last_stat(&server.log, "active").unwrap();
+    let rss = vm_rss_kib(server.proc.id());
+    let mut stat = |field| {
+        server
+            .last_stat(field)
+            .unwrap_or_else(|| panic!("no {field} in the server's stats line"))
+    };
+    let dropped = stat("messages_dropped");
+    let queued = stat("queued");
+    let high = stat("queue_high_water");
+    let active = stat("active");
     eprintln!("server VmRSS {rss} KiB, dropped {dropped}, queued {queued}, high water {high}");
     assert!(
         high <= 500 && queued <= 500,
@@ -173,32 +163,25 @@ fn malformed_and_over_long_lines_are_ignored_and_counted_over_tcp() {
         "malformed_and_over_long_lines_are_ignored_and_counted_over_tcp",
         std::time::Duration::from_secs(180),
     );
-    let server = start_server();
-    let stream = TcpStream::connect(&server.addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
+    let mut server = start_server();
+    let mut conn = LineConn::connect("the client", &server.addr, IO);
     // As typed into `nc` or telnet: CRLF endings, a typo, a line of 2 MiB.
-    w.write_all(b"Put:k:hello\r\nPutt:k:x\nGet\n").unwrap();
-    w.write_all(&vec![b'z'; 2 << 20]).unwrap();
-    w.write_all(b"\nGet:k\n").unwrap();
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    assert_eq!(line, "k:hello\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while last_stat(&server.log, "malformed") != Some(3) {
+    conn.send(b"Put:k:hello\r\nPutt:k:x\nGet\n");
+    conn.send(&vec![b'z'; 2 << 20]);
+    conn.send(b"\nGet:k\n");
+    assert_eq!(conn.line("the reply to Get:k"), "k:hello\n");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.last_stat("malformed") != Some(3) {
         assert!(
             Instant::now() < deadline,
             "malformed count {:?}",
-            last_stat(&server.log, "malformed")
+            server.last_stat("malformed")
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(last_stat(&server.log, "applied"), Some(2));
+    assert_eq!(server.last_stat("applied"), Some(2));
     assert_eq!(
-        last_stat(&server.log, "active"),
+        server.last_stat("active"),
         Some(1),
         "the connection stays open"
     );

@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+use common::{faultline, run_to_end, Lines, Proc};
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
 /// A port that was free a moment ago.
 fn free_udp_port() -> u16 {
@@ -21,19 +20,13 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
-/// Kills the server when the test ends, however it ends. Keeps its stderr open.
-struct Server(Child, #[allow(dead_code)] std::process::ChildStderr);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// The server (killed when dropped) and its stderr, kept open.
+struct Server(Proc, #[allow(dead_code)] Lines);
 
 fn server(port: u16) -> Server {
-    let child = Command::new(BIN)
-        .args([
+    let mut child = Proc::spawn(
+        "lsp server",
+        faultline(&[
             "lsp",
             "server",
             "--port",
@@ -43,21 +36,19 @@ fn server(port: u16) -> Server {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server starts");
+        .stderr(Stdio::piped()),
+    );
     // Wait for its "echoing on" line, so the client does not race the bind.
-    let mut child = child;
-    let mut err = child.stderr.take().unwrap();
-    let mut buf = [0u8; 256];
-    let n = err.read(&mut buf).unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("echoing on udp"));
+    let err = child.stderr_lines();
+    let line = err.next(Duration::from_secs(30));
+    assert!(line.contains("echoing on udp"), "first line: {line}");
     Server(child, err)
 }
 
-fn client(port: u16) -> Child {
-    Command::new(BIN)
-        .args([
+fn client(port: u16) -> Proc {
+    Proc::spawn(
+        "lsp client",
+        faultline(&[
             "lsp",
             "client",
             &format!("127.0.0.1:{port}"),
@@ -70,38 +61,20 @@ fn client(port: u16) -> Child {
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("client starts")
+        .stderr(Stdio::piped()),
+    )
 }
 
-/// Wait for `child` with a deadline; kill it if it overstays.
-fn wait(mut child: Child, limit: Duration) -> (i32, String, String) {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut out = String::new();
-            let mut err = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            return (status.code().unwrap_or(-1), out, err);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("process did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Wait for `child` with a deadline (killed and failed if it overstays): exit code, stdout
+/// and stderr.
+fn wait(child: Proc, limit: Duration) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.output(limit);
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (status.code().unwrap_or(-1), text(stdout), text(stderr))
 }
 
 #[test]
@@ -116,13 +89,9 @@ fn client_gets_every_line_echoed_then_exits_zero() {
     let lines: Vec<String> = (0..200)
         .map(|i| format!("line {i} {}", "x".repeat(i % 50)))
         .collect();
-    {
-        let mut stdin = c.stdin.take().unwrap();
-        for l in &lines {
-            writeln!(stdin, "{l}").unwrap();
-        }
-    } // EOF
-    let (code, out, err) = wait(c, Duration::from_secs(20));
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    c.feed(input.as_bytes());
+    let (code, out, err) = wait(c, Duration::from_secs(60));
     assert_eq!(code, 0, "stderr: {err}");
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
@@ -140,10 +109,10 @@ fn two_clients_share_one_server() {
     let _server = server(port);
     let mut a = client(port);
     let mut b = client(port);
-    writeln!(a.stdin.take().unwrap(), "from a\nagain a").unwrap();
-    writeln!(b.stdin.take().unwrap(), "from b").unwrap();
-    let (ca, oa, _) = wait(a, Duration::from_secs(20));
-    let (cb, ob, _) = wait(b, Duration::from_secs(20));
+    a.feed(b"from a\nagain a\n");
+    b.feed(b"from b\n");
+    let (ca, oa, _) = wait(a, Duration::from_secs(60));
+    let (cb, ob, _) = wait(b, Duration::from_secs(60));
     assert_eq!((ca, oa.as_str()), (0, "from a\nagain a\n"));
     assert_eq!((cb, ob.as_str()), (0, "from b\n"));
 }
@@ -157,14 +126,13 @@ fn client_exits_nonzero_when_the_server_dies() {
     let port = free_udp_port();
     let mut server = server(port);
     let mut c = client(port);
-    let mut stdin = c.stdin.take().unwrap();
+    let mut stdin = c.take_stdin();
     writeln!(stdin, "before").unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    server.0.kill().unwrap();
-    let _ = server.0.wait();
+    server.0.kill();
     // Stdin stays open: only the loss (5 epochs of 200 ms) can end the client.
-    let (code, out, err) = wait(c, Duration::from_secs(10));
+    let (code, out, err) = wait(c, Duration::from_secs(30));
     drop(stdin);
     assert_eq!(code, 1);
     assert_eq!(out, "before\n");
@@ -179,7 +147,7 @@ fn client_exits_nonzero_when_no_server_answers() {
     );
     let port = free_udp_port();
     let c = client(port);
-    let (code, _, err) = wait(c, Duration::from_secs(10));
+    let (code, _, err) = wait(c, Duration::from_secs(30));
     assert_eq!(code, 1);
     assert!(err.contains("cannot connect"), "stderr: {err}");
 }
@@ -190,10 +158,11 @@ fn bench_sim_only_reports_simulator_figures_only() {
         "bench_sim_only_reports_simulator_figures_only",
         std::time::Duration::from_secs(120),
     );
-    let out = Command::new(BIN)
-        .args(["lsp", "bench", "--sim-only", "--json"])
-        .output()
-        .unwrap();
+    let out = run_to_end(
+        "lsp bench",
+        &mut faultline(&["lsp", "bench", "--sim-only", "--json"]),
+        Duration::from_secs(100),
+    );
     assert!(
         out.status.success(),
         "{}",

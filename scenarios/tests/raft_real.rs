@@ -9,15 +9,15 @@
 
 mod common;
 
+use common::{faultline, run_to_end, Proc};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
 /// Node processes, killed when the test ends however it ends.
 struct Cluster {
-    nodes: Vec<Option<Child>>,
+    nodes: Vec<Option<Proc>>,
     addrs: Vec<SocketAddr>,
     dir: PathBuf,
     /// `--snapshot-every` for the nodes, if set; their stderr then goes to `n<i>.stderr`.
@@ -65,7 +65,7 @@ impl Cluster {
             .join(",")
     }
 
-    fn spawn(&self, i: usize) -> Child {
+    fn spawn(&self, i: usize) -> Proc {
         let (extra, stderr) = match self.snapshot_every {
             Some(n) => {
                 let log = std::fs::OpenOptions::new()
@@ -80,8 +80,9 @@ impl Cluster {
             }
             None => (Vec::new(), Stdio::null()),
         };
-        Command::new(BIN)
-            .args([
+        Proc::spawn(
+            &format!("raft node {i}"),
+            faultline(&[
                 "raft",
                 "node",
                 "--id",
@@ -93,9 +94,8 @@ impl Cluster {
             .arg(self.dir.join(format!("n{i}")))
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start a node")
+            .stderr(stderr),
+        )
     }
 
     fn stderr_path(&self, i: usize) -> PathBuf {
@@ -119,9 +119,11 @@ impl Cluster {
         false
     }
 
+    /// Run `raft kv OP`: it gives up by itself after 15 s; killed if it lasts 60 s.
     fn kv(&self, op: &[&str]) -> Output {
-        Command::new(BIN)
-            .args([
+        run_to_end(
+            &format!("raft kv {op:?}"),
+            faultline(&[
                 "raft",
                 "kv",
                 "--cluster",
@@ -130,8 +132,9 @@ impl Cluster {
                 "15000",
             ])
             .args(op)
-            .output()
-            .expect("run the client")
+            .stdin(Stdio::null()),
+            Duration::from_secs(60),
+        )
     }
 
     /// Run an operation; returns (stdout, index of the server that answered).
@@ -158,9 +161,8 @@ impl Cluster {
     }
 
     fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.nodes[i].take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut node) = self.nodes[i].take() {
+            node.kill();
         }
     }
 }
@@ -209,20 +211,6 @@ fn three_processes_survive_the_leader_being_killed() {
     assert_eq!(value, "hello world!");
 }
 
-/// Waits for `child` to exit, killing it and failing the test after `secs` seconds.
-fn wait_exit(mut child: Child, secs: u64) -> Output {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while child.try_wait().expect("wait").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the process did not exit within {secs} s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
 #[test]
 fn a_node_refuses_to_start_on_damaged_storage() {
     let _w = common::watchdog(
@@ -241,15 +229,13 @@ fn a_node_refuses_to_start_on_damaged_storage() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;
     std::fs::write(&log, &bytes).expect("write");
-    let child = Command::new(BIN)
-        .args(["raft", "node", "--id", "0", "--cluster", &c.cluster_arg()])
-        .arg("--storage")
-        .arg(c.dir.join("n0"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start node 0");
-    let out = wait_exit(child, 30);
+    let out = run_to_end(
+        "raft node 0 on damaged storage",
+        faultline(&["raft", "node", "--id", "0", "--cluster", &c.cluster_arg()])
+            .arg("--storage")
+            .arg(c.dir.join("n0")),
+        Duration::from_secs(60),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -260,6 +246,10 @@ fn a_node_refuses_to_start_on_damaged_storage() {
 
 #[test]
 fn nodes_restart_from_snapshots_and_catch_up_by_install() {
+    let _w = common::watchdog(
+        "nodes_restart_from_snapshots_and_catch_up_by_install",
+        std::time::Duration::from_secs(300),
+    );
     let mut c = Cluster::start_with("snapshots", 3, Some(5));
     for k in 0..12 {
         let (out, _) = c.ok(&["append", "log", &format!("{k},")]);
@@ -276,7 +266,7 @@ fn nodes_restart_from_snapshots_and_catch_up_by_install() {
     }
     for i in 0..3 {
         assert!(
-            c.await_stderr(i, "snapshot Loaded", 20),
+            c.await_stderr(i, "snapshot Loaded", 60),
             "node {i} restarted from a snapshot: {}",
             c.stderr(i)
         );
@@ -294,7 +284,7 @@ fn nodes_restart_from_snapshots_and_catch_up_by_install() {
     let child = c.spawn(0);
     c.nodes[0] = Some(child);
     assert!(
-        c.await_stderr(0, "snapshot Installed", 20),
+        c.await_stderr(0, "snapshot Installed", 60),
         "node 0 caught up by InstallSnapshot: {}",
         c.stderr(0)
     );

@@ -27,20 +27,37 @@ fn quiet(w: &KvWorld, timeout: Duration) -> FaultProfile {
     FaultProfile::new(w.node_ids(), Duration::ZERO, timeout)
 }
 
-/// Basic1-6 (SPEC.md §10): `clients` normal clients run `runTest(events, deletes)`.
-pub struct Basic {
+/// One of the official tests (SPEC.md §10) as a scenario: its name, what it checks, how
+/// long it runs (the test's timeout), and which test it is with its parameters. One table
+/// row each in the catalog (`super::scenarios`).
+pub struct Course {
     pub name: &'static str,
     pub about: &'static str,
-    /// Normal clients.
-    pub clients: u32,
-    /// Write events and deletes per client (SPEC.md §9).
-    pub events: u32,
-    pub deletes: u32,
     /// How long the run lasts: the test's timeout.
     pub timeout: Duration,
+    pub test: CourseTest,
 }
 
-impl Scenario for Basic {
+/// The official tests' kinds and parameters.
+pub enum CourseTest {
+    /// Basic1-6: `clients` normal clients run `runTest(events, deletes)` (SPEC.md §9).
+    Basic {
+        clients: u32,
+        events: u32,
+        deletes: u32,
+    },
+    /// Count1-2: (clients started, clients killed, then milliseconds to wait) per round.
+    Count { rounds: &'static [(u32, u32, u64)] },
+    /// SlowClient1-2: `slow` slow readers, which start reading at `slow_start`, and
+    /// `normal` normal clients.
+    Slow {
+        slow: u32,
+        normal: u32,
+        slow_start: Duration,
+    },
+}
+
+impl Scenario for Course {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -50,16 +67,41 @@ impl Scenario for Basic {
     }
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
+        match self.test {
+            CourseTest::Basic {
+                clients,
+                events,
+                deletes,
+            } => self.basic(spec, clients, events, deletes),
+            CourseTest::Count { rounds } => self.count(spec, rounds),
+            CourseTest::Slow {
+                slow,
+                normal,
+                slow_start,
+            } => self.slow(spec, slow, normal, slow_start),
+        }
+    }
+}
+
+impl Course {
+    /// Basic1-6 (SPEC.md §10): `clients` normal clients run `runTest(events, deletes)`.
+    fn basic(
+        &self,
+        spec: &RunSpec,
+        clients: u32,
+        events: u32,
+        deletes: u32,
+    ) -> Result<Report, String> {
         let mut w = KvWorld::new(spec);
-        for cid in 0..self.clients {
+        for cid in 0..clients {
             let server = w.server;
             w.add_client(
                 Time::ZERO,
-                ClientConfig::workload(server, cid, self.events, self.deletes),
+                ClientConfig::workload(server, cid, events, deletes),
             );
         }
         // SPEC.md §10: 500 ms after the start, every client counts as active.
-        let n = self.clients as u64;
+        let n = clients as u64;
         w.probe_counts(Time::from_millis(500), "after 500 ms".into(), (n, 0));
         let profile = quiet(&w, self.timeout);
         let checks = EndChecks {
@@ -70,37 +112,18 @@ impl Scenario for Basic {
         };
         w.run(self.name, spec, &profile, checks, |_, _| Ok(()))
     }
-}
 
-/// Count1-2 (SPEC.md §10): rounds of (clients started, clients killed, wait); after each
-/// round the counts must equal the live clients and the total killed. Killed clients
-/// alternate between closing their connection and crashing (a reset the server sees as an
-/// error, SPEC.md §7).
-pub struct Count {
-    pub name: &'static str,
-    pub about: &'static str,
-    /// (clients started, clients killed, then milliseconds to wait) per round.
-    pub rounds: &'static [(u32, u32, u64)],
-    /// How long the run lasts: the test's timeout.
-    pub timeout: Duration,
-}
-
-impl Scenario for Count {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn run(&self, spec: &RunSpec) -> Result<Report, String> {
+    /// Count1-2 (SPEC.md §10): rounds of (clients started, clients killed, wait); after
+    /// each round the counts must equal the live clients and the total killed. Killed
+    /// clients alternate between closing their connection and crashing (a reset the server
+    /// sees as an error, SPEC.md §7).
+    fn count(&self, spec: &RunSpec, rounds: &[(u32, u32, u64)]) -> Result<Report, String> {
         let mut w = KvWorld::new(spec);
         let mut rng = faultline::derive_rng(spec.seed, "kv/count/victims");
         let mut live = Vec::new();
         let mut killed = 0u64;
         let mut at = Time::ZERO;
-        for (round, &(start, kill, wait_ms)) in self.rounds.iter().enumerate() {
+        for (round, &(start, kill, wait_ms)) in rounds.iter().enumerate() {
             for _ in 0..start {
                 let cid = w.clients.len() as u32;
                 live.push(w.add_client(at, ClientConfig::idle(w.server, cid)));
@@ -132,52 +155,31 @@ impl Scenario for Count {
         };
         w.run(self.name, spec, &profile, checks, |_, _| Ok(()))
     }
-}
 
-/// SlowClient1-2 (SPEC.md §10): normal clients and slow readers, all running
-/// `runTest(2000, 100)` with 4096-letter values (SPEC.md §9); slow readers start reading at
-/// `slow_start`.
-pub struct Slow {
-    pub name: &'static str,
-    pub about: &'static str,
-    /// Slow readers and normal clients.
-    pub slow: u32,
-    pub normal: u32,
-    /// When the slow readers start reading, after they start.
-    pub slow_start: Duration,
-    /// How long the run lasts: the test's timeout.
-    pub timeout: Duration,
-}
-
-/// Fast clients' Get latency bound while slow readers exist. A fast client held up by a
-/// slow reader would wait until the slow one reads (5 s or more); the measured worst case
-/// with 4 KiB values and the default 64 KiB window is far below this.
-pub const FAST_GET_BOUND: Duration = Duration::from_millis(500);
-
-impl Scenario for Slow {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn run(&self, spec: &RunSpec) -> Result<Report, String> {
+    /// SlowClient1-2 (SPEC.md §10): normal clients and slow readers, all running
+    /// `runTest(2000, 100)` with 4096-letter values (SPEC.md §9); slow readers start
+    /// reading at `slow_start`.
+    fn slow(
+        &self,
+        spec: &RunSpec,
+        slow_readers: u32,
+        normal: u32,
+        slow_start: Duration,
+    ) -> Result<Report, String> {
         let mut w = KvWorld::new(spec);
         let server = w.server;
         let workload = |cid| ClientConfig {
             inflate: 4096,
             ..ClientConfig::workload(server, cid, 2000, 100)
         };
-        for cid in 0..self.normal {
+        for cid in 0..normal {
             w.add_client(Time::ZERO, workload(cid));
         }
         let mut slow = Vec::new();
-        for cid in 0..self.slow {
+        for cid in 0..slow_readers {
             let cfg = ClientConfig {
                 slow_keys: true,
-                reading: Reading::PausedUntil(self.slow_start),
+                reading: Reading::PausedUntil(slow_start),
                 ..workload(cid)
             };
             slow.push(w.add_client(Time::ZERO, cfg));
@@ -195,6 +197,11 @@ impl Scenario for Slow {
         })
     }
 }
+
+/// Fast clients' Get latency bound while slow readers exist. A fast client held up by a
+/// slow reader would wait until the slow one reads (5 s or more); the measured worst case
+/// with 4 KiB values and the default 64 KiB window is far below this.
+pub const FAST_GET_BOUND: Duration = Duration::from_millis(500);
 
 const SWARM_FAULT_PHASE: Duration = Duration::from_secs(4);
 const SWARM_HEAL_PHASE: Duration = Duration::from_secs(6);

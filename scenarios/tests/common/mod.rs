@@ -6,7 +6,8 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, dead_code)]
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Mutex;
@@ -26,6 +27,13 @@ pub fn faultline(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
     cmd
+}
+
+/// Run `cmd` to its end with its stdout and stderr collected (stdin closed unless the
+/// caller set it): killed, and the test failed with a message naming `what`, if it has not
+/// exited within `limit`.
+pub fn run_to_end(what: &str, cmd: &mut Command, limit: Duration) -> Output {
+    Proc::spawn(what, cmd.stdout(Stdio::piped()).stderr(Stdio::piped())).output(limit)
 }
 
 /// A child process, killed and reaped when dropped however the test ends.
@@ -67,6 +75,35 @@ impl Proc {
     pub fn stdout_lines(&mut self) -> Lines {
         let out = self.child.stdout.take().expect("stdout is piped");
         Lines::new(&format!("{} stdout", self.what), out)
+    }
+
+    /// Its stdin pipe itself (stdin must be piped): dropping it is the child's EOF.
+    pub fn take_stdin(&mut self) -> std::process::ChildStdin {
+        self.child.stdin.take().expect("stdin is piped")
+    }
+
+    /// Write `input` to its stdin (which must be piped) on a thread, then close it: a child
+    /// that does not read cannot block the test, and the wait that follows has the deadline.
+    pub fn feed(&mut self, input: &[u8]) {
+        let mut stdin = self.take_stdin();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
+
+    /// Up to `n` bytes of its stdout (which must be piped), ending early at a newline, then
+    /// the pipe closed (as `| head -c N` does); fails the test if nothing comes within `limit`.
+    pub fn head_of_stdout(&mut self, n: u64, limit: Duration) -> String {
+        let out = self.child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut first = String::new();
+            let _ = BufReader::new(out.take(n)).read_line(&mut first);
+            let _ = tx.send(first);
+        });
+        rx.recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("nothing on {} stdout within {limit:?}", self.what))
     }
 
     /// Its stderr pipe itself (stderr must be piped): dropping it closes the pipe.
@@ -165,6 +202,66 @@ impl Lines {
     /// Every line that has arrived so far.
     pub fn ready(&self) -> Vec<String> {
         self.rx.try_iter().collect()
+    }
+}
+
+/// A TCP connection to a child, read line by line: every read and write gives up after
+/// `limit` and fails the test with a message naming the connection and what was awaited.
+pub struct LineConn {
+    what: String,
+    limit: Duration,
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl LineConn {
+    /// Connect to `addr` within `limit`; `what` names the connection in failures.
+    pub fn connect(what: &str, addr: &str, limit: Duration) -> LineConn {
+        let to = addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .unwrap_or_else(|| panic!("{what}: `{addr}` is not an address"));
+        let stream = TcpStream::connect_timeout(&to, limit)
+            .unwrap_or_else(|e| panic!("{what}: cannot connect to {addr} within {limit:?}: {e}"));
+        stream.set_read_timeout(Some(limit)).expect("read timeout");
+        stream
+            .set_write_timeout(Some(limit))
+            .expect("write timeout");
+        let writer = stream.try_clone().expect("clone the stream");
+        LineConn {
+            what: what.to_string(),
+            limit,
+            reader: BufReader::new(stream),
+            writer,
+        }
+    }
+
+    /// Send `data` whole.
+    pub fn send(&mut self, data: &[u8]) {
+        let (what, limit) = (&self.what, self.limit);
+        self.writer
+            .write_all(data)
+            .unwrap_or_else(|e| match e.kind() {
+                ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                    panic!("{what}: the peer took no data for {limit:?}")
+                }
+                _ => panic!("{what}: cannot send: {e}"),
+            });
+    }
+
+    /// The next line, newline included; `awaited` says what it should be, for the failure.
+    pub fn line(&mut self, awaited: &str) -> String {
+        let (what, limit) = (&self.what, self.limit);
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => panic!("{what}: closed while awaiting {awaited}"),
+            Ok(_) => line,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("{what}: no {awaited} within {limit:?} (got {line:?} of a line)")
+            }
+            Err(e) => panic!("{what}: reading {awaited}: {e}"),
+        }
     }
 }
 

@@ -13,16 +13,19 @@
 //! Decisions where the course is silent (SPEC.md §5, §6): a malformed line (or one over
 //! 1 MiB) is ignored and counted, and the connection stays open ([`protocol`]); the queue
 //! bound counts messages not yet wholly handed to the stream, a partly written one included
-//! ([`server`]); the real program records only counts as history ([`History::Counts`]), so
+//! ([`server`]); queued replies share their values with the store, and the queue's byte
+//! bound charges each shared value once (`queue`); the real program records only counts as history ([`History::Counts`]), so
 //! its memory stays bounded. The same node runs in the simulator (the scenarios, with their
 //! client nodes, are in `scenarios/src/kv`) and on real TCP (`faultline kv server`).
 //!
 //! Modules: [`store`] (the store's semantics), [`protocol`] (line format and reader),
-//! [`server`] (the server), [`node`] (the server as a node), [`event`] (history events).
+//! `queue` (a client's outgoing queue), [`server`] (the server), [`node`] (the server as
+//! a node), [`event`] (history events).
 
 pub mod event;
 pub mod node;
 pub mod protocol;
+mod queue;
 pub mod server;
 pub mod store;
 

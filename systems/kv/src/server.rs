@@ -1,7 +1,8 @@
 //! The key-value server as a sans-IO node over streams (SPEC.md §3-§7).
 //!
 //! Per client it keeps a growing line reader and an outgoing queue of at most
-//! [`QUEUE_MAX_MESSAGES`] messages. A reply goes straight to the stream when the queue is
+//! [`QUEUE_MAX_MESSAGES`] messages and [`QUEUE_MAX_BYTES`] bytes, whose replies share their
+//! bytes with the store (`crate::queue`). A reply goes straight to the stream when the queue is
 //! empty and the client's receive window takes it whole; otherwise it waits in the queue,
 //! which is drained on every `Writable`. When the queue is full a new message is dropped and
 //! counted (§6): the server never waits for a client, so one that stops reading holds up
@@ -13,18 +14,21 @@
 
 use crate::event::{KvEvent, QueueOutcome};
 use crate::protocol::{encode_reply, parse_request, LineReader, ParseError, Request};
+use crate::queue::{OutQueue, Reply};
 use crate::store::Store;
 use faultline::bugs::BugSet;
 use faultline::{Addr, CloseReason, Ctx, StreamId};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 /// SPEC.md §6: each client's outgoing queue holds at most this many messages.
 pub const QUEUE_MAX_MESSAGES: usize = 500;
 
-/// SPEC.md §6 (our choice): and at most this many bytes. Without it, one client that
-/// stores a 1 MiB value and asks for it 500 times without reading pins 500 MiB; the
-/// official workload (500 replies of about 4 KiB) stays under half of it.
+/// SPEC.md §6 (our choice): and at most this many bytes, counted as `crate::queue` says:
+/// replies share their values with the store, so one value queued many times is charged
+/// once. The bound stops a client that asks for many different big values (up to 1 MiB
+/// each) without reading; the official workload (500 replies of about 4 KiB) stays under
+/// half of it.
 pub const QUEUE_MAX_BYTES: usize = 4 << 20;
 faultline::planted_bugs! {
     /// Known-wrong behaviours that can be planted (see `faultline bugs`); none by default.
@@ -63,57 +67,28 @@ pub struct ServerStats {
 #[derive(Debug)]
 struct Conn {
     reader: LineReader,
-    queue: VecDeque<Vec<u8>>,
-    /// Bytes of the messages in `queue`.
-    queued_bytes: usize,
-    /// Bytes of the queue's first message already handed to the stream.
-    head_written: usize,
+    queue: OutQueue,
     /// Bytes counted as sent during this handler call, written to the stream in one
     /// piece at its end (one write per call instead of one per reply line).
     staged: Vec<u8>,
 }
 
 impl Conn {
-    /// SPEC.md §6: a message for a queue that is not full. It goes straight out if the
-    /// queue is empty and the client's window has room for it; otherwise it waits its turn
-    /// (with as much of it as fits sent already).
-    fn offer(&mut self, ctx: &Ctx<'_, KvEvent>, stream: StreamId, line: Vec<u8>) -> QueueOutcome {
-        if self.queue.is_empty() {
-            // Only an empty queue may send at once, or messages would overtake each other.
-            let room = ctx.writable_bytes(stream).saturating_sub(self.staged.len());
-            if room >= line.len() {
-                self.staged.extend_from_slice(&line);
-                return QueueOutcome::Sent;
-            }
-            self.staged.extend_from_slice(&line[..room]);
-            self.head_written = room;
-        }
-        self.queued_bytes += line.len();
-        self.queue.push_back(line);
-        QueueOutcome::Queued {
-            len: self.queue.len(),
-        }
+    /// The client's window not yet used by staged bytes.
+    fn room(&self, ctx: &Ctx<'_, KvEvent>, stream: StreamId) -> usize {
+        ctx.writable_bytes(stream).saturating_sub(self.staged.len())
+    }
+
+    /// SPEC.md §6: a reply for a queue that admits it (see [`OutQueue::offer`]).
+    fn offer(&mut self, ctx: &Ctx<'_, KvEvent>, stream: StreamId, reply: Reply) -> QueueOutcome {
+        let room = self.room(ctx, stream);
+        self.queue.offer(reply, room, &mut self.staged)
     }
 
     /// Move queued messages into the staging buffer while the window has room.
     fn drain_queue(&mut self, ctx: &Ctx<'_, KvEvent>, stream: StreamId) -> u64 {
-        let mut room = ctx.writable_bytes(stream).saturating_sub(self.staged.len());
-        let mut written = 0;
-        while let Some(head) = self.queue.front() {
-            let rest = &head[self.head_written..];
-            if rest.len() > room {
-                self.staged.extend_from_slice(&rest[..room]);
-                self.head_written += room;
-                break;
-            }
-            self.staged.extend_from_slice(rest);
-            room -= rest.len();
-            self.queued_bytes -= head.len();
-            self.queue.pop_front();
-            self.head_written = 0;
-            written += 1;
-        }
-        written
+        let room = self.room(ctx, stream);
+        self.queue.drain(room, &mut self.staged)
     }
 
     /// Hand the staged bytes to the stream in one write. They were counted against the
@@ -194,12 +169,19 @@ impl Server {
         stats.buffered_bytes = self
             .clients
             .values()
-            .map(|c| {
-                let queued: usize = c.queue.iter().map(Vec::len).sum();
-                (c.reader.buffered() + queued - c.head_written) as u64
-            })
+            .map(|c| (c.reader.buffered() + c.queue.unsent_bytes()) as u64)
             .sum();
         stats
+    }
+
+    /// Bytes the clients' queues keep alive, each charged as the byte bound counts them
+    /// (SPEC.md §6: shared values once per queue). What a slow reader costs in memory,
+    /// where `ServerStats::buffered_bytes` counts what is still to be sent.
+    pub fn queue_bytes_held(&self) -> u64 {
+        self.clients
+            .values()
+            .map(|c| c.queue.held_bytes() as u64)
+            .sum()
     }
 
     pub fn store(&self) -> &Store {
@@ -232,9 +214,7 @@ impl Server {
         }
         let conn = Conn {
             reader: LineReader::default(),
-            queue: VecDeque::new(),
-            queued_bytes: 0,
-            head_written: 0,
+            queue: OutQueue::default(),
             staged: Vec::new(),
         };
         if self.clients.insert(stream, conn).is_none() {
@@ -367,33 +347,25 @@ impl Server {
             true => (usize::MAX, usize::MAX),
             false => (QUEUE_MAX_MESSAGES, QUEUE_MAX_BYTES),
         };
-        for value in store.get(key) {
-            let bytes = key.len() + value.len() + 2;
-            let full_up = !conn.queue.is_empty()
-                && (conn.queue.len() >= bound || conn.queued_bytes + bytes > byte_bound);
-            if full_up {
-                // Full: drop it without building it, unless the history wants to see it.
-                stats.messages_dropped += 1;
-                if full {
-                    let line = encode_reply(key, value);
-                    ctx.record(KvEvent::Reply {
-                        stream,
-                        line,
-                        outcome: QueueOutcome::Dropped,
-                    });
+        let Some((key, values)) = store.get_shared(key) else {
+            return;
+        };
+        for value in values {
+            let reply = Reply::new(key.clone(), value.clone());
+            let outcome = if conn.queue.admits(&reply, bound, byte_bound) {
+                let outcome = conn.offer(ctx, stream, reply);
+                if let QueueOutcome::Queued { len } = outcome {
+                    stats.queue_high_water = stats.queue_high_water.max(len as u64);
                 }
-                continue;
-            }
-            let line = encode_reply(key, value);
-            let recorded = full.then(|| line.clone());
-            let outcome = conn.offer(ctx, stream, line);
-            if let QueueOutcome::Queued { len } = outcome {
-                stats.queue_high_water = stats.queue_high_water.max(len as u64);
-            }
-            if let Some(line) = recorded {
+                outcome
+            } else {
+                stats.messages_dropped += 1;
+                QueueOutcome::Dropped
+            };
+            if full {
                 ctx.record(KvEvent::Reply {
                     stream,
-                    line,
+                    line: encode_reply(key, value),
                     outcome,
                 });
             }

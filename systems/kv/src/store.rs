@@ -5,13 +5,23 @@
 //! *first* value byte-equal to `old` (if any) and appends `new` at the *end* of the list,
 //! creating the key if it is missing. A `BTreeMap` keeps iteration order deterministic, so
 //! two stores can be compared and printed the same way on every run.
+//!
+//! Keys and values are reference-counted, so a queued reply refers to the bytes it quotes
+//! instead of copying them (see `crate::queue`).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// A key or a value, shared by the store and the replies that quote it.
+pub type Bytes = Rc<[u8]>;
+
+/// The store's contents: key -> ordered list of values.
+pub type Map = BTreeMap<Bytes, Vec<Bytes>>;
 
 /// Key -> ordered list of values (SPEC.md §2).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Store {
-    map: BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
+    map: Map,
 }
 
 impl Store {
@@ -21,15 +31,22 @@ impl Store {
 
     /// Append `value` to the end of `key`'s list, creating the key if missing.
     pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.map
-            .entry(key.to_vec())
-            .or_default()
-            .push(value.to_vec());
+        self.list(key).push(Rc::from(value));
     }
 
     /// The whole list of `key`; empty if the key is missing.
-    pub fn get(&self, key: &[u8]) -> &[Vec<u8>] {
+    pub fn get(&self, key: &[u8]) -> &[Bytes] {
         self.map.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The stored key equal to `key` and its list, to share rather than copy.
+    pub fn get_shared(&self, key: &[u8]) -> Option<(&Bytes, &[Bytes])> {
+        self.map.get_key_value(key).map(|(k, v)| (k, v.as_slice()))
+    }
+
+    /// `key`'s list, created empty if missing.
+    fn list(&mut self, key: &[u8]) -> &mut Vec<Bytes> {
+        self.map.entry(Rc::from(key)).or_default()
     }
 
     /// Remove `key` and all of its values. Deleting a missing key does nothing.
@@ -40,11 +57,11 @@ impl Store {
     /// Remove the first value equal to `old` (if there is one) and append `new` at the end.
     /// A missing key is created with `new` as its only value.
     pub fn update(&mut self, key: &[u8], old: &[u8], new: &[u8]) {
-        let list = self.map.entry(key.to_vec()).or_default();
-        if let Some(at) = list.iter().position(|v| v.as_slice() == old) {
+        let list = self.list(key);
+        if let Some(at) = list.iter().position(|v| **v == *old) {
             list.remove(at);
         }
-        list.push(new.to_vec());
+        list.push(Rc::from(new));
     }
 
     /// Number of keys.
@@ -57,7 +74,7 @@ impl Store {
     }
 
     /// The raw map, in key order (the tests' "backdoor", SPEC.md §2).
-    pub fn backdoor(&self) -> &BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
+    pub fn backdoor(&self) -> &Map {
         &self.map
     }
 }
@@ -70,7 +87,7 @@ mod tests {
         store
             .get(key.as_bytes())
             .iter()
-            .map(|v| String::from_utf8(v.clone()).unwrap())
+            .map(|v| String::from_utf8(v.to_vec()).unwrap())
             .collect()
     }
 

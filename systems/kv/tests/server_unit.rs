@@ -233,27 +233,67 @@ fn counts_history_skips_per_message_events_but_drops_the_same() {
     assert!(matches!(rig.history[0], KvEvent::Joined { .. }));
 }
 
+/// The attack of issue 16: store a value of nearly 1 MiB, send 500 Gets of it (4 KB), never
+/// read. Copied into each reply that pinned 500 MiB; shared with the store it pins one value.
 #[test]
-fn a_never_reading_client_asking_for_a_big_value_holds_a_bounded_number_of_bytes() {
+fn five_hundred_queued_gets_of_one_big_value_hold_that_value_once() {
     let mut rig = Rig::new();
     rig.server = Server::with_history(History::Counts);
-    // A window of nothing: every reply queues.
-    let c = rig.accept(1, 0);
+    // A window of one byte: every reply queues.
+    let c = rig.accept(1, 1);
     // Nearly the longest line a request may be (1 MiB).
     let value = "v".repeat((1 << 20) - 100);
     rig.send(c, &format!("Put:big:{value}\n"));
-    // 500 Gets of a 1 MiB value: 500 MiB of replies if the queue held them all.
+    rig.send(c, &"Get:big\n".repeat(QUEUE_MAX_MESSAGES));
+    assert_eq!(rig.take_written(c), "b");
+    let stats = rig.server.stats();
+    assert_eq!(
+        (stats.queued_now, stats.messages_dropped),
+        (QUEUE_MAX_MESSAGES as u64, 0),
+        "all 500 replies wait, as the 500-message rule allows: {stats:?}"
+    );
+    let one_reply = "big:".len() + value.len() + 1;
+    assert_eq!(
+        stats.buffered_bytes as usize,
+        QUEUE_MAX_MESSAGES * one_reply - 1,
+        "what the client is owed",
+    );
+    let held = rig.server.queue_bytes_held() as usize;
+    assert!(
+        held <= value.len() + 4 * 1024,
+        "{held} bytes held for 500 replies of one {} byte value",
+        value.len()
+    );
+    // Deleting the value leaves the queue as the only holder: still charged once.
+    let other = rig.accept(2, 1 << 20);
+    rig.send(other, "Delete:big\n");
+    assert_eq!(rig.server.queue_bytes_held() as usize, held);
+    // The client reads at last: the rest of the first reply comes, from the shared bytes.
+    rig.client_reads(c, one_reply - 1);
+    let rest = rig.take_written(c);
+    assert!(rest == format!("ig:{value}\n"), "{} bytes came", rest.len());
+    assert_eq!(rig.server.queue_len(c), Some(QUEUE_MAX_MESSAGES - 1));
+}
+
+/// Different big values are not shared, so the byte bound (4 MiB) is what stops them.
+#[test]
+fn a_never_reading_client_asking_for_many_big_values_holds_a_bounded_number_of_bytes() {
+    let mut rig = Rig::new();
+    rig.server = Server::with_history(History::Counts);
+    let c = rig.accept(1, 0);
+    let values = 8;
+    for i in 0..values {
+        let value = format!("{i}").repeat((1 << 20) - 100);
+        rig.send(c, &format!("Put:big:{value}\n"));
+    }
     rig.send(c, &"Get:big\n".repeat(QUEUE_MAX_MESSAGES));
     let stats = rig.server.stats();
-    let queued = stats.buffered_bytes as usize;
-    assert!(
-        queued <= QUEUE_MAX_BYTES + (1 << 20) + 16,
-        "{queued} bytes queued for one client"
-    );
+    let held = rig.server.queue_bytes_held() as usize;
+    assert!(held <= QUEUE_MAX_BYTES, "{held} bytes held for one client");
     assert!(stats.queued_now >= 3, "{stats:?}");
     assert_eq!(
         stats.queued_now + stats.messages_dropped,
-        QUEUE_MAX_MESSAGES as u64,
+        (QUEUE_MAX_MESSAGES * values) as u64,
         "every reply is queued or counted as dropped: {stats:?}"
     );
 }

@@ -79,11 +79,16 @@ proptest! {
             apply(&mut store, op);
             model.apply(op);
             let key = op.key();
-            prop_assert_eq!(store.get(key).to_vec(), model.get(key));
+            let got: Vec<Vec<u8>> = store.get(key).iter().map(|v| v.to_vec()).collect();
+            prop_assert_eq!(got, model.get(key));
         }
         let mut expected: Vec<_> = model.0.into_iter().collect();
         expected.sort();
-        let got: Vec<_> = store.backdoor().clone().into_iter().collect();
+        let got: Vec<_> = store
+            .backdoor()
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.iter().map(|x| x.to_vec()).collect::<Vec<_>>()))
+            .collect();
         prop_assert_eq!(got, expected);
     }
 

@@ -41,22 +41,16 @@ impl EndChecks {
             .and_then(KvNode::as_server)
             .ok_or_else(|| SERVER_UP.fail("the server is down at the end"))?;
         // The final store equals the sequential model of the applied operations.
-        if server.store().backdoor() != seen.model() {
-            return Err(
-                FINAL_STORE_EQUALS_MODEL.fail(diff(server.store().backdoor(), seen.model()))
-            );
+        let stored = as_model(server.store().backdoor());
+        if &stored != seen.model() {
+            return Err(FINAL_STORE_EQUALS_MODEL.fail(diff(&stored, seen.model())));
         }
         let mut union = BTreeMap::new();
         for &addr in clients {
             let Some(c) = world.node(addr).and_then(KvNode::as_client) else {
                 continue;
             };
-            union.extend(
-                c.model()
-                    .backdoor()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            );
+            union.extend(as_model(c.model().backdoor()));
             // The client's current namespace is fully applied once its stream is quiet.
             if self.settled && c.stream().is_some() {
                 for (key, values) in c.model().backdoor() {
@@ -91,10 +85,8 @@ impl EndChecks {
                 }
             }
         }
-        if self.clients_cover_store && &union != server.store().backdoor() {
-            return Err(
-                FINAL_STORE_EQUALS_CLIENTS_MODELS.fail(diff(server.store().backdoor(), &union))
-            );
+        if self.clients_cover_store && union != stored {
+            return Err(FINAL_STORE_EQUALS_CLIENTS_MODELS.fail(diff(&stored, &union)));
         }
         if self.settled {
             let live = clients
@@ -209,6 +201,13 @@ pub fn held_up(alone: &[u64], with: &[u64]) -> Option<String> {
 }
 
 /// The first difference between two stores, in words.
+/// A store's contents as the checker's model spells them (owned bytes, not shared ones).
+fn as_model(map: &kv::store::Map) -> Model {
+    map.iter()
+        .map(|(k, v)| (k.to_vec(), v.iter().map(|x| x.to_vec()).collect()))
+        .collect()
+}
+
 fn diff(store: &Model, model: &Model) -> String {
     let show = |b: &[u8]| {
         String::from_utf8_lossy(b)

@@ -316,7 +316,7 @@ impl Client {
                     value,
                 });
             } else {
-                let old = self.model.get(&key)[ctx.rng().gen_range(0..list_len)].clone();
+                let old = self.model.get(&key)[ctx.rng().gen_range(0..list_len)].to_vec();
                 let new = self.new_value();
                 self.model.update(&key, &old, &new);
                 self.send(Request::Update {
@@ -332,7 +332,9 @@ impl Client {
                 if let Some(victim) = victim {
                     self.model.delete(&victim);
                     self.deletes_sent += 1;
-                    self.send(Request::Delete { key: victim });
+                    self.send(Request::Delete {
+                        key: victim.to_vec(),
+                    });
                 }
             } else {
                 let values = self.model.get(&key).to_vec();

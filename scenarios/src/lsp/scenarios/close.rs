@@ -84,126 +84,127 @@ fn server_slow_start(name: &'static str, about: &'static str, clients: usize) ->
     })
 }
 
-/// TestServerClose: after the echoes the server closes; it completes at once (all
-/// acked), then every client's read fails by timeout; the server reads and writes nothing
-/// more.
-fn server_close(
+/// What happens once every echo is back, given the clients and the epochs allowed.
+type AfterEchoes = fn(&mut Lab, usize, f64) -> Step<()>;
+
+/// `clients` echo clients (K = `k`) get every echo back, then `then` runs: the close
+/// intents that differ only in what the server closes.
+fn after_echoes(
     name: &'static str,
     about: &'static str,
     clients: usize,
     k: u32,
     max_epochs: f64,
+    then: AfterEchoes,
 ) -> Intent {
     Intent::new(name, about, echo_world(clients, k, false), move |lab| {
         echoes(lab)?;
-        let r = lab.with_server(|s, ctx| s.close(ctx))?;
-        accepted(lab, "server Close", r)?;
-        lab.run_to(lab.world.now() + Duration::from_millis(50))?;
-        let closed = server_saw(lab, &ServerEvent::Closed { lost_any: false });
-        expect(
-            lab,
-            CLOSE_COMPLETES,
-            closed,
-            "the server's Close did not complete",
-        )?;
-        let late = lab.with_server(|s, ctx| s.write(ctx, 1, b"late".to_vec()))?;
-        expect_eq(
-            lab,
-            CALLS_AFTER_CLOSE_FAIL,
-            "server Write after Close",
-            late,
-            Err(LspError::Closed),
-        )?;
-        let again = lab.with_server(|s, ctx| s.close(ctx))?;
-        expect_eq(
-            lab,
-            CALLS_AFTER_CLOSE_FAIL,
-            "second server Close",
-            again,
-            Err(LspError::Closed),
-        )?;
-        // A client writing now gets nothing read by the closed server.
-        let _ = lab.with_client(0, |c, ctx| c.write(ctx, b"anyone?".to_vec()))?;
-        wait_all_lost(lab, max_epochs)?;
-        let log = &lab.server().log;
-        let closed_at = log
-            .iter()
-            .position(|(_, e)| matches!(e, ServerEvent::Closed { .. }))
-            .unwrap_or(log.len());
-        let after = format!("{:?}", &log[closed_at.min(log.len())..]);
-        let quiet = closed_at + 1 >= log.len();
-        expect(
-            lab,
-            CALLS_AFTER_CLOSE_FAIL,
-            quiet,
-            format!("the closed server reported {after}"),
-        )?;
-        for i in 0..clients {
-            let r = lab.with_client(i, |c, ctx| c.write(ctx, vec![1]))?;
-            expect_eq(
-                lab,
-                CALLS_AFTER_CLOSE_FAIL,
-                format!("client {i} Write after loss"),
-                r,
-                Err(LspError::Lost),
-            )?;
-        }
-        Ok(())
+        then(lab, clients, max_epochs)
     })
+}
+
+/// TestServerClose: after the echoes the server closes; it completes at once (all
+/// acked), then every client's read fails by timeout; the server reads and writes nothing
+/// more.
+fn server_close(lab: &mut Lab, clients: usize, max_epochs: f64) -> Step<()> {
+    let r = lab.with_server(|s, ctx| s.close(ctx))?;
+    accepted(lab, "server Close", r)?;
+    lab.run_to(lab.world.now() + Duration::from_millis(50))?;
+    let closed = server_saw(lab, &ServerEvent::Closed { lost_any: false });
+    expect(
+        lab,
+        CLOSE_COMPLETES,
+        closed,
+        "the server's Close did not complete",
+    )?;
+    let late = lab.with_server(|s, ctx| s.write(ctx, 1, b"late".to_vec()))?;
+    expect_eq(
+        lab,
+        CALLS_AFTER_CLOSE_FAIL,
+        "server Write after Close",
+        late,
+        Err(LspError::Closed),
+    )?;
+    let again = lab.with_server(|s, ctx| s.close(ctx))?;
+    expect_eq(
+        lab,
+        CALLS_AFTER_CLOSE_FAIL,
+        "second server Close",
+        again,
+        Err(LspError::Closed),
+    )?;
+    // A client writing now gets nothing read by the closed server.
+    let _ = lab.with_client(0, |c, ctx| c.write(ctx, b"anyone?".to_vec()))?;
+    wait_all_lost(lab, max_epochs)?;
+    let log = &lab.server().log;
+    let closed_at = log
+        .iter()
+        .position(|(_, e)| matches!(e, ServerEvent::Closed { .. }))
+        .unwrap_or(log.len());
+    let after = format!("{:?}", &log[closed_at.min(log.len())..]);
+    let quiet = closed_at + 1 >= log.len();
+    expect(
+        lab,
+        CALLS_AFTER_CLOSE_FAIL,
+        quiet,
+        format!("the closed server reported {after}"),
+    )?;
+    for i in 0..clients {
+        let r = lab.with_client(i, |c, ctx| c.write(ctx, vec![1]))?;
+        expect_eq(
+            lab,
+            CALLS_AFTER_CLOSE_FAIL,
+            format!("client {i} Write after loss"),
+            r,
+            Err(LspError::Lost),
+        )?;
+    }
+    Ok(())
 }
 
 /// TestServerCloseConns: the server closes every connection; each client detects the
 /// loss by timeout.
-fn server_close_conns(
-    name: &'static str,
-    about: &'static str,
-    clients: usize,
-    k: u32,
-    max_epochs: f64,
-) -> Intent {
-    Intent::new(name, about, echo_world(clients, k, false), move |lab| {
-        echoes(lab)?;
-        for i in 0..clients {
-            let conn = lab.conn_of(i);
-            let r = lab.with_server(|s, ctx| s.close_conn(ctx, conn))?;
-            accepted(lab, &format!("CloseConn({conn})"), r)?;
-            // Closed (still flushing the last ack) or already dropped: an error either way.
-            let w = lab.with_server(|s, ctx| s.write(ctx, conn, vec![1]))?;
-            expect(
-                lab,
-                CALLS_AFTER_CLOSE_FAIL,
-                w.is_err(),
-                format!("Write to closed conn {conn} was accepted"),
-            )?;
-        }
-        wait_all_lost(lab, max_epochs)?;
-        for i in 0..clients {
-            let conn = lab.conn_of(i);
-            let dropped = server_saw(lab, &ServerEvent::ConnClosed { conn });
-            expect(
-                lab,
-                CLOSE_COMPLETES,
-                dropped,
-                format!("CloseConn({conn}) never completed"),
-            )?;
-            let w = lab.with_server(|s, ctx| s.write(ctx, conn, vec![1]))?;
-            expect_eq(
-                lab,
-                CALLS_AFTER_CLOSE_FAIL,
-                format!("Write to dropped conn {conn}"),
-                w,
-                Err(LspError::UnknownConn(conn)),
-            )?;
-        }
-        let r = lab.with_server(|s, ctx| s.close_conn(ctx, 999))?;
+fn server_close_conns(lab: &mut Lab, clients: usize, max_epochs: f64) -> Step<()> {
+    for i in 0..clients {
+        let conn = lab.conn_of(i);
+        let r = lab.with_server(|s, ctx| s.close_conn(ctx, conn))?;
+        accepted(lab, &format!("CloseConn({conn})"), r)?;
+        // Closed (still flushing the last ack) or already dropped: an error either way.
+        let w = lab.with_server(|s, ctx| s.write(ctx, conn, vec![1]))?;
+        expect(
+            lab,
+            CALLS_AFTER_CLOSE_FAIL,
+            w.is_err(),
+            format!("Write to closed conn {conn} was accepted"),
+        )?;
+    }
+    wait_all_lost(lab, max_epochs)?;
+    for i in 0..clients {
+        let conn = lab.conn_of(i);
+        let dropped = server_saw(lab, &ServerEvent::ConnClosed { conn });
+        expect(
+            lab,
+            CLOSE_COMPLETES,
+            dropped,
+            format!("CloseConn({conn}) never completed"),
+        )?;
+        let w = lab.with_server(|s, ctx| s.write(ctx, conn, vec![1]))?;
         expect_eq(
             lab,
             CALLS_AFTER_CLOSE_FAIL,
-            "CloseConn(999)",
-            r,
-            Err(LspError::UnknownConn(999)),
-        )
-    })
+            format!("Write to dropped conn {conn}"),
+            w,
+            Err(LspError::UnknownConn(conn)),
+        )?;
+    }
+    let r = lab.with_server(|s, ctx| s.close_conn(ctx, 999))?;
+    expect_eq(
+        lab,
+        CALLS_AFTER_CLOSE_FAIL,
+        "CloseConn(999)",
+        r,
+        Err(LspError::UnknownConn(999)),
+    )
 }
 
 /// TestClientClose: clients close after their echoes; the server's read reports each
@@ -284,10 +285,10 @@ pub fn intents() -> Vec<Intent> {
     vec![
         server_slow_start("lsp-server-slow-start1", "TestServerSlowStart1: the server starts 3 epochs after 1 client; Connect retries succeed, 10 echoes within 5 epochs (K=5, 500 ms)", 1),
         server_slow_start("lsp-server-slow-start2", "TestServerSlowStart2: the server starts 3 epochs after 3 clients; Connect retries succeed, 10 echoes each within 5 epochs (K=5, 500 ms)", 3),
-        server_close("lsp-server-close1", "TestServerClose1: after 10 echoes the server closes at once; the client sees the loss within 10 epochs; calls after close fail (K=5, 500 ms)", 1, 5, 10.0),
-        server_close("lsp-server-close2", "TestServerClose2: after 10 echoes each the server closes at once; 3 clients see the loss within 5 epochs; calls after close fail (K=2)", 3, 2, 5.0),
-        server_close_conns("lsp-server-close-conns1", "TestServerCloseConns1: after 10 echoes the server closes the connection; the client sees the loss within 10 epochs (K=5, 500 ms)", 1, 5, 10.0),
-        server_close_conns("lsp-server-close-conns2", "TestServerCloseConns2: after 10 echoes each the server closes every connection; 3 clients see the loss within 5 epochs (K=2)", 3, 2, 5.0),
+        after_echoes("lsp-server-close1", "TestServerClose1: after 10 echoes the server closes at once; the client sees the loss within 10 epochs; calls after close fail (K=5, 500 ms)", 1, 5, 10.0, server_close),
+        after_echoes("lsp-server-close2", "TestServerClose2: after 10 echoes each the server closes at once; 3 clients see the loss within 5 epochs; calls after close fail (K=2)", 3, 2, 5.0, server_close),
+        after_echoes("lsp-server-close-conns1", "TestServerCloseConns1: after 10 echoes the server closes the connection; the client sees the loss within 10 epochs (K=5, 500 ms)", 1, 5, 10.0, server_close_conns),
+        after_echoes("lsp-server-close-conns2", "TestServerCloseConns2: after 10 echoes each the server closes every connection; 3 clients see the loss within 5 epochs (K=2)", 3, 2, 5.0, server_close_conns),
         client_close("lsp-client-close1", "TestClientClose1: 2 clients close after 10 echoes; the server sees each go within 10 epochs, then closes; calls after close fail (K=5, 500 ms)", 2, 10.0),
         client_close("lsp-client-close2", "TestClientClose2: 3 clients close after 10 echoes; the server sees each go within 15 epochs, then closes; calls after close fail (K=5, 500 ms)", 3, 15.0),
     ]

@@ -183,6 +183,27 @@ fn scattered(name: &'static str, about: &'static str, clients: usize) -> Intent 
     )
 }
 
+/// With the server's acks blocked, every client `i` writes `all[i][range]`; two epochs pass.
+fn write_with_acks_blocked(
+    lab: &mut Lab,
+    all: &[Vec<Vec<u8>>],
+    range: std::ops::Range<usize>,
+) -> Step<()> {
+    block_acks(lab, true);
+    for (i, msgs) in all.iter().enumerate() {
+        client_writes(lab, i, &msgs[range.clone()])?;
+    }
+    let t = lab.world.now();
+    lab.run_to(t + lab.params.epoch() * 2)
+}
+
+/// Acks flow again; `done` must hold within 15 epochs.
+fn acks_resume_until(lab: &mut Lab, what: &str, done: impl Fn(&Lab) -> bool) -> Step<()> {
+    lab.set_rule(None);
+    let limit = lab.world.now() + lab.params.epoch() * 15;
+    wait_for(lab, limit, DELIVERED_BY_DEADLINE, what, done)
+}
+
 /// TestMaxUnackedMessages4-6: quarters written while acks are blocked, unblocked, blocked
 /// again: M = 10 caps what goes out under back-off, and the rest follows once acks flow.
 fn quarters(name: &'static str, about: &'static str, clients: usize, window: u64) -> Intent {
@@ -193,12 +214,7 @@ fn quarters(name: &'static str, about: &'static str, clients: usize, window: u64
         let unacked =
             |l: &Lab, i: usize| l.client(i).endpoint.as_ref().map_or(0, |e| e.unacked_len());
         let all: Vec<Vec<Vec<u8>>> = (0..n).map(|i| payloads(i, 20)).collect();
-        block_acks(lab, true);
-        for (i, msgs) in all.iter().enumerate() {
-            client_writes(lab, i, &msgs[..15])?;
-        }
-        let t = lab.world.now();
-        lab.run_to(t + lab.params.epoch() * 2)?;
+        write_with_acks_blocked(lab, &all, 0..15)?;
         for (i, msgs) in all.iter().enumerate() {
             let what = format!("M = 10 caps the first three quarters (client {i})");
             expect_eq(
@@ -216,21 +232,10 @@ fn quarters(name: &'static str, about: &'static str, clients: usize, window: u64
                 10,
             )?;
         }
-        lab.set_rule(None);
-        let limit = lab.world.now() + lab.params.epoch() * 15;
-        wait_for(
-            lab,
-            limit,
-            DELIVERED_BY_DEADLINE,
-            "three quarters not read and acked",
-            |l| (0..n).all(|i| l.server_read_count(i) == 15 && unacked(l, i) == 0),
-        )?;
-        block_acks(lab, true);
-        for (i, msgs) in all.iter().enumerate() {
-            client_writes(lab, i, &msgs[15..])?;
-        }
-        let t = lab.world.now();
-        lab.run_to(t + lab.params.epoch() * 2)?;
+        acks_resume_until(lab, "three quarters not read and acked", |l| {
+            (0..n).all(|i| l.server_read_count(i) == 15 && unacked(l, i) == 0)
+        })?;
+        write_with_acks_blocked(lab, &all, 15..20)?;
         for (i, msgs) in all.iter().enumerate() {
             expect_eq(
                 lab,
@@ -247,15 +252,9 @@ fn quarters(name: &'static str, about: &'static str, clients: usize, window: u64
                 5,
             )?;
         }
-        lab.set_rule(None);
-        let limit = lab.world.now() + lab.params.epoch() * 15;
-        wait_for(
-            lab,
-            limit,
-            DELIVERED_BY_DEADLINE,
-            "the last quarter not acked",
-            |l| (0..n).all(|i| unacked(l, i) == 0),
-        )?;
+        acks_resume_until(lab, "the last quarter not acked", |l| {
+            (0..n).all(|i| unacked(l, i) == 0)
+        })?;
         let most = lab.net.borrow().monitor.max_outstanding_seen;
         expect_eq(
             lab,
