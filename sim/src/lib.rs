@@ -89,7 +89,7 @@ pub use kinds::Kind;
 pub use network::NetStats;
 pub use node::{Addr, CloseReason, Node, StreamEvent, StreamId, TimerId};
 pub use rng::derive_rng;
-pub use storage::Storage;
+pub use storage::{Storage, StorageFaults};
 pub use time::Time;
 pub use timer::{RawTimer, TimerTag};
 pub use world::{Halt, World};
