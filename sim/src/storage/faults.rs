@@ -124,6 +124,12 @@ impl Storage {
         }
     }
 
+    /// The unsynced writes in the order they were made (empty unless
+    /// [`Storage::track_write_order`] was called): what a crash keeps a prefix of.
+    pub fn unsynced_in_order(&self) -> Vec<Change> {
+        self.order.clone().unwrap_or_default()
+    }
+
     /// The node dies inside its next [`Storage::sync`]; a crash or restart calls it off.
     pub fn arm_crash_in_sync(&mut self) {
         if self.sync_crash == SyncCrash::None {
