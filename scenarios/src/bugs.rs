@@ -218,6 +218,16 @@ pub const ALL: &[PlantedBug] = &[
         budget_s: 20,
     },
     PlantedBug {
+        name: "raft-no-checksum-check",
+        plant: Plant::Raft(raft::Bug::NoChecksumCheck),
+        about: "stored records are loaded without comparing their checksums, so a rotted \
+                record is used as if it were what was written: the check every storage \
+                format has and a fast path skips",
+        location: "systems/raft/src/persist.rs open",
+        scenarios: &["raft-kv-storage-faults"],
+        budget_s: 10,
+    },
+    PlantedBug {
         name: "raft-vote-twice",
         plant: Plant::Raft(raft::Bug::VoteTwice),
         about: "a follower grants its vote to every candidate that asks in a term, not just \

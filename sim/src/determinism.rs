@@ -185,7 +185,7 @@ pub fn check_hashes(scenario: &dyn Scenario, spec: &RunSpec) -> Outcome {
 }
 
 /// The trace kinds, by the names the trace log uses; an entry keeps the index.
-const KINDS: [&str; 10] = [
+const KINDS: [&str; 11] = [
     "start",
     "datagram",
     "timer",
@@ -196,6 +196,7 @@ const KINDS: [&str; 10] = [
     "closed",
     "fault",
     "call",
+    "storage",
 ];
 
 /// One event of the first run: 24 bytes, so a run of millions of events fits.

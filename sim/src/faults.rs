@@ -4,6 +4,7 @@
 //! time the run ends. It serialises to JSON, so a failing run's schedule can be saved,
 //! edited, shrunk and replayed with `faultline run --schedule FILE`.
 
+pub use crate::storage::StorageFaults;
 use serde::{Deserialize, Serialize};
 
 /// Per directed link network behaviour. Probabilities are in `0.0..=1.0`.
@@ -161,6 +162,21 @@ pub enum Fault {
     Restart {
         node: u32,
     },
+    /// Crash a node inside its next sync: the sync does not happen, nothing the handler
+    /// that called it did is seen, and its unsynced writes meet the node's storage fault
+    /// model (see [`crate::storage::faults`]). Its undo is `restart`, which also calls off
+    /// a crash still waiting for a sync.
+    CrashInSync {
+        node: u32,
+    },
+    /// From now on, crashes of `node` (every node when absent) treat its storage as
+    /// `faults` says: unsynced writes partly applied or torn, synced records rotting. A
+    /// setting, not an episode: a later one replaces it, and the heal leaves it in force.
+    StorageFaults {
+        #[serde(default)]
+        node: Option<u32>,
+        faults: StorageFaults,
+    },
     /// Freeze a node: events for it wait, and are delivered in order on resume.
     Pause {
         node: u32,
@@ -212,12 +228,14 @@ impl Fault {
             | Fault::Rejoin { node }
             | Fault::Crash { node }
             | Fault::Restart { node }
+            | Fault::CrashInSync { node }
             | Fault::Pause { node }
             | Fault::Resume { node }
             | Fault::ClockOffset { node, .. }
             | Fault::ClockDrift { node, .. }
             | Fault::DriftStop { node, .. }
             | Fault::ResetStreams { node } => vec![*node],
+            Fault::StorageFaults { node, .. } => node.iter().copied().collect(),
             Fault::Repair | Fault::Heal => vec![],
         }
     }
@@ -231,6 +249,7 @@ impl Fault {
                 | Fault::CutOneWay { .. }
                 | Fault::Isolate { .. }
                 | Fault::Crash { .. }
+                | Fault::CrashInSync { .. }
                 | Fault::Pause { .. }
                 | Fault::ClockDrift { .. }
         )
@@ -247,6 +266,7 @@ impl Fault {
             }
             (Fault::Isolate { node }, Fault::Rejoin { node: n })
             | (Fault::Crash { node }, Fault::Restart { node: n })
+            | (Fault::CrashInSync { node }, Fault::Restart { node: n })
             | (Fault::Pause { node }, Fault::Resume { node: n }) => node == n,
             (
                 Fault::Link { from, to, faults },
@@ -426,6 +446,9 @@ impl Schedule {
                 ..
             } = &tf.fault
             {
+                faults.validate().map_err(|e| format!("fault #{i}: {e}"))?;
+            }
+            if let Fault::StorageFaults { faults, .. } = &tf.fault {
                 faults.validate().map_err(|e| format!("fault #{i}: {e}"))?;
             }
             if tf.at_ns > self.end_ns {

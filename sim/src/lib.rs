@@ -6,7 +6,8 @@
 //! for checkers. The [`World`] runs many nodes in one thread on virtual time, driven by one
 //! master seed, and injects the faults of a [`Schedule`] (loss, duplication, reordering,
 //! corruption, truncation, partitions, crashes, restarts, pauses, clock offset and drift,
-//! stream resets). Every delivered event is folded into a SHA-256 trace hash: the same seed
+//! stream resets, and storage faults: unsynced writes partly applied or torn on a crash,
+//! synced records rotting, crashes inside a sync; see [`storage::faults`]). Every delivered event is folded into a SHA-256 trace hash: the same seed
 //! and schedule give the same hash, every time. No system code lives here.
 //!
 //! Around the world sits what a test of a system needs: typed timer tags ([`timer`]),
@@ -89,7 +90,7 @@ pub use kinds::Kind;
 pub use network::NetStats;
 pub use node::{Addr, CloseReason, Node, StreamEvent, StreamId, TimerId};
 pub use rng::derive_rng;
-pub use storage::Storage;
+pub use storage::{Storage, StorageFaults};
 pub use time::Time;
 pub use timer::{RawTimer, TimerTag};
 pub use world::{Halt, World};

@@ -23,6 +23,8 @@ pub enum TraceKind {
     Closed = 8,
     Fault = 9,
     Call = 10,
+    /// A crash under a storage fault model did more than lose unsynced writes.
+    Storage = 11,
 }
 
 impl TraceKind {
@@ -38,6 +40,7 @@ impl TraceKind {
             TraceKind::Closed => "closed",
             TraceKind::Fault => "fault",
             TraceKind::Call => "call",
+            TraceKind::Storage => "storage",
         }
     }
 }

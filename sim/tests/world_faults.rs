@@ -374,6 +374,100 @@ fn crash_keeps_synced_storage_drops_unsynced_and_counts_datagrams_to_the_down_no
 }
 
 #[test]
+fn a_crash_inside_a_sync_drops_what_the_handler_did_and_applies_the_storage_model() {
+    let (mut w, n) = world(13, 2, fixed(1));
+    // Every crash of node 1 keeps a prefix of its unsynced writes.
+    let keep = faultline::StorageFaults {
+        partial_per_mille: 1000,
+        ..Default::default()
+    };
+    w.apply(Fault::StorageFaults {
+        node: Some(1),
+        faults: keep,
+    });
+    w.apply(Fault::CrashInSync { node: 1 });
+    assert!(w.is_up(n[1]), "the crash waits for a sync");
+    w.with_node(n[1], |_, ctx| {
+        ctx.storage().put("k", b"first".to_vec());
+        ctx.storage().put("k", b"second".to_vec());
+        ctx.storage().sync();
+        ctx.send(Addr(0), b"after the sync".to_vec());
+    });
+    assert!(!w.is_up(n[1]), "it died inside the sync");
+    after(&mut w, 10 * MS);
+    assert!(
+        probe(&w, n[0]).payloads().is_empty(),
+        "nothing it sent got out"
+    );
+    let d = w.storage(n[1]).damage().clone();
+    assert_eq!((d.died_in_sync, d.writes_kept + d.writes_lost), (1, 2));
+    // A prefix in write order: nothing, "first", or "second" (never a value not written).
+    let k = w.storage(n[1]).get("k").map(<[u8]>::to_vec);
+    let prefix = [None, Some(b"first".to_vec()), Some(b"second".to_vec())];
+    assert_eq!(k, prefix[d.writes_kept as usize].clone());
+    // A restart calls off a crash still waiting for a sync.
+    w.apply(Fault::Restart { node: 1 });
+    after(&mut w, MS);
+    w.apply(Fault::CrashInSync { node: 1 });
+    w.apply(Fault::Restart { node: 1 });
+    w.with_node(n[1], |_, ctx| ctx.storage().sync());
+    assert!(w.is_up(n[1]));
+}
+
+#[test]
+fn storage_faults_are_deterministic_and_off_by_default() {
+    let run = |faults: Option<faultline::StorageFaults>| {
+        let (mut w, n) = world(14, 2, fixed(1));
+        if let Some(f) = faults {
+            w.set_storage_faults(None, f);
+        }
+        for round in 0..20u8 {
+            w.with_node(n[1], |_, ctx| {
+                ctx.storage().put(format!("s{round}"), vec![round; 8]);
+                ctx.storage().sync();
+                ctx.storage().put(format!("u{round}"), vec![round; 8]);
+                ctx.storage().put(format!("v{round}"), vec![round; 8]);
+            });
+            w.apply(Fault::Crash { node: 1 });
+            w.apply(Fault::Restart { node: 1 });
+            after(&mut w, MS);
+        }
+        let storage = w.storage(n[1]);
+        (
+            w.trace_hash(),
+            storage.durable().clone(),
+            storage.damage().clone(),
+        )
+    };
+    let all = faultline::StorageFaults {
+        partial_per_mille: 500,
+        torn_per_mille: 500,
+        rot_per_mille: 500,
+    };
+    let (a, b) = (run(Some(all.clone())), run(Some(all)));
+    assert_eq!(a, b, "same seed, same damage, same trace");
+    assert!(
+        a.2.writes_kept > 0 && a.2.torn > 0 && a.2.rotted > 0,
+        "{:?}",
+        a.2
+    );
+    let plain = run(None);
+    let zero = run(Some(faultline::StorageFaults::default()));
+    assert_eq!(
+        (&zero.0, &zero.1),
+        (&plain.0, &plain.1),
+        "a model of zeros changes nothing"
+    );
+    assert_ne!(plain.0, a.0, "damage is in the trace");
+    assert_eq!(plain.2.damaged() + plain.2.writes_kept, 0);
+    assert_eq!(
+        plain.1.len(),
+        20,
+        "off: only the synced records survive, intact"
+    );
+}
+
+#[test]
 fn crashed_node_gets_nothing_its_timers_never_fire_and_restart_sees_synced_state() {
     let (mut w, n) = world(12, 2, fixed(5));
     w.with_node(n[1], |_, ctx| {

@@ -17,8 +17,8 @@ pub mod state;
 
 pub use checker::RaftChecker;
 pub use state::{
-    check_bounded, check_linearizable, check_logs, check_server_logs, history, server_logs,
-    LogChecks,
+    check_bounded, check_damage_was_made, check_linearizable, check_logs, check_server_logs,
+    history, server_logs, LogChecks,
 };
 
 use faultline::harness::Sometimes;
@@ -81,7 +81,7 @@ pub const SAME_SNAPSHOT_PER_INDEX: Invariant = Invariant::safety(
 );
 pub const STORAGE_INTACT: Invariant = Invariant::safety(
     "storage-intact",
-    "no server finds its storage damaged (the simulator damages none)",
+    "no server uses damaged storage: without storage faults none finds any damage; with them, a server that finds damage stays silent, and only damage the simulator made is found",
 );
 
 // Checked on the servers' state, every 250 ms and at the end.

@@ -236,6 +236,7 @@ fn describe_fault(fault: &Fault) -> String {
         Fault::CutOneWay { from, to } => format!("one-way cut n{from} -> n{to}"),
         Fault::Isolate { node } => format!("isolate n{node}"),
         Fault::Crash { node } => format!("crash n{node} (then restart)"),
+        Fault::CrashInSync { node } => format!("crash n{node} inside its next sync (then restart)"),
         Fault::Pause { node } => format!("pause n{node}"),
         Fault::ClockDrift { node, ppm } => format!("clock drift n{node} {ppm} ppm"),
         Fault::ClockOffset { node, offset_ns } => {

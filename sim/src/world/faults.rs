@@ -34,6 +34,15 @@ impl<N: Node + 'static> World<N> {
             Fault::Repair => self.net.repair(),
             Fault::Crash { node } => self.crash(node),
             Fault::Restart { node } => self.restart(node),
+            Fault::CrashInSync { node } => {
+                if self.slots[node as usize].node.is_some() {
+                    self.slots[node as usize]
+                        .io
+                        .storage_mut()
+                        .arm_crash_in_sync();
+                }
+            }
+            Fault::StorageFaults { node, faults } => self.set_storage_faults(node, faults),
             Fault::Pause { node } => self.slots[node as usize].paused = true,
             Fault::Resume { node } => self.resume(node),
             Fault::ClockOffset { node, offset_ns } => {
@@ -61,12 +70,37 @@ impl<N: Node + 'static> World<N> {
         slot.inc += 1;
         slot.paused = false;
         slot.backlog.clear();
+        if let Some((faults, rng)) = &mut slot.storage_faults {
+            let out = slot.io.storage_mut().crash_with(faults, rng);
+            if out.is_notable() {
+                // Hashed, so a replay must damage the same records the same way.
+                let keys = format!(
+                    "{}|{}",
+                    out.torn.as_deref().unwrap_or(""),
+                    out.rotted.as_deref().unwrap_or("")
+                );
+                let (kept, unsynced) = (out.kept as u64, out.unsynced as u64);
+                self.trace.record(
+                    self.now(),
+                    Addr(node),
+                    TraceKind::Storage,
+                    kept,
+                    unsynced,
+                    keys.as_bytes(),
+                );
+            }
+        }
+        let slot = &mut self.slots[node as usize];
         slot.io.crash();
         self.reset_streams(node);
     }
 
     /// Start a crashed node again over its synced storage.
     fn restart(&mut self, node: u32) {
+        self.slots[node as usize]
+            .io
+            .storage_mut()
+            .disarm_crash_in_sync();
         if self.slots[node as usize].node.is_none() {
             self.push(self.now, Ev::Start { node });
         }
@@ -94,6 +128,8 @@ impl<N: Node + 'static> World<N> {
         for node in 0..self.slots.len() as u32 {
             self.resume(node);
             self.slots[node as usize].clock.stop_all_drift(now);
+            let storage = self.slots[node as usize].io.storage_mut();
+            storage.disarm_crash_in_sync();
             if self.slots[node as usize].node.is_none() && self.slots[node as usize].inc > 0 {
                 self.restart(node);
             }

@@ -18,7 +18,7 @@ use crate::network::{NetStats, Network};
 use crate::node::{Addr, Node, StreamId, TimerId};
 use crate::queue::EventQueue;
 use crate::rng::derive_rng;
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageFaults};
 use crate::time::Time;
 use crate::timer::decode;
 use crate::trace::{Trace, TraceKind};
@@ -118,6 +118,10 @@ struct Slot<N: Node> {
     paused: bool,
     backlog: VecDeque<Ev<N>>,
     clock: Clock,
+    /// The storage fault model crashes of this node follow, and its random stream
+    /// (`storage/<node>`, made when a model is first set); `None`: unsynced writes are lost
+    /// whole and nothing rots.
+    storage_faults: Option<(StorageFaults, rand_chacha::ChaCha8Rng)>,
 }
 
 /// The simulated world. See the module docs.
@@ -225,6 +229,7 @@ impl<N: Node + 'static> World<N> {
             paused: false,
             backlog: VecDeque::new(),
             clock: Clock::default(),
+            storage_faults: None,
         });
         self.net.grow(self.slots.len());
         self.push(start.0.max(self.now), Ev::Start { node: index });
@@ -316,6 +321,24 @@ impl<N: Node + 'static> World<N> {
     /// A node's storage (what survives a crash is its synced part).
     pub fn storage(&self, addr: Addr) -> &Storage {
         self.slots[addr.index()].io.storage()
+    }
+
+    /// Crashes of `node` (every node when `None`) from now on follow `faults` (see
+    /// [`crate::storage::faults`]). A scenario's setting: it is not traced, as the schedule's
+    /// `storage_faults` entry is.
+    pub fn set_storage_faults(&mut self, node: Option<u32>, faults: StorageFaults) {
+        let seed = self.seed;
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if node.is_some_and(|n| n as usize != i) {
+                continue;
+            }
+            slot.io.storage_mut().track_write_order();
+            let rng = match slot.storage_faults.take() {
+                Some((_, rng)) => rng,
+                None => derive_rng(seed, &format!("storage/{i}")),
+            };
+            slot.storage_faults = Some((faults.clone(), rng));
+        }
     }
 
     /// The local clock reading of a node now.
@@ -525,6 +548,12 @@ impl<N: Node + 'static> World<N> {
         let n = slot.node.as_mut()?;
         self.events += 1;
         let result = f(n, &mut slot.io.ctx(local));
+        if slot.io.storage().died_in_sync() {
+            // The node died inside a sync: nothing it did in this handler is seen (the
+            // crash drops its effects and history with it).
+            self.apply(Fault::Crash { node });
+            return Some(result);
+        }
         let mut effects = std::mem::take(&mut self.effects);
         slot.io.drain_effects(&mut effects);
         let mut fired = Vec::new();

@@ -31,6 +31,8 @@ faultline::planted_bugs! {
         TruncateAlways = 7,
         /// The duplicate table is not consulted: a retried command applies twice.
         ApplyTwice = 8,
+        /// Stored records are loaded without checking their checksums: rot is used.
+        NoChecksumCheck = 9,
     }
 }
 

@@ -66,6 +66,9 @@ pub enum RaftEvent {
     },
     /// The node's durable state is damaged: it did not start, and takes no part from now on.
     StorageDamaged { detail: String },
+    /// The node found a write cut short by a crash and recovered the state the write
+    /// leads to, provably safe (`persist` module docs say when); it then starts as usual.
+    StorageRecovered { detail: String },
     /// The node holds a snapshot of the state machine up to `index` (of term `term`) whose
     /// bytes have `digest`; its apply position is now `index` (SPEC.md §13).
     Snapshot {
@@ -274,7 +277,8 @@ impl Raft {
     /// Load durable state and arm the election timer. Damaged state is not used: the node
     /// records what is wrong and stays silent, as a server that refuses to start would.
     pub fn on_start<E: From<RaftEvent>>(&mut self, ctx: &mut Ctx<'_, E>) {
-        let durable = match persist::load(ctx.storage()) {
+        let verify = !self.cfg.bugs.has(Bug::NoChecksumCheck);
+        let durable = match persist::load_with(ctx.storage(), verify) {
             Ok(durable) => durable,
             Err(damage) => {
                 let detail = damage.to_string();
@@ -283,6 +287,11 @@ impl Raft {
                 return;
             }
         };
+        if let Some(how) = durable.recovered {
+            ctx.record(E::from(RaftEvent::StorageRecovered {
+                detail: how.to_string(),
+            }));
+        }
         self.term = durable.term;
         self.vote = durable.vote;
         self.log = durable.log;
@@ -325,7 +334,8 @@ impl Raft {
             command,
         });
         let index = self.last_index();
-        persist::save_log_from(ctx.storage(), &self.log, index, index);
+        // An append: the log ended at `index - 1` before it.
+        persist::save_log_from(ctx.storage(), &self.log, index, index - 1);
         self.sync(ctx);
         for peer in 0..self.peers.len() as u32 {
             if peer != self.me {

@@ -7,7 +7,11 @@
 //! - state machine safety: no two nodes apply different commands at one index;
 //! - applies are contiguous: each node applies 1, 2, 3, ... with no gap or repeat (from 1
 //!   again after a restart, which replays the log into a fresh state machine, SPEC.md §7);
-//! - storage is intact: no node finds its durable state damaged at start;
+//! - storage is intact: without storage faults no node finds its durable state damaged
+//!   (or cut short) at start; with them ([`RaftChecker::storage_faults`]) a node that
+//!   finds damage stays silent from then on, every life, and uses none of it (the other
+//!   rules catch what damaged state would do: a vote forgotten breaks one vote per term, an
+//!   entry changed breaks state machine safety);
 //! - snapshots agree: two snapshots at one index hold the same state and end with the
 //!   entry applied there; a snapshot is taken at the apply position, and one installed
 //!   from a leader only moves it forward (SPEC.md §13).
@@ -62,6 +66,14 @@ pub struct RaftChecker {
     pub reached: std::collections::BTreeSet<&'static str>,
     /// Starts seen per node (a restarted node is a new state machine).
     pub starts_of: BTreeMap<Addr, u64>,
+    /// The run has a storage fault model (`storage_faults` schedule entries): finding
+    /// damage, or a write cut short, is then the simulator's doing, not a bug. The scenario
+    /// sets it, and checks at the end that every damaged node's storage was damaged.
+    pub storage_faults: bool,
+    /// Nodes that found their storage damaged (silent from then on).
+    pub damaged: std::collections::BTreeSet<Addr>,
+    /// Starts that recovered a write cut short by a crash.
+    pub recovered: u64,
 }
 
 impl RaftChecker {
@@ -128,6 +140,11 @@ impl RaftChecker {
         let voted_other =
             matches!(event, RaftEvent::Voted { candidate, .. } if *candidate != node.0);
         let just_voted = self.just_voted.insert(node, voted_other).unwrap_or(false);
+        if self.damaged.contains(&node) && !matches!(event, RaftEvent::StorageDamaged { .. }) {
+            return Err(STORAGE_INTACT.fail(format!(
+                "{node} found its storage damaged and then took part again: {event:?}"
+            )));
+        }
         match event {
             RaftEvent::Started { .. } => {
                 if just_voted {
@@ -143,12 +160,23 @@ impl RaftChecker {
                 *self.starts_of.entry(node).or_insert(0) += 1;
                 self.apply_pos.insert(node, 0);
             }
-            // The simulator injects no storage damage, so finding some is a bug in how Raft
-            // writes or reads its storage (SPEC.md §7).
+            // Without storage faults the simulator damages nothing, so finding damage is a
+            // bug in how Raft writes or reads its storage (SPEC.md §7).
             RaftEvent::StorageDamaged { detail } => {
-                return Err(
-                    STORAGE_INTACT.fail(format!("{node} found its storage damaged: {detail}"))
-                );
+                if !self.storage_faults {
+                    return Err(
+                        STORAGE_INTACT.fail(format!("{node} found its storage damaged: {detail}"))
+                    );
+                }
+                self.damaged.insert(node);
+            }
+            RaftEvent::StorageRecovered { detail } => {
+                if !self.storage_faults {
+                    return Err(STORAGE_INTACT.fail(format!(
+                        "{node} found a write cut short with no storage faults: {detail}"
+                    )));
+                }
+                self.recovered += 1;
             }
             RaftEvent::BecameLeader {
                 term,
@@ -413,6 +441,32 @@ mod tests {
             ])),
             "leader-completeness"
         );
+        let damaged = RaftEvent::StorageDamaged {
+            detail: "raft/meta: checksum".into(),
+        };
+        let mut with_faults = RaftChecker {
+            storage_faults: true,
+            ..RaftChecker::default()
+        };
+        let mut feed_faulty = |node: u32, e: &RaftEvent| {
+            with_faults.on_event(Time(0), Addr(node), &Event::Raft(e.clone()))
+        };
+        feed_faulty(0, &damaged).expect("damage the simulator made may be found");
+        feed_faulty(0, &damaged).expect("and found again at the next restart");
+        assert_eq!(
+            feed_faulty(
+                0,
+                &RaftEvent::Started {
+                    term: 0,
+                    log_len: 0
+                }
+            )
+            .unwrap_err()
+            .invariant,
+            "storage-intact",
+            "a node that found damage never starts on it"
+        );
+        feed_faulty(1, &leader(1, vec![])).expect("the other nodes go on");
         // An entry committed in a later term than the new leader's is not its concern.
         feed(&[
             (0, leader(3, vec![])),

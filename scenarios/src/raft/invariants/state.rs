@@ -38,6 +38,20 @@ pub fn checker(world: &World<RaftNode>) -> &RaftChecker {
         .expect("a Raft world holds a RaftChecker")
 }
 
+/// Every server that found its storage damaged had damage made by the simulator's storage
+/// faults (a torn write or rot): damage Raft made itself is a bug (SPEC.md §7).
+pub fn check_damage_was_made(world: &World<RaftNode>) -> Result<(), Failure> {
+    for &addr in &checker(world).damaged {
+        let made = world.storage(addr).damage();
+        if made.damaged() == 0 {
+            return Err(super::STORAGE_INTACT.fail(format!(
+                "{addr} found its storage damaged, but the simulator damaged none of it ({made:?})"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Log matching and committed-prefix agreement over the servers (nodes `0..servers`) that
 /// are up.
 pub fn check_logs(world: &World<RaftNode>, servers: u32) -> Result<(), Failure> {

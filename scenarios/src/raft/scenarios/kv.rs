@@ -55,6 +55,11 @@ pub enum Faults {
     /// 30 ms), a leader soon after it is elected; on a slightly lossy network, so elections
     /// split and repeat.
     VoteCrash,
+    /// [`Faults::CrashRestart`]'s crashes, half of them inside a sync, over storage that
+    /// keeps a prefix of the unsynced writes on every server and, on one or two servers (a
+    /// minority, as VOPR keeps storage faults within what the cluster survives), also tears
+    /// writes and rots synced records.
+    StorageFaults,
 }
 
 /// A key-value scenario.
@@ -97,6 +102,7 @@ pub fn scenarios() -> Vec<KvScenario> {
         base("raft-kv-unreliable", "KV store on a lossy, duplicating, reordering, corrupting network; linearizable", Faults::Unreliable),
         base("raft-kv-crash-restart", "random servers crash and restart (twice all at once) under load; persistence keeps it linearizable", Faults::CrashRestart),
         base("raft-kv-partitions", "partition churn among servers and clients under load; linearizable, leader within 5 s of heal", Faults::Partitions),
+        base("raft-kv-storage-faults", "servers crash, half inside a sync, over storage that keeps part of the unsynced writes, and on a minority tears them and rots synced records; damage is detected, never used; linearizable", Faults::StorageFaults),
         base("raft-kv-vote-crash", "servers crash right after granting a vote, leaders soon after election (triggered faults); one vote per term, linearizable", Faults::VoteCrash),
         // One key holds every operation's effect, so the checker searches one history of
         // about 500 operations; 5 clients keep that search tractable (with 10, appends
@@ -200,24 +206,13 @@ impl KvScenario {
                 );
             }
             Faults::CrashRestart => {
-                let all_at_once = [heal / 3, 2 * heal / 3];
-                let mut t = ms(rng.gen_range(200..1000));
-                while t < heal {
-                    if let Some(&a) = all_at_once.iter().find(|&&a| t <= a && a < t + ms(1500)) {
-                        for node in 0..self.servers {
-                            at(a, Fault::Crash { node });
-                            at(a + ms(rng.gen_range(50..1000)), Fault::Restart { node });
-                        }
-                        t = a + ms(1200);
-                        continue;
-                    }
-                    let node = rng.gen_range(0..self.servers);
-                    at(t, Fault::Crash { node });
-                    at(
-                        (t + ms(rng.gen_range(100..2000))).min(heal),
-                        Fault::Restart { node },
-                    );
-                    t += ms(rng.gen_range(300..1500));
+                for f in crash_restart(self.servers, heal, &mut rng) {
+                    at(f.at_ns, f.fault);
+                }
+            }
+            Faults::StorageFaults => {
+                for f in storage_faults(self.servers, heal, &mut rng) {
+                    at(f.at_ns, f.fault);
                 }
             }
             Faults::Partitions => {
@@ -300,7 +295,11 @@ impl KvScenario {
             schedule: Some(schedule),
             ..spec.clone()
         };
-        let cluster = self.build(&spec);
+        let storage_faults = has_storage_faults(spec.schedule.as_ref());
+        let mut cluster = self.build(&spec);
+        if let Some(c) = cluster.world.checker_mut::<invariants::RaftChecker>() {
+            c.storage_faults = storage_faults;
+        }
         let (n, rpcs, clients) = (cluster.servers, cluster.rpcs, cluster.clients);
         let snaps = self.snapshots;
         let (mut report, world) = drive_with(
@@ -315,6 +314,9 @@ impl KvScenario {
             },
         )?;
         add_metrics(&mut report, &world, &rpcs);
+        if storage_faults {
+            add_storage_metrics(&mut report, &world, n);
+        }
         if snaps.is_some() {
             snapshots::add_metrics(&mut report, checker(&world));
         }
@@ -328,6 +330,76 @@ impl KvScenario {
             .insert("client_resends".into(), resends.into());
         Ok((report, world))
     }
+}
+
+/// Random servers crash and restart, every 300 ms to 1.5 s; twice (at a third and two
+/// thirds of the fault phase) all of them at once.
+fn crash_restart(servers: u32, heal: u64, rng: &mut impl Rng) -> Vec<TimedFault> {
+    let ms = |x: u64| x * 1_000_000;
+    let mut faults = Vec::new();
+    let mut at = |at_ns: u64, fault: Fault| faults.push(TimedFault { at_ns, fault });
+    let all_at_once = [heal / 3, 2 * heal / 3];
+    let mut t = ms(rng.gen_range(200..1000));
+    while t < heal {
+        if let Some(&a) = all_at_once.iter().find(|&&a| t <= a && a < t + ms(1500)) {
+            for node in 0..servers {
+                at(a, Fault::Crash { node });
+                at(a + ms(rng.gen_range(50..1000)), Fault::Restart { node });
+            }
+            t = a + ms(1200);
+            continue;
+        }
+        let node = rng.gen_range(0..servers);
+        at(t, Fault::Crash { node });
+        at(
+            (t + ms(rng.gen_range(100..2000))).min(heal),
+            Fault::Restart { node },
+        );
+        t += ms(rng.gen_range(300..1500));
+    }
+    faults
+}
+
+/// [`crash_restart`] with half the crashes moved inside the server's next sync, over storage
+/// faults: every server's crashes keep a prefix of its unsynced writes (legal: Raft replies
+/// only after syncing); one or two servers, a minority, also tear writes and rot records.
+fn storage_faults(servers: u32, heal: u64, rng: &mut impl Rng) -> Vec<TimedFault> {
+    let lossy = faultline::StorageFaults {
+        partial_per_mille: 700,
+        ..faultline::StorageFaults::default()
+    };
+    let damaging = faultline::StorageFaults {
+        torn_per_mille: 300,
+        rot_per_mille: 150,
+        ..lossy.clone()
+    };
+    let mut nodes: Vec<u32> = (0..servers).collect();
+    nodes.shuffle(rng);
+    // At most two, and fewer than half, so a majority always has intact storage.
+    let minority = (servers.saturating_sub(1) / 2).clamp(1, 2) as usize;
+    let faulty = rng.gen_range(1..=minority).min(nodes.len());
+    let mut faults: Vec<TimedFault> = (0..servers)
+        .map(|node| TimedFault {
+            at_ns: 0,
+            fault: Fault::StorageFaults {
+                node: Some(node),
+                faults: if nodes[..faulty].contains(&node) {
+                    damaging.clone()
+                } else {
+                    lossy.clone()
+                },
+            },
+        })
+        .collect();
+    for mut f in crash_restart(servers, heal, rng) {
+        if let Fault::Crash { node } = f.fault {
+            if rng.gen_range(0..2) == 0 {
+                f.fault = Fault::CrashInSync { node };
+            }
+        }
+        faults.push(f);
+    }
+    faults
 }
 
 /// The run: to the heal with log checks (and, with snapshots, bounds); then a leader within 5 s of it, looked for every
@@ -373,7 +445,42 @@ fn end_checks(world: &mut World<RaftNode>, n: u32, heal: Time, end: Time) -> Res
         )));
     }
     invariants::check_logs(world, n)?;
+    invariants::check_damage_was_made(world)?;
     invariants::check_linearizable(checker(world))
+}
+
+/// Whether `schedule` turns storage faults on (then finding damage is no bug by itself).
+fn has_storage_faults(schedule: Option<&Schedule>) -> bool {
+    schedule.is_some_and(|s| {
+        s.faults
+            .iter()
+            .any(|f| matches!(&f.fault, Fault::StorageFaults { faults, .. } if faults.is_on()))
+    })
+}
+
+/// What the storage faults did over the servers, and what Raft made of it.
+fn add_storage_metrics(report: &mut Report, world: &World<RaftNode>, n: u32) {
+    let (mut kept, mut lost, mut torn, mut rotted, mut in_sync) = (0, 0, 0, 0, 0);
+    for i in 0..n {
+        let d = world.storage(faultline::Addr(i)).damage();
+        kept += d.writes_kept;
+        lost += d.writes_lost;
+        torn += d.torn;
+        rotted += d.rotted;
+        in_sync += d.died_in_sync;
+    }
+    let c = checker(world);
+    for (name, value) in [
+        ("storage_writes_kept", kept),
+        ("storage_writes_lost", lost),
+        ("storage_torn", torn),
+        ("storage_rotted", rotted),
+        ("storage_died_in_sync", in_sync),
+        ("storage_damaged_servers", c.damaged.len() as u64),
+        ("storage_recovered", c.recovered),
+    ] {
+        report.metrics.insert(name.into(), value.into());
+    }
 }
 
 /// The server that leads the highest term among the servers up, if one does.

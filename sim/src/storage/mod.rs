@@ -4,6 +4,14 @@
 //! Writes land in a pending overlay; [`Storage::sync`] folds them into the durable map. A
 //! crash keeps the durable map and drops the overlay, so a restarted node sees exactly what
 //! was synced. Reads see the node's own pending writes, as a file system's page cache would.
+//!
+//! That is the default, fault-free disk. [`faults`] adds what real disks do on a crash
+//! (unsynced writes partly applied or torn, synced records rotting), off unless a scenario
+//! or schedule turns it on.
+
+pub mod faults;
+
+pub use faults::{CrashDamage, StorageFaults};
 
 use std::collections::BTreeMap;
 
@@ -17,6 +25,23 @@ pub struct Storage {
     /// Every synced change not yet taken by the real runtime, so it can append just those to
     /// its file. `None` (the simulator) keeps no journal.
     journal: Option<Vec<Change>>,
+    /// The unsynced writes in the order they were made (repeats included), kept only while
+    /// a storage fault model needs it (see [`faults`]): `None` costs nothing.
+    order: Option<Vec<Change>>,
+    /// The node is to die inside its next sync, or died inside one (see [`faults`]).
+    sync_crash: SyncCrash,
+    /// What the fault model has done to this storage, for checkers and reports.
+    damage: CrashDamage,
+}
+
+/// Whether a crash waits in the next [`Storage::sync`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum SyncCrash {
+    #[default]
+    None,
+    Armed,
+    /// The sync did not happen; writes and syncs after it are ignored (the process is gone).
+    Died,
 }
 
 /// One synced change: a key and its new value (`None`: deleted).
@@ -33,16 +58,38 @@ impl Storage {
 
     /// Write `value` under `key`. It is lost in a crash until [`Storage::sync`].
     pub fn put(&mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.pending.insert(key.into(), Some(value.into()));
+        self.write(key.into(), Some(value.into()));
     }
 
     /// Delete `key`. The delete is lost in a crash until [`Storage::sync`].
     pub fn delete(&mut self, key: &str) {
-        self.pending.insert(key.to_string(), None);
+        self.write(key.to_string(), None);
     }
 
-    /// Make every write so far durable.
+    fn write(&mut self, key: String, value: Option<Vec<u8>>) {
+        if self.sync_crash == SyncCrash::Died {
+            return;
+        }
+        if let Some(order) = &mut self.order {
+            order.push((key.clone(), value.clone()));
+        }
+        self.pending.insert(key, value);
+    }
+
+    /// Make every write so far durable (unless the node dies inside this sync: see
+    /// [`Storage::arm_crash_in_sync`]).
     pub fn sync(&mut self) {
+        match self.sync_crash {
+            SyncCrash::Died => return,
+            SyncCrash::Armed => {
+                self.sync_crash = SyncCrash::Died;
+                return;
+            }
+            SyncCrash::None => {}
+        }
+        if let Some(order) = &mut self.order {
+            order.clear();
+        }
         for (key, value) in std::mem::take(&mut self.pending) {
             if let Some(journal) = &mut self.journal {
                 journal.push((key.clone(), value.clone()));
@@ -93,6 +140,10 @@ impl Storage {
     /// What a crash leaves: the synced state only.
     pub fn crash(&mut self) {
         self.pending.clear();
+        if let Some(order) = &mut self.order {
+            order.clear();
+        }
+        self.sync_crash = SyncCrash::None;
     }
 
     /// The durable state, for the real runtime to persist.
