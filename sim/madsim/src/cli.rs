@@ -45,6 +45,7 @@ pub fn run_one(name: &str, seed: u64) -> Result<Option<String>, String> {
     }
     let run = match name {
         crate::lsp::NAME => crate::lsp::run(seed),
+        crate::kv::NAME => crate::kv::run(seed),
         _ => {
             return Err(format!(
                 "no madsim scenario {name}; they are: {}",
@@ -63,7 +64,7 @@ fn describe(h: &faultline::Halt) -> String {
 }
 
 /// The scenarios besides Raft's that `determinism` checks.
-const DETERMINISM_OTHERS: &[&str] = &[crate::lsp::NAME];
+const DETERMINISM_OTHERS: &[&str] = &[crate::lsp::NAME, crate::kv::NAME];
 
 /// madsim's determinism check of `name` under `seed` (Err if madsim saw two runs part), and
 /// the digest of one more run.
@@ -81,6 +82,10 @@ fn determinism_of(name: &'static str, seed: u64) -> Result<(Result<u64, ()>, u64
         crate::lsp::NAME => (
             std::panic::catch_unwind(|| crate::lsp::check_determinism(seed)).map_err(|_| ()),
             crate::lsp::run(seed).digest,
+        ),
+        crate::kv::NAME => (
+            std::panic::catch_unwind(|| crate::kv::check_determinism(seed)).map_err(|_| ()),
+            crate::kv::run(seed).digest,
         ),
         _ => return Err(format!("no madsim scenario {name}")),
     };
