@@ -46,6 +46,7 @@ pub fn run_one(name: &str, seed: u64) -> Result<Option<String>, String> {
     let run = match name {
         crate::lsp::NAME => crate::lsp::run(seed),
         crate::kv::NAME => crate::kv::run(seed),
+        name if crate::miner::SCENARIOS.contains(&name) => crate::miner::run(name, seed)?,
         _ => {
             return Err(format!(
                 "no madsim scenario {name}; they are: {}",
@@ -64,7 +65,12 @@ fn describe(h: &faultline::Halt) -> String {
 }
 
 /// The scenarios besides Raft's that `determinism` checks.
-const DETERMINISM_OTHERS: &[&str] = &[crate::lsp::NAME, crate::kv::NAME];
+const DETERMINISM_OTHERS: &[&str] = &[
+    crate::lsp::NAME,
+    crate::kv::NAME,
+    crate::miner::SCENARIOS[0],
+    crate::miner::SCENARIOS[1],
+];
 
 /// madsim's determinism check of `name` under `seed` (Err if madsim saw two runs part), and
 /// the digest of one more run.
@@ -87,6 +93,15 @@ fn determinism_of(name: &'static str, seed: u64) -> Result<(Result<u64, ()>, u64
             std::panic::catch_unwind(|| crate::kv::check_determinism(seed)).map_err(|_| ()),
             crate::kv::run(seed).digest,
         ),
+        name if crate::miner::SCENARIOS.contains(&name) => {
+            let checked = std::panic::catch_unwind(|| crate::miner::check_determinism(name, seed));
+            let again = crate::miner::run(name, seed)?.digest;
+            match checked {
+                Ok(Ok(a)) => (Ok(a), again),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => (Err(()), again),
+            }
+        }
         _ => return Err(format!("no madsim scenario {name}")),
     };
     Ok((checked, again))

@@ -14,7 +14,7 @@
 //!   madsim, and where madsim cannot follow);
 //! - [`faults`]: faultline's fault verbs through madsim's controls, and which ones madsim
 //!   cannot express;
-//! - [`raft`], [`lsp`], [`kv`], [`exercise`]: the cross-check scenarios, each the faultline
+//! - [`raft`], [`lsp`], [`kv`], [`miner`], [`exercise`]: the cross-check scenarios, each the faultline
 //!   catalog scenario's workload and invariants on madsim;
 //! - [`bench`]: the side-by-side benchmark (the same Raft scenario and the `bench sim`
 //!   workload on both simulators).
@@ -33,6 +33,7 @@ pub mod exercise;
 pub mod faults;
 pub mod kv;
 pub mod lsp;
+pub mod miner;
 pub mod raft;
 mod runtime;
 mod streams;
