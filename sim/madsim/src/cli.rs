@@ -19,7 +19,7 @@ fn usage() -> i32 {
     eprintln!(
         "usage: faultline-madsim check SCENARIO[,..] --seeds A..B\n       \
          faultline-madsim determinism SCENARIO|all --seed S\n       \
-         faultline-madsim bench raft|sim --side faultline|madsim|madsim-native [--seed S] [--nodes N --seconds S]"
+         faultline-madsim bench raft|sim --side faultline|madsim|madsim-native [--seed S] [--repeats R] [--nodes N --seconds S]"
     );
     2
 }
@@ -163,9 +163,16 @@ pub fn main(args: &[String]) -> i32 {
             let seconds = flag(args, "--seconds")
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(2);
+            let repeats = flag(args, "--repeats")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1);
             let figures = match (args.get(1).map(String::as_str), flag(args, "--side")) {
-                (Some("raft"), Some("faultline")) => bench::raft_faultline(seed),
-                (Some("raft"), Some("madsim")) => bench::raft_madsim(seed),
+                (Some("raft"), Some("faultline")) => {
+                    bench::fastest(repeats, || bench::raft_faultline(seed))
+                }
+                (Some("raft"), Some("madsim")) => {
+                    bench::fastest(repeats, || bench::raft_madsim(seed))
+                }
                 (Some("sim"), Some("faultline")) => bench::sim_faultline(nodes, seconds, seed),
                 (Some("sim"), Some("madsim")) => bench::sim_madsim(nodes, seconds, seed),
                 (Some("sim"), Some("madsim-native")) => {
