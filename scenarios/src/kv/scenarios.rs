@@ -209,9 +209,16 @@ const SWARM_HEAL_PHASE: Duration = Duration::from_secs(6);
 /// `kv-swarm`.
 pub struct Swarm;
 
+/// One client of `kv-swarm`: when it joins, what it does, and when (if ever) it leaves.
+pub struct SwarmClient {
+    pub join: Time,
+    pub cfg: ClientConfig,
+    pub leave: Option<Time>,
+}
+
 impl Swarm {
-    fn profile(w: &KvWorld) -> FaultProfile {
-        let nodes = w.node_ids();
+    /// The faults over `nodes` (the server is node 0).
+    pub fn profile(nodes: Vec<u32>) -> FaultProfile {
         let mut p = FaultProfile::new(nodes.clone(), SWARM_FAULT_PHASE, SWARM_HEAL_PHASE);
         p.kinds = FaultKinds::stream();
         // The store lives in the server's memory (SPEC.md §1: nothing persists): clients
@@ -220,9 +227,54 @@ impl Swarm {
         p
     }
 
+    /// The clients, in address order (node 1 on): 6 workers, 2 intermittent slow readers,
+    /// and 6 that join during the fault phase, half of them leaving again.
+    pub fn clients(seed: u64, server: faultline::Addr) -> Vec<SwarmClient> {
+        let mut rng = faultline::derive_rng(seed, "kv/swarm/workload");
+        let worker = |cid| ClientConfig {
+            inflate: 256,
+            burst: 50,
+            reconnect_after: Some(Duration::from_millis(100)),
+            garbage_every: 97,
+            ..ClientConfig::workload(server, cid, 800, 40)
+        };
+        let now = |cfg| SwarmClient {
+            join: Time::ZERO,
+            cfg,
+            leave: None,
+        };
+        let mut clients: Vec<SwarmClient> = (0..6).map(|cid| now(worker(cid))).collect();
+        for cid in 6..8 {
+            let reading = Reading::Intermittent {
+                paused: Duration::from_millis(400),
+                reading: Duration::from_millis(100),
+                until: SWARM_FAULT_PHASE,
+            };
+            clients.push(now(ClientConfig {
+                inflate: 1024,
+                reading,
+                ..worker(cid)
+            }));
+        }
+        // Churn: clients join during the fault phase; half of them leave again.
+        let phase_ms = SWARM_FAULT_PHASE.as_millis() as u64;
+        for cid in 8..14 {
+            let join = Time::from_millis(rng.gen_range(0..phase_ms));
+            let cfg = ClientConfig {
+                events: 60,
+                deletes: 5,
+                ..worker(cid)
+            };
+            let leave =
+                (cid % 2 == 0).then(|| join + Duration::from_millis(rng.gen_range(50..1500)));
+            clients.push(SwarmClient { join, cfg, leave });
+        }
+        clients
+    }
+
     /// The generated schedule plus stream delay episodes: every link slows to 5-60 ms for
     /// a while (streams ride the links' latency), drawn from their own named stream.
-    fn schedule(seed: u64, profile: &FaultProfile) -> Schedule {
+    pub fn schedule(seed: u64, profile: &FaultProfile) -> Schedule {
         let mut schedule = faultline::swarm::generate(seed, profile);
         let mut rng = faultline::derive_rng(seed, "kv/swarm/delays");
         if rng.gen_bool(0.5) {
@@ -276,50 +328,14 @@ impl Scenario for Swarm {
 
     fn run(&self, spec: &RunSpec) -> Result<Report, String> {
         let mut w = KvWorld::new(spec);
-        let server = w.server;
-        let mut rng = faultline::derive_rng(spec.seed, "kv/swarm/workload");
-        let worker = |cid| ClientConfig {
-            inflate: 256,
-            burst: 50,
-            reconnect_after: Some(Duration::from_millis(100)),
-            garbage_every: 97,
-            ..ClientConfig::workload(server, cid, 800, 40)
-        };
-        for cid in 0..6 {
-            w.add_client(Time::ZERO, worker(cid));
-        }
-        for cid in 6..8 {
-            let reading = Reading::Intermittent {
-                paused: Duration::from_millis(400),
-                reading: Duration::from_millis(100),
-                until: SWARM_FAULT_PHASE,
-            };
-            w.add_client(
-                Time::ZERO,
-                ClientConfig {
-                    inflate: 1024,
-                    reading,
-                    ..worker(cid)
-                },
-            );
-        }
-        // Churn: clients join during the fault phase; half of them leave again.
-        let phase_ms = SWARM_FAULT_PHASE.as_millis() as u64;
-        for cid in 8..14 {
-            let join = Time::from_millis(rng.gen_range(0..phase_ms));
-            let cfg = ClientConfig {
-                events: 60,
-                deletes: 5,
-                ..worker(cid)
-            };
-            let addr = w.add_client(join, cfg);
-            if cid % 2 == 0 {
-                let leave = join + Duration::from_millis(rng.gen_range(50..1500));
+        for c in Swarm::clients(spec.seed, w.server) {
+            let addr = w.add_client(c.join, c.cfg);
+            if let Some(leave) = c.leave {
                 w.world
                     .call_at(leave, addr, |node, ctx| node.disconnect(ctx));
             }
         }
-        let profile = Swarm::profile(&w);
+        let profile = Swarm::profile(w.node_ids());
         let mut spec = spec.clone();
         if spec.schedule.is_none() {
             spec.schedule = Some(Swarm::schedule(spec.seed, &profile));

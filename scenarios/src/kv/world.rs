@@ -89,9 +89,14 @@ pub fn checker_mut(world: &mut World<KvNode>) -> &mut KvChecker {
 
 /// Get latencies of every client that reads normally, sorted.
 pub fn latencies(world: &World<KvNode>, clients: &[Addr]) -> Vec<u64> {
+    latencies_of(|a| world.node(a), clients)
+}
+
+/// [`latencies`] over the nodes `node` looks up (in a world, or another simulator).
+pub fn latencies_of<'a>(node: impl Fn(Addr) -> Option<&'a KvNode>, clients: &[Addr]) -> Vec<u64> {
     let mut all: Vec<u64> = clients
         .iter()
-        .filter_map(|&a| world.node(a).and_then(KvNode::as_client))
+        .filter_map(|&a| node(a).and_then(KvNode::as_client))
         .filter(|c| c.config().reading == Reading::Normal)
         .flat_map(|c| c.stats().get_latencies_ns.iter().copied())
         .collect();

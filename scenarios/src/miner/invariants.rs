@@ -27,7 +27,7 @@
 //! finished, with a result or (under network faults) `Disconnected`.
 
 use super::nodes::{DelayedClient, MinerSimNode};
-use faultline::{Addr, Checker, Failure, Invariant, Time, World};
+use faultline::{Addr, Checker, Failure, Invariant, Time};
 use miner::hash::min_hash;
 use miner::scheduler::ReqId;
 use miner::{Best, MinerEvent, Outcome};
@@ -439,8 +439,8 @@ impl MinerChecker {
 
 /// End check: while a miner lives (SPEC.md §6: work waits for a miner otherwise), every
 /// client node that is up has finished; with `strict`, with a result.
-pub fn clients_finished(
-    world: &World<MinerSimNode>,
+pub fn clients_finished<'a>(
+    node: impl Fn(Addr) -> Option<&'a MinerSimNode>,
     clients: &[Addr],
     live_miners: usize,
     strict: bool,
@@ -457,7 +457,7 @@ pub fn clients_finished(
         return Ok(());
     }
     for &addr in clients {
-        let Some(node) = world.node(addr).and_then(|n| n.kind::<DelayedClient>()) else {
+        let Some(node) = node(addr).and_then(|n| n.kind::<DelayedClient>()) else {
             continue;
         };
         let client = node.program().client();

@@ -50,7 +50,7 @@ fn run_clean(
     let (clients, miners) = (built.clients.clone(), built.miners.clone());
     let (mut report, world) = drive(name, spec, &profile, built.world, |world| {
         let alive = world::live_miners(world, &miners);
-        clients_finished(world, &clients, alive, true)?;
+        clients_finished(|a| world.node(a), &clients, alive, true)?;
         also(world, &clients)
     })?;
     let observed = &checker(&world).observed;

@@ -7,6 +7,7 @@ use super::nodes::{DelayedClient, MinerSimNode, SupervisedMiner};
 use faultline::harness::RunSpec;
 use faultline::{Addr, Time, World};
 use miner::{scheduler, ClientNode, ServerNode};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// LSP parameters for simulated runs (SPEC.md §8): 100 ms epochs (a connection is lost
@@ -51,6 +52,60 @@ pub struct Built {
     pub clients: Vec<Addr>,
 }
 
+/// A node's factory: it builds the node at its start and again at every restart.
+pub type Factory = Box<dyn Fn(Addr) -> MinerSimNode + Send + Sync>;
+
+/// The nodes of a setup, each a factory with its start time.
+pub struct Cast {
+    pub server: Factory,
+    pub miners: Vec<(Time, Factory)>,
+    pub clients: Vec<(Time, Factory)>,
+}
+
+/// The nodes of `setup` as factories, with their start times: the server (node 0), then
+/// the miners, then the clients. Each miner and client counts its incarnations: restarted,
+/// it waits [`restart_delay`] before connecting.
+pub fn cast(params: lsp::Params, cfg: scheduler::Config, setup: &Setup) -> Cast {
+    let server = Addr(0);
+    let miner_bugs = cfg.bugs;
+    let server_node: Factory = Box::new(move |_| ServerNode::new(params, cfg.clone()).into());
+    let miners = setup
+        .miners
+        .iter()
+        .map(|&(rate, join)| {
+            let incarnation = AtomicU32::new(0);
+            let f: Factory = Box::new(move |_| {
+                let node = SupervisedMiner::new(server, params, rate, restart_delay())
+                    .with_bugs(miner_bugs);
+                match incarnation.fetch_add(1, Ordering::Relaxed) {
+                    0 => node.into(),
+                    _ => node.delayed(restart_delay()).into(),
+                }
+            });
+            (join, f)
+        })
+        .collect();
+    let clients = setup
+        .clients
+        .iter()
+        .cloned()
+        .map(|(data, upper, start)| {
+            let incarnation = AtomicU32::new(0);
+            let f: Factory = Box::new(move |_| {
+                let program = ClientNode::new(server, params, data.clone(), upper);
+                let delay = (incarnation.fetch_add(1, Ordering::Relaxed) > 0).then(restart_delay);
+                DelayedClient::new(program, delay).into()
+            });
+            (start, f)
+        })
+        .collect();
+    Cast {
+        server: server_node,
+        miners,
+        clients,
+    }
+}
+
 /// Build the world of `setup`: server at node 0, then miners, then clients.
 pub fn build(spec: &RunSpec, setup: &Setup) -> Built {
     let mut world: World<MinerSimNode> = World::new(spec.seed);
@@ -62,31 +117,18 @@ pub fn build(spec: &RunSpec, setup: &Setup) -> Built {
         bugs: crate::bugs::miner(spec),
         ..scheduler::Config::default()
     };
-    let miner_bugs = cfg.bugs;
-    let server = world.add_node(move |_| ServerNode::new(params, cfg.clone()).into());
-    let mut miners = Vec::new();
-    for &(rate, join) in &setup.miners {
-        let mut incarnation = 0;
-        miners.push(world.add_node_at(join, move |_| {
-            incarnation += 1;
-            let node =
-                SupervisedMiner::new(server, params, rate, restart_delay()).with_bugs(miner_bugs);
-            match incarnation {
-                1 => node.into(),
-                _ => node.delayed(restart_delay()).into(),
-            }
-        }));
-    }
-    let mut clients = Vec::new();
-    for (data, upper, start) in setup.clients.iter().cloned() {
-        let mut incarnation = 0;
-        clients.push(world.add_node_at(start, move |_| {
-            incarnation += 1;
-            let program = ClientNode::new(server, params, data.clone(), upper);
-            let delay = (incarnation > 1).then(restart_delay);
-            DelayedClient::new(program, delay).into()
-        }));
-    }
+    let nodes = cast(params, cfg, setup);
+    world.add_node(nodes.server);
+    let miners = nodes
+        .miners
+        .into_iter()
+        .map(|(join, f)| world.add_node_at(join, f))
+        .collect();
+    let clients = nodes
+        .clients
+        .into_iter()
+        .map(|(start, f)| world.add_node_at(start, f))
+        .collect();
     world.set_checker(MinerChecker::default());
     Built {
         world,
@@ -104,11 +146,18 @@ pub fn checker(world: &World<MinerSimNode>) -> &MinerChecker {
 
 /// Miners running now: up, started and still connected.
 pub fn live_miners(world: &World<MinerSimNode>, miners: &[Addr]) -> usize {
+    live_miners_of(|a| world.node(a), miners)
+}
+
+/// [`live_miners`] over the nodes `node` looks up (in a world, or another simulator).
+pub fn live_miners_of<'a>(
+    node: impl Fn(Addr) -> Option<&'a MinerSimNode>,
+    miners: &[Addr],
+) -> usize {
     miners
         .iter()
         .filter(|&&a| {
-            world
-                .node(a)
+            node(a)
                 .and_then(|n| n.kind::<SupervisedMiner>())
                 .and_then(|m| m.worker())
                 .is_some_and(|w| !w.is_stopped())

@@ -72,3 +72,29 @@ impl Timeline {
         }
     }
 }
+
+/// Run `schedule` on `sim` to its end (the network healing to `base`), then `end_checks`:
+/// the first failure, if any.
+pub async fn run_schedule<N: Node + Send + 'static>(
+    sim: &Sim<N>,
+    schedule: &Schedule,
+    base: faultline::LinkFaults,
+    end_checks: impl FnOnce(&Sim<N>) -> Result<(), Failure>,
+) -> Option<Halt>
+where
+    N::Event: Send,
+{
+    let mut timeline = Timeline::new(schedule, Net::new(base));
+    let mut nothing = |_: &View<'_, N>| Ok(());
+    let end = Time(schedule.end_ns);
+    if let Err(halt) = timeline
+        .run_checked(sim, end, Duration::from_secs(1), &mut nothing)
+        .await
+    {
+        return Some(halt);
+    }
+    end_checks(sim).err().map(|failure| Halt {
+        at: sim.now(),
+        failure,
+    })
+}

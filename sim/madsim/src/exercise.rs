@@ -6,10 +6,10 @@
 //! and reset notices: clients are killed and restarted by madsim during the fault phase,
 //! which resets their streams at the server. After the heal every client must finish.
 
-use crate::drive::Timeline;
-use crate::faults::{latency_range, Net};
+use crate::drive::run_schedule;
+use crate::faults::latency_range;
 use crate::runtime::{Sim, View};
-use faultline::{Addr, Failure, Fault, Halt, LinkFaults, Schedule, Time, TimedFault};
+use faultline::{Addr, Failure, Fault, Halt, LinkFaults, Schedule, TimedFault};
 use rand::Rng;
 use scenarios::exercise::invariants::{EchoChecker, EVERY_CLIENT_DONE_AFTER_HEAL};
 use scenarios::exercise::nodes::echo::{EchoClient, EchoServer};
@@ -83,19 +83,7 @@ pub fn run(seed: u64) -> (Option<Halt>, u64) {
             sim.add_node(move |_| ExerciseNode::EchoClient(EchoClient::new(server, ECHO_BYTES)));
         }
         sim.set_checker(EchoChecker);
-        let mut timeline = Timeline::new(&schedule, Net::new(link()));
-        let end = Time(schedule.end_ns);
-        let mut nothing = |_: &View<'_, ExerciseNode>| Ok(());
-        let halt = match timeline
-            .run_checked(&sim, end, Duration::from_secs(1), &mut nothing)
-            .await
-        {
-            Err(halt) => Some(halt),
-            Ok(()) => sim.view(clients_done).err().map(|failure| Halt {
-                at: sim.now(),
-                failure,
-            }),
-        };
+        let halt = run_schedule(&sim, &schedule, link(), |sim| sim.view(clients_done)).await;
         (halt, sim.outcome().events)
     })
 }

@@ -9,6 +9,7 @@
 //! | `Isolate` / `Rejoin` | `NetSim::clog_node` / `unclog_node` |
 //! | `Repair` | every clog above undone |
 //! | `Link` on every link (`from` and `to` unset): loss, latency | `NetSim::update_config`: `packet_loss_rate`, `send_latency` (the whole network) |
+//! | `LinkRestore` on every link | the change beneath the one undone, or the base network |
 //! | `Heal` | repair, base network, every node resumed and every crashed node restarted |
 //!
 //! What madsim cannot express, so the shared scenarios leave it out when they run there:
@@ -30,6 +31,9 @@ pub struct Net {
     links: BTreeMap<(u32, u32), u32>,
     nodes: BTreeMap<u32, u32>,
     base: LinkFaults,
+    /// Whole-network link changes in force, oldest first: the latest applies, and undoing
+    /// one falls back to the one beneath (as faultline's `LinkRestore`).
+    changes: Vec<LinkFaults>,
     crashed: Vec<u32>,
 }
 
@@ -45,6 +49,7 @@ impl Net {
             links: BTreeMap::new(),
             nodes: BTreeMap::new(),
             base,
+            changes: Vec::new(),
             crashed: Vec::new(),
         }
     }
@@ -137,17 +142,28 @@ impl Net {
                 from: None,
                 to: None,
                 faults,
-            } => self.set_links(faults)?,
+            } => {
+                self.set_links(faults)?;
+                self.changes.push(faults.clone());
+            }
             Fault::LinkRestore {
                 from: None,
                 to: None,
                 faults,
             } => {
-                let base = self.base.clone();
-                self.set_links(faults.as_ref().unwrap_or(&base))?;
+                let undone = self
+                    .changes
+                    .iter()
+                    .rposition(|c| faults.as_ref().is_none_or(|f| f == c));
+                if let Some(i) = undone {
+                    self.changes.remove(i);
+                }
+                let now = self.changes.last().unwrap_or(&self.base).clone();
+                self.set_links(&now)?;
             }
             Fault::Heal => {
                 self.repair(&ids);
+                self.changes.clear();
                 let base = self.base.clone();
                 self.set_links(&base)?;
                 for i in 0..sim.node_count() as u32 {

@@ -14,9 +14,8 @@
 //!   madsim, and where madsim cannot follow);
 //! - [`faults`]: faultline's fault verbs through madsim's controls, and which ones madsim
 //!   cannot express;
-//! - [`raft`], [`exercise`]: the cross-check scenarios, each the faultline catalog
-//!   scenario's workload and invariants on madsim (the LSP, P0 key-value and miner
-//!   scenarios do not run here yet);
+//! - [`raft`], [`lsp`], [`kv`], [`miner`], [`exercise`]: the cross-check scenarios, each the faultline
+//!   catalog scenario's workload and invariants on madsim;
 //! - [`bench`]: the side-by-side benchmark (the same Raft scenario and the `bench sim`
 //!   workload on both simulators).
 //!
@@ -32,12 +31,26 @@ pub mod cli;
 pub mod drive;
 pub mod exercise;
 pub mod faults;
+pub mod kv;
+pub mod lsp;
+pub mod miner;
 pub mod raft;
 mod runtime;
 mod streams;
 pub mod ticks;
 
-pub use runtime::{Outcome, Sim, View};
+pub use runtime::{Outcome, Sim, Tap, View};
+
+/// What one run of a cross-check scenario found.
+#[derive(Debug)]
+pub struct MadsimRun {
+    /// The first failure, if any.
+    pub halt: Option<faultline::Halt>,
+    /// Handler calls.
+    pub events: u64,
+    /// A fold of what the clients saw, to compare two runs of one seed.
+    pub digest: u64,
+}
 
 /// Run `f` on a fresh madsim runtime seeded with `seed`, whose network delivers every
 /// packet after a latency drawn from `latency` (madsim's buggify stays off, as it is by

@@ -116,6 +116,10 @@ impl<E> Checker<E> for NoChecks {
 
 type Factory<N> = Arc<dyn Fn(Addr) -> N + Send + Sync>;
 
+/// Sees every datagram as it is sent `(now, from, to, bytes)`, before madsim's network
+/// (faultline's middlebox without the power to alter or drop: a wire monitor's seat).
+pub type Tap = Box<dyn FnMut(Time, Addr, Addr, &[u8]) + Send>;
+
 struct Slot<N: Node> {
     node: Option<N>,
     io: NodeIo<N::Event>,
@@ -125,6 +129,8 @@ struct Slot<N: Node> {
     inbox: Option<UnboundedSender<Input<N>>>,
     /// Bumped on every crash: a dead incarnation's task never touches the slot again.
     inc: u32,
+    /// When the node first starts (ns of true time); until then it is not there.
+    start_at: u64,
 }
 
 /// Everything the nodes' tasks and the supervisor share. madsim runs every task on one
@@ -139,6 +145,7 @@ struct State<N: Node> {
     check_ticks: u64,
     /// The stream window nodes added from now on get, if not faultline's default.
     window: Option<usize>,
+    tap: Option<Tap>,
 }
 
 struct Shared<N: Node> {
@@ -225,6 +232,7 @@ where
                     handler_ticks: 0,
                     check_ticks: 0,
                     window: None,
+                    tap: None,
                 }),
             }),
             handle,
@@ -249,8 +257,23 @@ where
         self.shared.lock().checker = Box::new(checker);
     }
 
+    /// Show every datagram sent from now on to `tap`.
+    pub fn set_tap(&self, tap: impl FnMut(Time, Addr, Addr, &[u8]) + Send + 'static) {
+        self.shared.lock().tap = Some(Box::new(tap));
+    }
+
     /// Add a node that starts now; `factory` builds it, and builds it again on restart.
     pub fn add_node(&self, factory: impl Fn(Addr) -> N + Send + Sync + 'static) -> Addr {
+        self.add_node_at(Time::ZERO, factory)
+    }
+
+    /// Add a node that starts at `at` (as faultline's `World::add_node_at`): its address is
+    /// taken now, and until `at` it is not there (what is sent to it is lost).
+    pub fn add_node_at(
+        &self,
+        at: Time,
+        factory: impl Fn(Addr) -> N + Send + Sync + 'static,
+    ) -> Addr {
         let index = self.shared.lock().slots.len() as u32;
         let shared = self.shared.clone();
         // madsim runs the init task again on every restart; it builds the node afresh. It
@@ -278,6 +301,7 @@ where
             id: node.id(),
             inbox: None,
             inc: 0,
+            start_at: at.as_nanos(),
         });
         Addr(index)
     }
@@ -314,6 +338,24 @@ where
     pub fn with_checker<C: 'static, R>(&self, f: impl FnOnce(Option<&mut C>) -> R) -> R {
         let mut state = self.shared.lock();
         f(state.checker.as_any_mut().downcast_mut())
+    }
+
+    /// At `at`, call into a node as its next event (dropped if it is down then).
+    pub fn call_at(
+        &self,
+        at: Time,
+        addr: Addr,
+        f: impl FnOnce(&mut N, &mut Ctx<'_, N::Event>) + Send + 'static,
+    ) {
+        let sim = self.clone();
+        // A task of the supervisor's node: kills of the nodes do not touch it.
+        madsim::task::spawn(async move {
+            let now = duration_ns(TimeHandle::current().elapsed());
+            if at.as_nanos() > now {
+                madsim::time::sleep(Duration::from_nanos(at.as_nanos() - now)).await;
+            }
+            sim.call(addr, f);
+        });
     }
 
     /// Call into a node as its next event (dropped if it is down).
@@ -409,6 +451,11 @@ async fn incarnation<N: Node + Send + 'static>(shared: Arc<Shared<N>>, index: u3
 where
     N::Event: Send,
 {
+    let start_at = shared.lock().slots[index as usize].start_at;
+    let now = duration_ns(TimeHandle::current().elapsed());
+    if start_at > now {
+        madsim::time::sleep(Duration::from_nanos(start_at - now)).await;
+    }
     let ep = Endpoint::bind(SocketAddr::new(ip_of(index), DATAGRAM_PORT))
         .await
         .expect("a node's datagram port is free");
@@ -608,6 +655,10 @@ where
     fn effect(&mut self, effect: Effect) {
         match effect {
             Effect::Send { to, data } => {
+                if let Some(tap) = self.shared.lock().tap.as_mut() {
+                    let now = Time(duration_ns(TimeHandle::current().elapsed()));
+                    tap(now, Addr(self.index), to, &data);
+                }
                 let ep = self.ep.clone();
                 let dst = SocketAddr::new(ip_of(to.0), DATAGRAM_PORT);
                 // A datagram to nowhere is lost, as on a real network.

@@ -1,6 +1,7 @@
 //! The checks at the end of a kv run: the final store against the models, and the liveness
 //! properties once the faults have stopped (systems/kv/SPEC.md §10, §11).
 
+use super::KvChecker;
 use super::{
     Model, CLIENT_MODEL_APPLIED, COUNTS_TRUE_AFTER_WAIT, EVERY_REPLY_DELIVERED,
     FAST_CLIENTS_NOT_HELD_UP, FINAL_STORE_EQUALS_CLIENTS_MODELS, FINAL_STORE_EQUALS_MODEL,
@@ -8,7 +9,7 @@ use super::{
     SLOW_READER_MESSAGES_DROPPED, WORKLOAD_DONE_AFTER_HEAL,
 };
 use crate::kv::nodes::{KvNode, Reading};
-use crate::kv::world::{checker, checker_mut, latencies, percentile};
+use crate::kv::world::{checker, checker_mut, latencies_of, percentile};
 use faultline::{Addr, Failure, World};
 use std::collections::BTreeMap;
 
@@ -35,9 +36,19 @@ impl EndChecks {
         clients: &[Addr],
     ) -> Result<(), Failure> {
         checker_mut(world).finish()?;
-        let seen = checker(world);
-        let server = world
-            .node(server)
+        self.check(|a| world.node(a), checker(world), server, clients)
+    }
+
+    /// The checks after the checker's own `finish`, over the nodes `node` looks up (in a
+    /// world, or in another simulator running the same nodes) and what `seen` saw.
+    pub fn check<'a>(
+        &self,
+        node: impl Fn(Addr) -> Option<&'a KvNode> + Copy,
+        seen: &KvChecker,
+        server: Addr,
+        clients: &[Addr],
+    ) -> Result<(), Failure> {
+        let server = node(server)
             .and_then(KvNode::as_server)
             .ok_or_else(|| SERVER_UP.fail("the server is down at the end"))?;
         // The final store equals the sequential model of the applied operations.
@@ -47,7 +58,7 @@ impl EndChecks {
         }
         let mut union = BTreeMap::new();
         for &addr in clients {
-            let Some(c) = world.node(addr).and_then(KvNode::as_client) else {
+            let Some(c) = node(addr).and_then(KvNode::as_client) else {
                 continue;
             };
             union.extend(as_model(c.model().backdoor()));
@@ -91,7 +102,7 @@ impl EndChecks {
         if self.settled {
             let live = clients
                 .iter()
-                .filter(|&&a| client_stream_up(world, a))
+                .filter(|&&a| client_stream_up(node, a))
                 .count() as u64;
             if server.count_active() != live {
                 return Err(COUNTS_TRUE_AFTER_WAIT.fail(format!(
@@ -101,7 +112,7 @@ impl EndChecks {
             }
         }
         if let Some(bound) = self.latency_bound_ns {
-            let worst = latencies(world, clients).last().copied().unwrap_or(0);
+            let worst = latencies_of(node, clients).last().copied().unwrap_or(0);
             if worst > bound {
                 return Err(FAST_CLIENTS_NOT_HELD_UP.fail(format!(
                     "a fast client waited {} ms for a Get (bound {} ms)",
@@ -114,9 +125,8 @@ impl EndChecks {
     }
 }
 
-fn client_stream_up(world: &World<KvNode>, addr: Addr) -> bool {
-    world
-        .node(addr)
+fn client_stream_up<'a>(node: impl Fn(Addr) -> Option<&'a KvNode>, addr: Addr) -> bool {
+    node(addr)
         .and_then(KvNode::as_client)
         .is_some_and(|c| c.stream().is_some())
 }

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::lsp::nodes::{ClientNode, LspNode, ServerNode};
 use crate::lsp::world::{Lab, Step};
-use faultline::{Addr, Failure, Invariant, Time, World};
+use faultline::{Addr, Failure, Invariant, Time};
 use lsp::{ClientEvent, Params, ServerEvent};
 use std::fmt::Debug;
 use std::time::Duration;
@@ -23,9 +23,10 @@ pub fn window_held(violations: &[String]) -> Result<(), Failure> {
 /// After the heal phase: every client finished (closed after all its `msgs` echoes, or
 /// lost with a justified silence), and the server let go of every connection. With the
 /// server cut off at `cut_at`, every connection still up then was lost within the bound
-/// (SPEC.md §8b), whose slack for the link is `latency_max`.
-pub fn swarm_end(
-    world: &World<LspNode>,
+/// (SPEC.md §8b), whose slack for the link is `latency_max`. `node` looks a node up (in a
+/// faultline world, or in another simulator running the same nodes).
+pub fn swarm_end<'a>(
+    node: impl Fn(Addr) -> Option<&'a LspNode>,
     params: &Params,
     (server, clients): (Addr, &[Addr]),
     msgs: usize,
@@ -36,8 +37,7 @@ pub fn swarm_end(
     // plus the moment the epoch timer is late by up to one epoch's phase.
     let bound = params.epoch() * (params.epoch_limit + 1) + latency_max;
     for &addr in clients {
-        let c = world
-            .node(addr)
+        let c = node(addr)
             .and_then(|n| n.kind::<ClientNode>())
             .ok_or_else(|| NODES_UP.fail(format!("{addr} is down")))?;
         client_finished(addr, c, msgs)?;
@@ -45,8 +45,7 @@ pub fn swarm_end(
             client_lost_in_time(addr, c, cut, bound)?;
         }
     }
-    let server = world
-        .node(server)
+    let server = node(server)
         .and_then(|n| n.kind::<ServerNode>())
         .ok_or_else(|| NODES_UP.fail("the server is down"))?;
     let live = server.endpoint.as_ref().map_or(0, |e| e.conns().count());

@@ -32,28 +32,29 @@ use std::time::Duration;
 /// One LSP scenario's shape.
 #[derive(Clone)]
 pub struct LspScenario {
-    name: &'static str,
-    about: &'static str,
-    clients: usize,
-    msgs: usize,
-    lockstep: bool,
+    pub name: &'static str,
+    pub about: &'static str,
+    pub clients: usize,
+    pub msgs: usize,
+    pub lockstep: bool,
     /// Random sleep before each write, so the workload spans the fault phase.
-    pause_max_ms: u64,
-    params: Params,
+    pub pause_max_ms: u64,
+    pub params: Params,
     /// Tamper with Data payloads during the fault phase (rates drawn from the seed).
-    tamper: bool,
+    pub tamper: bool,
     /// Cut the server off for good at a time drawn from the seed.
-    cut_server: bool,
-    kinds: FaultKinds,
-    fault_phase: Duration,
-    heal_phase: Duration,
+    pub cut_server: bool,
+    pub kinds: FaultKinds,
+    pub fault_phase: Duration,
+    pub heal_phase: Duration,
 }
 
 /// Worst one-way latency of the base network.
-const LATENCY_MAX_NS: u64 = 5_000_000;
+pub const LATENCY_MAX_NS: u64 = 5_000_000;
 
 impl LspScenario {
-    fn profile(&self) -> FaultProfile {
+    /// The swarm's fault profile: which faults, on which nodes, over which phases.
+    pub fn profile(&self) -> FaultProfile {
         let nodes: Vec<u32> = (0..=self.clients as u32).collect();
         let mut p = FaultProfile::new(nodes, self.fault_phase, self.heal_phase);
         p.kinds = self.kinds.clone();
@@ -218,6 +219,23 @@ impl LspScenario {
         })
     }
 
+    /// What each client does (client `i` is node `i + 1`; ISNs are drawn by the nodes).
+    pub fn client_plans(&self) -> Vec<ClientPlan> {
+        let pause_max_ms = self.pause_max_ms;
+        (0..self.clients)
+            .map(|i| ClientPlan {
+                pause_max_ms,
+                // Clients cut off from the server keep talking until the cut: paced, and
+                // many messages.
+                ..if self.cut_server {
+                    echo_plan(i, 1000, true, false)
+                } else {
+                    echo_plan(i, self.msgs, self.lockstep, true)
+                }
+            })
+            .collect()
+    }
+
     fn run_sized(&self, spec: &RunSpec) -> Result<Report, String> {
         let profile = self.profile();
         let schedule = self.schedule(spec, &profile);
@@ -232,28 +250,8 @@ impl LspScenario {
         };
         let mut lab_spec = LabSpec::new(spec.seed, params);
         lab_spec.latency_ns = (1_000_000, LATENCY_MAX_NS);
-        let (msgs, lockstep) = (self.msgs, self.lockstep);
-        let pause_max_ms = self.pause_max_ms;
-        lab_spec.clients = (0..self.clients)
-            .map(|i| {
-                (
-                    None,
-                    ClientPlan {
-                        pause_max_ms,
-                        ..echo_plan(i, msgs, lockstep, true)
-                    },
-                )
-            })
-            .collect();
-        if self.cut_server {
-            // Clients that keep talking until the cut: paced, and many messages.
-            for (i, (_, plan)) in lab_spec.clients.iter_mut().enumerate() {
-                *plan = ClientPlan {
-                    pause_max_ms,
-                    ..echo_plan(i, 1000, true, false)
-                };
-            }
-        }
+        let msgs = self.msgs;
+        lab_spec.clients = self.client_plans().into_iter().map(|p| (None, p)).collect();
         let lab = Lab::new(lab_spec);
         if self.tamper {
             lab.net.borrow_mut().rule = Some(tamperer(spec.seed, heal_at));
@@ -276,7 +274,7 @@ impl LspScenario {
         let (mut report, world) = drive(self.name, &run_spec, &profile, world, |world| {
             window_held(&net.borrow().monitor.violations)?;
             swarm_end(
-                world,
+                |a| world.node(a),
                 &params,
                 (server, &clients),
                 msgs,

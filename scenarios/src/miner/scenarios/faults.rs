@@ -31,7 +31,7 @@ impl Churn {
 
     /// Miners there from the start (their rates cycle through `MINER_RATES`), miners
     /// that join late (at 3 s, 6 s, 9 s, ...), and clients.
-    fn setup(seed: u64, on_time: usize, late: usize, clients: usize) -> Setup {
+    pub fn setup(seed: u64, on_time: usize, late: usize, clients: usize) -> Setup {
         let mut miners: Vec<(u64, Time)> = (0..on_time)
             .map(|i| (Self::MINER_RATES[i % Self::MINER_RATES.len()], Time::ZERO))
             .collect();
@@ -46,7 +46,7 @@ impl Churn {
         }
     }
 
-    fn profile(setup: &Setup, network_faults: bool) -> FaultProfile {
+    pub fn profile(setup: &Setup, network_faults: bool) -> FaultProfile {
         let nodes: Vec<u32> = (0..setup.node_count()).collect();
         let mut p = FaultProfile::new(
             nodes.clone(),
@@ -122,7 +122,7 @@ impl Scenario for Churn {
         let mut alive = 0;
         let (mut report, world) = drive(self.name(), spec, &profile, built.world, |world| {
             alive = world::live_miners(world, &miners);
-            clients_finished(world, &clients, alive, strict)
+            clients_finished(|a| world.node(a), &clients, alive, strict)
         })?;
         add_observed(&mut report, &checker(&world).observed);
         put(&mut report, "live_miners_at_end", alive as u64);
