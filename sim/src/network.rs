@@ -486,7 +486,7 @@ mod tests {
     #[test]
     fn counters_count_on_across_widening_and_growth() {
         let mut counters = LinkCounters::default();
-        let mut reference = vec![[0u32; 6]; 6];
+        let mut reference = [[0u32; 6]; 6];
         // Link 0 -> 1 passes 255 (its row widens), others stay narrow; the world grows
         // from 3 to 6 nodes halfway.
         for step in 0..2_000usize {
