@@ -73,28 +73,65 @@ pub fn sim_stream(clients: usize, msgs: usize, window: u64) -> SimFigures {
     )
 }
 
-/// The `lsp-stream` scenario over `seeds` seeds (faults on).
-pub fn sim_catalog(seeds: u64) -> SimFigures {
-    let scenario = crate::catalog::find("lsp-stream").expect("lsp-stream is in the catalog");
+/// The `lsp-stream` scenario over `seeds` seeds (faults on), its endpoints on `codec`.
+/// Returns the figures and the runs' trace hashes.
+pub fn sim_catalog(seeds: u64, codec: lsp::Codec) -> (SimFigures, Vec<String>) {
+    let scenario = super::scenarios::swarm::all()
+        .into_iter()
+        .find(|s| faultline::harness::Scenario::name(s) == "lsp-stream")
+        .expect("lsp-stream is a swarm scenario")
+        .with_codec(codec);
     let start = Instant::now();
     let (mut events, mut sim_ns) = (0, 0);
+    let mut hashes = Vec::new();
     for seed in 0..seeds {
-        let r = scenario
-            .run(&RunSpec {
+        let r = faultline::harness::Scenario::run(
+            &scenario,
+            &RunSpec {
                 seed,
                 ..RunSpec::default()
-            })
-            .expect("runs");
+            },
+        )
+        .expect("runs");
         events += r.events;
         sim_ns += r.sim_time_ns;
+        hashes.push(r.trace_hash);
     }
     let wall = start.elapsed().as_secs_f64();
-    SimFigures::new(
-        format!("lsp-stream catalog scenario, seeds 0..{seeds}"),
+    let figures = SimFigures::new(
+        format!("lsp-stream catalog scenario, seeds 0..{seeds}, {codec:?} codec"),
         events,
         sim_ns,
         wall,
-    )
+    );
+    (figures, hashes)
+}
+
+/// `lsp-stream` with the hand-written codec against the same runs with serde_json for
+/// every datagram, one after the other in this process.
+#[derive(Debug, Serialize)]
+pub struct CodecInSim {
+    pub seeds: u64,
+    pub serde_seeds_per_second: f64,
+    pub hand_written_seeds_per_second: f64,
+    /// The hand-written codec's rate over serde's.
+    pub speedup: f64,
+    /// Both codecs write the same bytes, so every run's trace hash agrees.
+    pub same_trace_hashes: bool,
+}
+
+pub fn codec_in_sim(seeds: u64) -> (CodecInSim, [SimFigures; 2]) {
+    let (serde, serde_hashes) = sim_catalog(seeds, lsp::Codec::Serde);
+    let (hand, hand_hashes) = sim_catalog(seeds, lsp::Codec::HandWritten);
+    let rate = |f: &SimFigures| seeds as f64 / f.wall_seconds;
+    let c = CodecInSim {
+        seeds,
+        serde_seeds_per_second: rate(&serde),
+        hand_written_seeds_per_second: rate(&hand),
+        speedup: serde.wall_seconds / hand.wall_seconds,
+        same_trace_hashes: serde_hashes == hand_hashes,
+    };
+    (c, [serde, hand])
 }
 
 /// One real-socket measurement.
@@ -233,12 +270,10 @@ fn real_figures(msgs: usize) -> anyhow::Result<Vec<RealFigures>> {
     Ok(out)
 }
 
-fn sim_figures() -> Vec<SimFigures> {
-    vec![
-        sim_stream(8, 2000, 8),
-        sim_stream(8, 2000, 1),
-        sim_catalog(20),
-    ]
+fn sim_figures() -> (Vec<SimFigures>, CodecInSim) {
+    let (codec, [serde, hand]) = codec_in_sim(20);
+    let figures = vec![sim_stream(8, 2000, 8), sim_stream(8, 2000, 1), serde, hand];
+    (figures, codec)
 }
 
 /// The wire codec alone: encoding and decoding LSP's message mix (Data with small
@@ -290,12 +325,17 @@ pub fn run(msgs: usize, real: bool, simulated: bool, json: bool) -> anyhow::Resu
     } else {
         Vec::new()
     };
-    let simf = if simulated { sim_figures() } else { Vec::new() };
+    let (simf, in_sim) = if simulated {
+        let (f, c) = sim_figures();
+        (f, Some(c))
+    } else {
+        (Vec::new(), None)
+    };
     let codec = codec_figures();
     if json {
         println!(
             "{}",
-            serde_json::json!({ "real_udp_vs_tcp": real, "simulator": simf, "codec": codec })
+            serde_json::json!({ "real_udp_vs_tcp": real, "simulator": simf, "codec": codec, "codec_in_lsp_stream": in_sim })
         );
         return Ok(());
     }
@@ -338,6 +378,12 @@ pub fn run(msgs: usize, real: bool, simulated: bool, json: bool) -> anyhow::Resu
                 f.workload, f.events, f.wall_seconds, f.events_per_second, f.sim_seconds, f.sim_seconds_per_wall_second
             );
         }
+    }
+    if let Some(c) = in_sim {
+        println!(
+            "lsp-stream seeds 0..{}: serde codec {:.2} seeds/s, hand-written {:.2} seeds/s: {:.2}x; same trace hashes: {}",
+            c.seeds, c.serde_seeds_per_second, c.hand_written_seeds_per_second, c.speedup, c.same_trace_hashes
+        );
     }
     Ok(())
 }

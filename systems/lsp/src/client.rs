@@ -183,7 +183,7 @@ impl ClientEndpoint {
             self.stats.unknown_conn += 1;
             return;
         }
-        let msg = match Message::decode(bytes) {
+        let msg = match self.params.codec.decode(bytes) {
             Ok(m) => m,
             Err(_) => {
                 self.stats.malformed += 1;
@@ -312,7 +312,7 @@ impl ClientEndpoint {
 
     fn flush<E>(&mut self, ctx: &mut Ctx<'_, E>) {
         for m in self.out.drain(..) {
-            ctx.send(self.server, m.encode());
+            ctx.send(self.server, self.params.codec.encode(&m));
         }
     }
 }

@@ -85,7 +85,7 @@ pub mod wire;
 
 pub use checksum::checksum;
 pub use client::{ClientEndpoint, ClientEvent};
-pub use params::{Bug, Params, MAX_ISN, MAX_PAYLOAD, MAX_QUEUED_BYTES, RECV_BUFFER};
+pub use params::{Bug, Codec, Params, MAX_ISN, MAX_PAYLOAD, MAX_QUEUED_BYTES, RECV_BUFFER};
 pub use server::{ServerEndpoint, ServerEvent};
 pub use stats::Stats;
 pub use wire::{Message, MsgType};

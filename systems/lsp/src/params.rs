@@ -1,5 +1,6 @@
 //! Protocol parameters with the original's defaults (SPEC.md §2).
 
+use crate::wire::{DecodeError, Message};
 use faultline::bugs::BugSet;
 use std::time::Duration;
 
@@ -57,6 +58,35 @@ pub struct Params {
     pub max_unacked_messages: u64,
     /// Planted bugs (none unless a bug hunt asks).
     pub bugs: BugSet<Bug>,
+    /// How datagrams are encoded and decoded. The bytes are the same either way; only the
+    /// cost differs (the benchmark's JSON baseline).
+    pub codec: Codec,
+}
+
+/// The implementation of the wire format an endpoint uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Codec {
+    /// The hand-written fast path ([`Message::encode`], [`Message::decode`]).
+    #[default]
+    HandWritten,
+    /// serde_json for every datagram, the reference.
+    Serde,
+}
+
+impl Codec {
+    pub fn encode(self, m: &Message) -> Vec<u8> {
+        match self {
+            Codec::HandWritten => m.encode(),
+            Codec::Serde => m.encode_serde(),
+        }
+    }
+
+    pub fn decode(self, bytes: &[u8]) -> Result<Message, DecodeError> {
+        match self {
+            Codec::HandWritten => Message::decode(bytes),
+            Codec::Serde => Message::decode_serde(bytes),
+        }
+    }
 }
 
 impl Default for Params {
@@ -68,6 +98,7 @@ impl Default for Params {
             max_backoff_interval: 0,
             max_unacked_messages: 1,
             bugs: BugSet::NONE,
+            codec: Codec::HandWritten,
         }
     }
 }
@@ -88,6 +119,7 @@ impl Params {
             max_backoff_interval,
             max_unacked_messages,
             bugs: BugSet::NONE,
+            codec: Codec::HandWritten,
         }
     }
 

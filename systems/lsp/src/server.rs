@@ -178,7 +178,7 @@ impl ServerEndpoint {
         if self.state == State::Closed {
             return;
         }
-        let msg = match Message::decode(bytes) {
+        let msg = match self.params.codec.decode(bytes) {
             Ok(m) => m,
             Err(_) => {
                 self.stats.malformed += 1;
@@ -321,7 +321,7 @@ impl ServerEndpoint {
 
     fn flush<E>(&mut self, ctx: &mut Ctx<'_, E>, to: Addr) {
         for m in self.out.drain(..) {
-            ctx.send(to, m.encode());
+            ctx.send(to, self.params.codec.encode(&m));
         }
     }
 }

@@ -117,34 +117,32 @@ impl Message {
     }
 
     /// The JSON bytes Go's `json.Marshal` would produce, written by hand: the shape is
-    /// fixed, so this is a handful of copies and integer formats (the same bytes as
-    /// [`Message::encode_serde`]).
+    /// fixed, so the header is written into a stack buffer and copied once, and the payload
+    /// is base64-encoded in place (the same bytes as [`Message::encode_serde`]).
     pub fn encode(&self) -> Vec<u8> {
-        let payload_len = self
+        let mut head = Head::default();
+        head.field(b"{\"Type\":", self.ty as i64);
+        head.field(b",\"ConnID\":", self.conn_id);
+        head.field(b",\"SeqNum\":", self.seq_num);
+        head.field(b",\"Size\":", self.size);
+        head.field(b",\"Checksum\":", self.checksum as i64);
+        head.put(b",\"Payload\":");
+        let text_len = self
             .payload
             .as_ref()
-            .map_or(4, |p| base64::encoded_len(p.len(), true).unwrap_or(0) + 2);
-        let mut out = Vec::with_capacity(96 + payload_len);
-        for (name, value) in [
-            (&b"{\"Type\":"[..], self.ty as i64),
-            (b",\"ConnID\":", self.conn_id),
-            (b",\"SeqNum\":", self.seq_num),
-            (b",\"Size\":", self.size),
-            (b",\"Checksum\":", self.checksum as i64),
-        ] {
-            out.extend_from_slice(name);
-            push_int(&mut out, value);
-        }
-        out.extend_from_slice(b",\"Payload\":");
+            .map_or(4, |p| p.len().div_ceil(3) * 4 + 2);
+        let mut out = Vec::with_capacity(head.len + text_len + 1);
+        out.extend_from_slice(&head.bytes[..head.len]);
         match &self.payload {
-            None => out.extend_from_slice(b"null"),
+            None => out.extend_from_slice(b"null}"),
             Some(bytes) => {
                 out.push(b'"');
-                push_base64(&mut out, bytes);
-                out.push(b'"');
+                let start = out.len();
+                out.resize(start + text_len - 2, 0);
+                base64_into(bytes, &mut out[start..]);
+                out.extend_from_slice(b"\"}");
             }
         }
-        out.push(b'}');
         out
     }
 
@@ -175,55 +173,102 @@ impl Message {
     }
 }
 
-/// Append `v` in decimal, as JSON writes an integer.
-fn push_int(out: &mut Vec<u8>, v: i64) {
-    let mut digits = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// The longest header: five names, five integers of at most 20 characters, and the
+/// payload's name.
+const HEAD_MAX: usize = 160;
+
+/// A message's header, written into a fixed buffer before one copy into the datagram.
+struct Head {
+    bytes: [u8; HEAD_MAX],
+    len: usize,
+}
+
+impl Default for Head {
+    fn default() -> Head {
+        Head {
+            bytes: [0; HEAD_MAX],
+            len: 0,
         }
     }
-    if v < 0 {
-        out.push(b'-');
+}
+
+/// "00", "01", ..., "99": two decimal digits at a time.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut table = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        table[2 * i] = b'0' + (i / 10) as u8;
+        table[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
     }
-    out.extend_from_slice(&digits[i..]);
+    table
+};
+
+impl Head {
+    fn put<const N: usize>(&mut self, text: &[u8; N]) {
+        self.bytes[self.len..self.len + N].copy_from_slice(text);
+        self.len += N;
+    }
+
+    /// `name` then `v` in decimal, as JSON writes an integer.
+    fn field<const N: usize>(&mut self, name: &[u8; N], v: i64) {
+        self.put(name);
+        if v < 0 {
+            self.put(b"-");
+        }
+        let mut n = v.unsigned_abs();
+        let digits = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+        self.len += digits;
+        // Digits are written from the last one back, two at a time.
+        let mut end = self.len;
+        while n >= 100 {
+            let pair = (n % 100) as usize * 2;
+            n /= 100;
+            end -= 2;
+            self.bytes[end..end + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
+        if n >= 10 {
+            let pair = n as usize * 2;
+            self.bytes[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        } else {
+            self.bytes[end - 1] = b'0' + n as u8;
+        }
+    }
 }
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Append `bytes` as standard base64 with padding (what Go writes for a `[]byte`).
-fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut chunks = bytes.chunks_exact(3);
-    for c in &mut chunks {
+/// `bytes` as standard base64 with padding (what Go writes for a `[]byte`) into `out`,
+/// which is exactly as long as the text.
+fn base64_into(bytes: &[u8], out: &mut [u8]) {
+    let chunks = bytes.chunks_exact(3);
+    let rest = chunks.remainder();
+    let mut quads = out.chunks_exact_mut(4);
+    for (c, q) in chunks.zip(&mut quads) {
         let n = (c[0] as usize) << 16 | (c[1] as usize) << 8 | c[2] as usize;
-        out.extend_from_slice(&[
+        q.copy_from_slice(&[
             BASE64[n >> 18],
             BASE64[(n >> 12) & 63],
             BASE64[(n >> 6) & 63],
             BASE64[n & 63],
         ]);
     }
-    match *chunks.remainder() {
-        [a] => {
-            let n = (a as usize) << 16;
-            out.extend_from_slice(&[BASE64[n >> 18], BASE64[(n >> 12) & 63], b'=', b'=']);
-        }
-        [a, b] => {
-            let n = (a as usize) << 16 | (b as usize) << 8;
-            let sextets = [n >> 18, (n >> 12) & 63, (n >> 6) & 63];
-            out.extend_from_slice(&[
-                BASE64[sextets[0]],
-                BASE64[sextets[1]],
-                BASE64[sextets[2]],
-                b'=',
-            ]);
-        }
-        _ => {}
+    if let Some(q) = quads.next() {
+        let n = match *rest {
+            [a] => (a as usize) << 16,
+            [a, b] => (a as usize) << 16 | (b as usize) << 8,
+            _ => unreachable!("a last quad is for one or two bytes"),
+        };
+        q.copy_from_slice(&[
+            BASE64[n >> 18],
+            BASE64[(n >> 12) & 63],
+            if rest.len() == 2 {
+                BASE64[(n >> 6) & 63]
+            } else {
+                b'='
+            },
+            b'=',
+        ]);
     }
 }
 
@@ -244,31 +289,44 @@ fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(4) {
         return None;
     }
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let quads = text.chunks_exact(4);
-    let last = quads.len().checked_sub(1);
-    for (i, q) in quads.enumerate() {
-        let pad = match (Some(i) == last, q[2], q[3]) {
-            (true, b'=', b'=') => 2,
-            (true, _, b'=') => 1,
-            _ => 0,
-        };
-        let mut n = 0u32;
-        for &c in &q[..4 - pad] {
-            let v = UNBASE64[c as usize];
-            if v == 0xff {
-                return None;
-            }
-            n = n << 6 | v as u32;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        // The bits a padded quad leaves over must be zero, as in canonical base64.
-        if pad > 0 && bytes[3 - pad..].iter().any(|&b| b != 0) {
+    let Some(last) = text.len().checked_sub(4) else {
+        return Some(Vec::new());
+    };
+    let pad = match (text[last + 2], text[last + 3]) {
+        (b'=', b'=') => 2,
+        (_, b'=') => 1,
+        _ => 0,
+    };
+    let mut out = vec![0u8; text.len() / 4 * 3 - pad];
+    let full = last / 4 * 3;
+    // Every quad but the last: four table lookups; a byte outside the alphabet has its
+    // top bit set, so one test per quad catches it.
+    for (q, o) in text[..last]
+        .chunks_exact(4)
+        .zip(out[..full].chunks_exact_mut(3))
+    {
+        let [a, b, c, d] = [q[0], q[1], q[2], q[3]].map(|x| UNBASE64[x as usize]);
+        if (a | b | c | d) & 0x80 != 0 {
             return None;
         }
-        out.extend_from_slice(&bytes[..3 - pad]);
+        let n = (a as u32) << 18 | (b as u32) << 12 | (c as u32) << 6 | d as u32;
+        o.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
     }
+    let mut n = 0u32;
+    for &c in &text[last..last + 4 - pad] {
+        let v = UNBASE64[c as usize];
+        if v == 0xff {
+            return None;
+        }
+        n = n << 6 | v as u32;
+    }
+    n <<= 6 * pad as u32;
+    let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    // The bits a padded quad leaves over must be zero, as in canonical base64.
+    if bytes[3 - pad..].iter().any(|&b| b != 0) {
+        return None;
+    }
+    out[full..].copy_from_slice(&bytes[..3 - pad]);
     Some(out)
 }
 
@@ -280,22 +338,24 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
-    fn literal(&mut self, text: &[u8]) -> Option<()> {
-        let rest = self.bytes.get(self.at..self.at + text.len())?;
-        (rest == text).then(|| self.at += text.len())
+    fn literal<const N: usize>(&mut self, text: &[u8; N]) -> Option<()> {
+        let rest: &[u8; N] = self.bytes.get(self.at..self.at + N)?.try_into().ok()?;
+        (rest == text).then(|| self.at += N)
     }
 
     /// A JSON integer that fits an i64: an optional minus, then digits without a
-    /// leading zero (as serde_json reads one into an integer field).
+    /// leading zero (as serde_json reads one into an integer field). At most 19 digits
+    /// (every i64 has fewer but `i64::MIN`, which the general parser takes).
     fn int(&mut self) -> Option<i64> {
-        let negative = self.literal(b"-").is_some();
+        let negative = self.bytes.get(self.at) == Some(&b'-');
+        self.at += negative as usize;
         let start = self.at;
-        let mut magnitude: i128 = 0;
+        let mut magnitude: u64 = 0;
         while let Some(&b) = self.bytes.get(self.at).filter(|b| b.is_ascii_digit()) {
-            magnitude = magnitude * 10 + (b - b'0') as i128;
-            if magnitude > 1 << 63 {
+            if self.at - start == 19 {
                 return None;
             }
+            magnitude = magnitude * 10 + (b - b'0') as u64;
             self.at += 1;
         }
         let len = self.at - start;
@@ -303,10 +363,11 @@ impl Scan<'_> {
         if len == 0 || (len > 1 && self.bytes[start] == b'0') || (negative && magnitude == 0) {
             return None;
         }
-        i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+        let value = i64::try_from(magnitude).ok()?;
+        Some(if negative { -value } else { value })
     }
 
-    fn field(&mut self, name: &[u8]) -> Option<i64> {
+    fn field<const N: usize>(&mut self, name: &[u8; N]) -> Option<i64> {
         self.literal(name)?;
         self.int()
     }
@@ -320,22 +381,16 @@ fn decode_canonical(bytes: &[u8]) -> Option<Message> {
     let size = scan.field(b",\"Size\":")?;
     let checksum = u16::try_from(scan.field(b",\"Checksum\":")?).ok()?;
     scan.literal(b",\"Payload\":")?;
-    let payload = if scan.literal(b"null").is_some() {
+    let rest = &bytes[scan.at..];
+    let payload = if rest == b"null}" {
         None
     } else {
-        scan.literal(b"\"")?;
-        let text = &bytes[scan.at..];
-        let len = text.iter().position(|&b| b == b'"')?;
-        // Base64 never needs an escape; a backslash is for the general parser.
-        let text = &text[..len];
-        if text.contains(&b'\\') {
-            return None;
-        }
-        scan.at += len + 1;
+        // `"text"}`: the text must be all base64 (no quote, no escape), which decoding
+        // checks byte by byte.
+        let text = rest.strip_prefix(b"\"")?.strip_suffix(b"\"}")?;
         Some(decode_base64(text)?)
     };
-    scan.literal(b"}")?;
-    (scan.at == bytes.len()).then_some(Message {
+    Some(Message {
         ty,
         conn_id,
         seq_num,

@@ -53,6 +53,14 @@ pub struct LspScenario {
 pub const LATENCY_MAX_NS: u64 = 5_000_000;
 
 impl LspScenario {
+    /// The same scenario with endpoints that use `codec` (same bytes, same trace; the
+    /// benchmark's JSON baseline).
+    pub fn with_codec(&self, codec: lsp::Codec) -> LspScenario {
+        let mut s = self.clone();
+        s.params.codec = codec;
+        s
+    }
+
     /// The swarm's fault profile: which faults, on which nodes, over which phases.
     pub fn profile(&self) -> FaultProfile {
         let nodes: Vec<u32> = (0..=self.clients as u32).collect();
