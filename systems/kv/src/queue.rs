@@ -15,7 +15,7 @@
 use crate::event::QueueOutcome;
 use crate::store::Bytes;
 use std::collections::{BTreeMap, VecDeque};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// One Get reply, `key:value\n`, sharing its key and value with the store.
 #[derive(Clone, Debug)]
@@ -56,8 +56,8 @@ impl Reply {
 /// Identifies a shared allocation while some reply holds it: no two live allocations have
 /// one address. Addresses are only compared, never iterated in an order that matters or
 /// shown, so they do not make a run depend on the allocator.
-fn address(bytes: &Bytes) -> *const u8 {
-    Rc::as_ptr(bytes).cast::<u8>()
+fn address(bytes: &Bytes) -> usize {
+    Arc::as_ptr(bytes).cast::<u8>() as usize
 }
 
 /// The queue of one client.
@@ -65,7 +65,7 @@ fn address(bytes: &Bytes) -> *const u8 {
 pub struct OutQueue {
     replies: VecDeque<Reply>,
     /// For each allocation the queue refers to: how many references, and its length.
-    refs: BTreeMap<*const u8, (usize, usize)>,
+    refs: BTreeMap<usize, (usize, usize)>,
     /// Bytes charged to the queue (see the module comment).
     held: usize,
     /// Sum of the queued reply lines' lengths: what is still to be sent, plus `head_written`.
@@ -179,7 +179,7 @@ mod tests {
     use crate::protocol::encode_reply;
 
     fn bytes(s: &str) -> Bytes {
-        Rc::from(s.as_bytes())
+        Arc::from(s.as_bytes())
     }
 
     #[test]

@@ -10,10 +10,11 @@
 //! instead of copying them (see `crate::queue`).
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A key or a value, shared by the store and the replies that quote it.
-pub type Bytes = Rc<[u8]>;
+// An `Arc`, not an `Rc`: the same server runs on madsim, whose nodes must be `Send`.
+pub type Bytes = Arc<[u8]>;
 
 /// The store's contents: key -> ordered list of values.
 pub type Map = BTreeMap<Bytes, Vec<Bytes>>;
@@ -31,7 +32,7 @@ impl Store {
 
     /// Append `value` to the end of `key`'s list, creating the key if missing.
     pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.list(key).push(Rc::from(value));
+        self.list(key).push(Arc::from(value));
     }
 
     /// The whole list of `key`; empty if the key is missing.
@@ -46,7 +47,7 @@ impl Store {
 
     /// `key`'s list, created empty if missing.
     fn list(&mut self, key: &[u8]) -> &mut Vec<Bytes> {
-        self.map.entry(Rc::from(key)).or_default()
+        self.map.entry(Arc::from(key)).or_default()
     }
 
     /// Remove `key` and all of its values. Deleting a missing key does nothing.
@@ -61,7 +62,7 @@ impl Store {
         if let Some(at) = list.iter().position(|v| **v == *old) {
             list.remove(at);
         }
-        list.push(Rc::from(new));
+        list.push(Arc::from(new));
     }
 
     /// Number of keys.
