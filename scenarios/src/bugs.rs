@@ -225,7 +225,7 @@ pub const ALL: &[PlantedBug] = &[
                 format has and a fast path skips",
         location: "systems/raft/src/persist.rs open",
         scenarios: &["raft-kv-storage-faults"],
-        budget_s: 10,
+        budget_s: 5,
     },
     PlantedBug {
         name: "raft-vote-twice",

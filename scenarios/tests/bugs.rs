@@ -19,8 +19,10 @@ fn every_bug_has_a_unique_name_and_names_scenarios_of_the_catalog() {
             assert!(catalog::find(s).is_some(), "{} names `{s}`", b.name);
         }
     }
+    // A budget is spent only by a bug that gets through; together they must still fit the
+    // CI step's share of its 25 minutes.
     let budget: u64 = bugs::ALL.iter().map(|b| b.budget_s).sum();
-    assert!(budget <= 300, "the hunts' budgets add up to {budget} s");
+    assert!(budget <= 320, "the hunts' budgets add up to {budget} s");
 }
 
 #[test]

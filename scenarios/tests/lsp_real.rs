@@ -171,6 +171,9 @@ fn bench_sim_only_reports_simulator_figures_only() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["real_udp_vs_tcp"].as_array().unwrap().len(), 0);
     let sim = v["simulator"].as_array().unwrap();
-    assert_eq!(sim.len(), 3);
+    // Two echo workloads, then lsp-stream once per codec.
+    assert_eq!(sim.len(), 4);
     assert!(sim.iter().all(|f| f["events"].as_u64().unwrap() > 1000));
+    // Both codecs put the same bytes on the wire, so the runs are the same runs.
+    assert_eq!(v["codec_in_lsp_stream"]["same_trace_hashes"], true);
 }
